@@ -1,0 +1,168 @@
+// Package bot is the conversation core of smsbot: the per-phone state
+// machine, command parsing, the replies, the one-time login links and codes,
+// and the outbox worker that delivers side effects.
+//
+// It knows nothing about HTTP, SQL, Twilio or Auth0. It defines the small
+// interfaces it needs (Store, Tx, Outbox, Sender, Accounts) and the adapters
+// in store, webhooks and magiclink implement them.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Phone is the stored state of one phone number.
+type Phone struct {
+	Number    string // E.164
+	State     string // one of the State* constants
+	ExpiresAt time.Time
+
+	// The binding to an account. It stays in force while the person
+	// re-links (S from subscribed) until a new binding is confirmed.
+	UserID  string
+	Email   string
+	BoundAt time.Time
+
+	LinkHash []byte // the live link while awaiting_login
+
+	// The pending code while awaiting_code.
+	CodeMAC      []byte
+	CodeUserID   string
+	CodeEmail    string
+	CodeLogin    string
+	CodeAttempts int
+
+	// The reply budget window.
+	ReplyWindow time.Time
+	ReplyCount  int
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Bound reports whether the phone is bound to an account.
+func (p *Phone) Bound() bool { return p.UserID != "" }
+
+// Link is a one-time login link. Only the SHA-256 of its token is stored.
+type Link struct {
+	Hash      []byte
+	Phone     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// Account is an authenticated account at the identity provider.
+type Account struct {
+	ID    string // the provider's user id (Auth0 "sub")
+	Email string
+}
+
+// Job kinds in the outbox.
+const (
+	JobSMS         = "sms"          // a text to a phone
+	JobAccountSync = "account_sync" // make the provider's copy of a user's phone match ours
+)
+
+// Job is one side effect queued in the outbox, delivered after commit.
+type Job struct {
+	ID        int64
+	Kind      string
+	To        string // JobSMS: the phone
+	Body      string // JobSMS: the text
+	UserID    string // JobAccountSync: the user to sync
+	CreatedAt time.Time
+	Attempts  int       // deliveries tried before this one
+	FirstTry  time.Time // when the first delivery was tried; zero before
+	Ambiguous bool      // an earlier try may have reached the far end
+}
+
+// AuditEntry records one change of a binding.
+type AuditEntry struct {
+	At     time.Time
+	Phone  string
+	UserID string
+	Action string // "bind" or "unbind"
+	Reason string
+}
+
+// Store is the persistence the conversation needs. Implementations must run
+// each Update as one serializable transaction: concurrent updates touching
+// the same phone must behave as if run one after the other.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits it when fn
+	// returns nil. It rolls back and returns fn's error otherwise.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is what a transaction offers. Lookups return ENOTFOUND errors when
+// nothing matches.
+type Tx interface {
+	Phone(ctx context.Context, number string) (*Phone, error)
+	PhoneByUser(ctx context.Context, userID string) (*Phone, error)
+	SavePhone(ctx context.Context, p *Phone) error
+
+	// Reply returns the sealed reply stored for an inbound MessageSid.
+	Reply(ctx context.Context, messageSID string) ([]byte, error)
+	SaveReply(ctx context.Context, messageSID, phone string, sealed []byte, at time.Time) error
+
+	AddLink(ctx context.Context, l *Link) error
+	Link(ctx context.Context, hash []byte) (*Link, error)
+	UseLink(ctx context.Context, hash []byte, at time.Time) error
+	// CountLinks counts the links made for phone at or after since.
+	CountLinks(ctx context.Context, phone string, since time.Time) (int, error)
+
+	Enqueue(ctx context.Context, j *Job) error
+	Audit(ctx context.Context, e *AuditEntry) error
+}
+
+// Error codes. Only an Error's Message ever reaches a person.
+const (
+	EINVALID  = "invalid"
+	ENOTFOUND = "not_found"
+	EEXPIRED  = "expired"
+	EUSED     = "used"
+	ELIMIT    = "limit"
+	EINTERNAL = "internal"
+)
+
+// Error is an error with a code and a message that is safe to show.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other error and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EINTERNAL
+	}
+}
+
+// ErrorMessage returns the safe message of err, or a generic one.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Something went wrong on our side. Please try again."
+}

@@ -1,0 +1,615 @@
+package bot
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits are the security and abuse parameters of the conversation.
+type Limits struct {
+	LinkTTL      time.Duration // how long a login link is valid
+	CodeTTL      time.Duration // how long a confirmation code is valid
+	CodeAttempts int           // wrong codes allowed, the last one ending the attempt
+	LinksPerHour int           // links per phone per rolling hour
+	LinksPerDay  int           // links per phone per rolling day
+	ReplyBudget  int           // replies per phone per ReplyWindow; beyond it the bot is silent
+	ReplyWindow  time.Duration
+}
+
+// DefaultLimits returns the limits of DESIGN.md.
+func DefaultLimits() Limits {
+	return Limits{
+		LinkTTL:      15 * time.Minute,
+		CodeTTL:      10 * time.Minute,
+		CodeAttempts: 5,
+		LinksPerHour: 3,
+		LinksPerDay:  10,
+		ReplyBudget:  20,
+		ReplyWindow:  10 * time.Minute,
+	}
+}
+
+// Inbound is one text received from a phone.
+type Inbound struct {
+	MessageSID string
+	From       string
+	Body       string
+}
+
+// Result is the outcome of one inbound text.
+type Result struct {
+	Reply     string // the text to answer with; "" for none
+	State     string // the phone's state afterwards
+	Duplicate bool   // the MessageSid was seen before; Reply is the first answer
+	Muted     bool   // a reply was due but the reply budget was spent
+}
+
+// LinkInfo describes a live login link.
+type LinkInfo struct {
+	Hash      []byte
+	Phone     string
+	ExpiresAt time.Time
+}
+
+// CodeInfo is what the code page shows after a login.
+type CodeInfo struct {
+	Code      string
+	Phone     string
+	Email     string
+	ExpiresAt time.Time
+}
+
+// Engine runs the conversation.
+type Engine struct {
+	Store     Store
+	Keys      *Keyring
+	Replies   *Replies
+	Plugins   []Plugin // commands for subscribed phones, tried in order
+	Name      string   // the program name in replies
+	PublicURL string   // the base of login links, without a trailing slash
+	Limits    Limits
+
+	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
+	// by default the carrier (Twilio) answers them and the bot is silent.
+	AnswerKeywords bool
+
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+	// Notify is called after a commit that queued outbox jobs.
+	Notify func()
+	// Count is called with the name of a counter to increment (limits hit,
+	// transitions); nil ignores.
+	Count func(name string, labels ...string)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) rand() io.Reader {
+	if e.Rand != nil {
+		return e.Rand
+	}
+	return rand.Reader
+}
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *Engine) count(name string, labels ...string) {
+	if e.Count != nil {
+		e.Count(name, labels...)
+	}
+}
+
+// turn is the work of one transaction.
+type turn struct {
+	tx     Tx
+	now    time.Time
+	queued bool
+}
+
+func (t *turn) enqueue(ctx context.Context, j *Job) error {
+	j.CreatedAt = t.now
+	t.queued = true
+	return t.tx.Enqueue(ctx, j)
+}
+
+// HandleSMS answers one inbound text in one transaction: it reads the
+// phone, runs the state machine, saves the phone, records the MessageSid
+// with its reply and queues side effects. A MessageSid seen before gets the
+// first reply again and changes nothing.
+func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
+	if in.MessageSID == "" {
+		return Result{}, Errorf(EINVALID, "missing MessageSid")
+	}
+	if !ValidPhone(in.From) {
+		return Result{}, Errorf(EINVALID, "From is not an E.164 phone number")
+	}
+	cmd := Parse(in.Body)
+	var res Result
+	var t *turn
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		res = Result{}
+		sealed, err := tx.Reply(ctx, in.MessageSID)
+		switch ErrorCode(err) {
+		case "":
+			reply, err := e.Keys.Open("reply", sealed)
+			if err != nil {
+				return fmt.Errorf("open stored reply: %w", err)
+			}
+			res.Reply, res.Duplicate = string(reply), true
+			p, err := tx.Phone(ctx, in.From)
+			if err == nil {
+				res.State = p.State
+			}
+			return nil
+		case ENOTFOUND:
+		default:
+			return fmt.Errorf("look up message: %w", err)
+		}
+
+		p, err := tx.Phone(ctx, in.From)
+		switch ErrorCode(err) {
+		case "":
+		case ENOTFOUND:
+			p = &Phone{Number: in.From, State: StateIdle, CreatedAt: t.now}
+		default:
+			return fmt.Errorf("load phone: %w", err)
+		}
+		before := p.State
+		expired, err := e.expire(ctx, p, t.now)
+		if err != nil {
+			return err
+		}
+		reply, err := e.converse(ctx, t, p, cmd, expired)
+		if err != nil {
+			return err
+		}
+		if reply != "" && !e.spend(p, t.now) {
+			reply, res.Muted = "", true
+			e.count("limit_hit", "reply_budget")
+		}
+		p.UpdatedAt = t.now
+		if err := tx.SavePhone(ctx, p); err != nil {
+			return fmt.Errorf("save phone: %w", err)
+		}
+		sealed, err = e.Keys.Seal(e.rand(), "reply", []byte(reply))
+		if err != nil {
+			return err
+		}
+		if err := tx.SaveReply(ctx, in.MessageSID, in.From, sealed, t.now); err != nil {
+			return fmt.Errorf("save reply: %w", err)
+		}
+		if before != p.State {
+			e.count("transition", before, p.State)
+		}
+		res.Reply, res.State = reply, p.State
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if t.queued && e.Notify != nil {
+		e.Notify()
+	}
+	return res, nil
+}
+
+// spend takes one reply from the phone's budget and reports whether there
+// was one left.
+func (e *Engine) spend(p *Phone, now time.Time) bool {
+	if e.Limits.ReplyBudget <= 0 {
+		return true
+	}
+	if now.Sub(p.ReplyWindow) >= e.Limits.ReplyWindow || now.Before(p.ReplyWindow) {
+		p.ReplyWindow, p.ReplyCount = now, 0
+	}
+	if p.ReplyCount >= e.Limits.ReplyBudget {
+		return false
+	}
+	p.ReplyCount++
+	return true
+}
+
+// expire ends a waiting state whose time is up, so that it never swallows
+// the next message. It returns the state that expired, or "".
+func (e *Engine) expire(ctx context.Context, p *Phone, now time.Time) (string, error) {
+	if p.State != StateAwaitingLogin && p.State != StateAwaitingCode {
+		return "", nil
+	}
+	if now.Before(p.ExpiresAt) {
+		return "", nil
+	}
+	was := p.State
+	if err := e.endAttempt(ctx, p); err != nil {
+		return "", err
+	}
+	return was, nil
+}
+
+// endAttempt leaves a waiting state: back to subscribed when an older
+// binding is in force, to idle otherwise.
+func (e *Engine) endAttempt(ctx context.Context, p *Phone) error {
+	ev := EvAbandon
+	if p.Bound() {
+		ev = EvResume
+	}
+	if err := fire(ctx, p, ev); err != nil {
+		return err
+	}
+	clearPending(p)
+	return nil
+}
+
+func clearPending(p *Phone) {
+	p.LinkHash = nil
+	p.CodeMAC, p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts = nil, "", "", "", 0
+	p.ExpiresAt = time.Time{}
+}
+
+func (e *Engine) render(name string, d ReplyData) (string, error) {
+	d.Name = e.Name
+	if d.Name == "" {
+		d.Name = "smsbot"
+	}
+	return e.Replies.Render(name, d)
+}
+
+// converse runs one command against the phone and returns the reply.
+func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string) (string, error) {
+	if p.State == StateOptedOut {
+		if cmd.Kind != KindStart {
+			return "", nil // nothing is sent until START
+		}
+		ev := EvStartIdle
+		if p.Bound() {
+			ev = EvStartBound
+		}
+		if err := fire(ctx, p, ev); err != nil {
+			return "", err
+		}
+		return e.keywordReply(ReplyStarted)
+	}
+
+	switch cmd.Kind {
+	case KindStop:
+		if err := fire(ctx, p, EvStop); err != nil {
+			return "", err
+		}
+		clearPending(p)
+		return e.keywordReply(ReplyStopped)
+	case KindStart:
+		return e.keywordReply(ReplyStarted)
+	case KindCarrierHelp:
+		if !e.AnswerKeywords {
+			return "", nil
+		}
+		return e.help(p)
+	case KindHelp:
+		return e.help(p)
+	case KindSubscribe:
+		return e.subscribe(ctx, t, p)
+	case KindUnsubscribe:
+		if !p.Bound() {
+			return e.render(ReplyNotSubscribed, ReplyData{})
+		}
+		if err := e.unbind(ctx, t, p, "unsubscribed by text"); err != nil {
+			return "", err
+		}
+		if err := fire(ctx, p, EvUnsubscribe); err != nil {
+			return "", err
+		}
+		clearPending(p)
+		return e.render(ReplyUnsubscribed, ReplyData{})
+	}
+
+	switch p.State {
+	case StateAwaitingCode:
+		if cmd.Kind == KindCode {
+			return e.checkCode(ctx, t, p, cmd.Code)
+		}
+		return e.render(ReplyCodeHint, ReplyData{})
+	case StateAwaitingLogin:
+		return e.render(ReplyLoginHint, ReplyData{})
+	case StateSubscribed:
+		if cmd.Kind == KindCode && expired == StateAwaitingCode {
+			return e.render(ReplyCodeExpired, ReplyData{})
+		}
+		return e.command(ctx, p, cmd)
+	default:
+		if cmd.Kind == KindCode && expired == StateAwaitingCode {
+			return e.render(ReplyCodeExpired, ReplyData{})
+		}
+		return e.render(ReplyHint, ReplyData{})
+	}
+}
+
+// keywordReply answers a carrier keyword only when the bot is set to; by
+// default the carrier has answered already.
+func (e *Engine) keywordReply(name string) (string, error) {
+	if !e.AnswerKeywords {
+		return "", nil
+	}
+	return e.render(name, ReplyData{})
+}
+
+func (e *Engine) help(p *Phone) (string, error) {
+	switch p.State {
+	case StateAwaitingLogin:
+		return e.render(ReplyHelpLogin, ReplyData{})
+	case StateAwaitingCode:
+		return e.render(ReplyHelpCode, ReplyData{})
+	case StateSubscribed:
+		var cmds []string
+		for _, pl := range e.Plugins {
+			if h := pl.Help(); h != "" {
+				cmds = append(cmds, h)
+			}
+		}
+		return e.render(ReplyHelpSub, ReplyData{Commands: strings.Join(cmds, ", ")})
+	default:
+		return e.render(ReplyHelpIdle, ReplyData{})
+	}
+}
+
+// subscribe makes a new one-time link, within the per-phone limits.
+func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, error) {
+	hour, err := t.tx.CountLinks(ctx, p.Number, t.now.Add(-time.Hour))
+	if err != nil {
+		return "", fmt.Errorf("count links: %w", err)
+	}
+	day, err := t.tx.CountLinks(ctx, p.Number, t.now.Add(-24*time.Hour))
+	if err != nil {
+		return "", fmt.Errorf("count links: %w", err)
+	}
+	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
+		e.count("limit_hit", "links")
+		e.logger().Info("link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
+		return e.render(ReplyLinkLimit, ReplyData{})
+	}
+	token, hash, err := NewToken(e.rand())
+	if err != nil {
+		return "", err
+	}
+	l := &Link{Hash: hash, Phone: p.Number, CreatedAt: t.now, ExpiresAt: t.now.Add(e.Limits.LinkTTL)}
+	if err := t.tx.AddLink(ctx, l); err != nil {
+		return "", fmt.Errorf("add link: %w", err)
+	}
+	if err := fire(ctx, p, EvSubscribe); err != nil {
+		return "", err
+	}
+	clearPending(p)
+	p.LinkHash, p.ExpiresAt = hash, l.ExpiresAt
+	return e.render(ReplyLink, ReplyData{
+		URL:     strings.TrimRight(e.PublicURL, "/") + "/l/" + token,
+		Minutes: int(e.Limits.LinkTTL / time.Minute),
+	})
+}
+
+// checkCode compares a code in constant time and confirms or counts it.
+func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
+	if hmac.Equal(want, p.CodeMAC) {
+		return e.confirm(ctx, t, p)
+	}
+	p.CodeAttempts++
+	left := e.Limits.CodeAttempts - p.CodeAttempts
+	if left > 0 {
+		return e.render(ReplyWrongCode, ReplyData{Left: left})
+	}
+	e.count("limit_hit", "code_attempts")
+	if err := e.endAttempt(ctx, p); err != nil {
+		return "", err
+	}
+	return e.render(ReplyLocked, ReplyData{})
+}
+
+// confirm binds the phone to the account that logged in. One phone per
+// account and one account per phone: the account's earlier phone is
+// unbound and told, the phone's earlier account loses it.
+func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error) {
+	acct := Account{ID: p.CodeUserID, Email: p.CodeEmail}
+	q, err := t.tx.PhoneByUser(ctx, acct.ID)
+	switch ErrorCode(err) {
+	case "":
+		if q.Number != p.Number {
+			if err := e.unbind(ctx, t, q, "account linked another phone"); err != nil {
+				return "", err
+			}
+			if q.State == StateSubscribed {
+				if err := fire(ctx, q, EvUnsubscribe); err != nil {
+					return "", err
+				}
+			}
+			q.UpdatedAt = t.now
+			if err := t.tx.SavePhone(ctx, q); err != nil {
+				return "", fmt.Errorf("save replaced phone: %w", err)
+			}
+			if q.State != StateOptedOut {
+				body, err := e.render(ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
+				if err != nil {
+					return "", err
+				}
+				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: q.Number, Body: body}); err != nil {
+					return "", err
+				}
+			}
+		}
+	case ENOTFOUND:
+	default:
+		return "", fmt.Errorf("look up account's phone: %w", err)
+	}
+	if p.Bound() && p.UserID != acct.ID {
+		if err := e.unbind(ctx, t, p, "phone linked to another account"); err != nil {
+			return "", err
+		}
+	}
+	if p.UserID != acct.ID {
+		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	} else {
+		p.Email = acct.Email
+	}
+	if err := fire(ctx, p, EvConfirm); err != nil {
+		return "", err
+	}
+	clearPending(p)
+	if err := t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: acct.ID}); err != nil {
+		return "", err
+	}
+	e.logger().Info("phone bound", "phone", MaskPhone(p.Number))
+	return e.render(ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
+}
+
+// unbind removes p's binding, records it and queues the provider update.
+func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
+	user := p.UserID
+	p.UserID, p.Email, p.BoundAt = "", "", time.Time{}
+	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: user})
+}
+
+// command hands a subscribed phone's text to the plugins.
+func (e *Engine) command(ctx context.Context, p *Phone, cmd Command) (string, error) {
+	req := Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+	for _, pl := range e.Plugins {
+		reply, ok, err := pl.Handle(ctx, req)
+		if err != nil {
+			e.logger().Error("command failed", "phone", MaskPhone(p.Number), "err", err)
+			return ErrorMessage(err), nil
+		}
+		if ok {
+			return reply, nil
+		}
+	}
+	return e.render(ReplyUnknown, ReplyData{})
+}
+
+// OpenLink checks a link that a browser opened. It changes nothing: link
+// previewers open links too, so only the login consumes it.
+func (e *Engine) OpenLink(ctx context.Context, token string) (LinkInfo, error) {
+	hash, err := HashToken(token)
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	var info LinkInfo
+	err = e.Store.View(ctx, func(tx Tx) error {
+		l, p, err := e.liveLink(ctx, tx, hash, e.now())
+		if err != nil {
+			return err
+		}
+		info = LinkInfo{Hash: hash, Phone: p.Number, ExpiresAt: l.ExpiresAt}
+		return nil
+	})
+	return info, err
+}
+
+// liveLink loads a link and its phone and checks the link can still be
+// used.
+func (e *Engine) liveLink(ctx context.Context, tx Tx, hash []byte, now time.Time) (*Link, *Phone, error) {
+	l, err := tx.Link(ctx, hash)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, Errorf(ENOTFOUND, "This link is not valid. Text S for a new one.")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("load link: %w", err)
+	}
+	if !l.UsedAt.IsZero() {
+		return nil, nil, Errorf(EUSED, "This link was already used. Text S for a new one.")
+	}
+	if !now.Before(l.ExpiresAt) {
+		return nil, nil, Errorf(EEXPIRED, "This link has expired. Text S for a new one.")
+	}
+	p, err := tx.Phone(ctx, l.Phone)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load phone: %w", err)
+	}
+	if p.State != StateAwaitingLogin || !hmac.Equal(p.LinkHash, hash) {
+		return nil, nil, Errorf(EEXPIRED, "This link is no longer valid: a newer one was sent, or the phone moved on. Text S for a new one.")
+	}
+	return l, p, nil
+}
+
+// ConfirmLogin consumes the link after the person logged in as acct, makes
+// the code for the page and texts the phone to reply with it. loginID names
+// the login transaction; the code is bound to it, the phone and the account.
+func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, acct Account) (CodeInfo, error) {
+	if acct.ID == "" || loginID == "" {
+		return CodeInfo{}, Errorf(EINVALID, "The login did not say who you are. Please try again.")
+	}
+	var info CodeInfo
+	var t *turn
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		l, p, err := e.liveLink(ctx, tx, hash, t.now)
+		if err != nil {
+			return err
+		}
+		if err := tx.UseLink(ctx, l.Hash, t.now); err != nil {
+			return fmt.Errorf("use link: %w", err)
+		}
+		code, err := NewCode(e.rand())
+		if err != nil {
+			return err
+		}
+		if err := fire(ctx, p, EvLogin); err != nil {
+			return err
+		}
+		clearPending(p)
+		p.CodeMAC = e.Keys.MAC("code", p.Number, acct.ID, loginID, code)
+		p.CodeUserID, p.CodeEmail, p.CodeLogin = acct.ID, acct.Email, loginID
+		p.ExpiresAt = t.now.Add(e.Limits.CodeTTL)
+		p.UpdatedAt = t.now
+		body, err := e.render(ReplyCodePrompt, ReplyData{})
+		if err != nil {
+			return err
+		}
+		if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+			return err
+		}
+		if err := tx.SavePhone(ctx, p); err != nil {
+			return fmt.Errorf("save phone: %w", err)
+		}
+		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt}
+		return nil
+	})
+	if err != nil {
+		return CodeInfo{}, err
+	}
+	if t.queued && e.Notify != nil {
+		e.Notify()
+	}
+	e.count("transition", StateAwaitingLogin, StateAwaitingCode)
+	return info, nil
+}
+
+// MaskEmail keeps the first letter of the local part and the domain:
+// you@example.com becomes y***@example.com.
+func MaskEmail(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 {
+		return "your account"
+	}
+	_, n := utf8.DecodeRuneInString(s)
+	return s[:n] + "***" + s[at:]
+}

@@ -1,0 +1,304 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Outbox is the durable queue of side effects. Jobs are written by Tx.Enqueue
+// in the transaction of the state change that caused them.
+type Outbox interface {
+	// Claim leases the oldest due job to the caller until now+lease, so that
+	// no other worker takes it meanwhile. It returns ENOTFOUND when no job
+	// is due.
+	Claim(ctx context.Context, now time.Time, lease time.Duration) (*Job, error)
+	// Done marks a job delivered.
+	Done(ctx context.Context, id int64, now time.Time, result string) error
+	// Retry puts a job back to be tried again at next. ambiguous records
+	// that the far end may already have acted on it.
+	Retry(ctx context.Context, id int64, next time.Time, lastErr string, ambiguous bool) error
+	// Fail gives up on a job for good.
+	Fail(ctx context.Context, id int64, now time.Time, lastErr string) error
+	// NextDue returns when the next job falls due; ENOTFOUND when there is
+	// none.
+	NextDue(ctx context.Context) (time.Time, error)
+}
+
+// Sender sends a text through the SMS provider and returns the provider's
+// message id. Failures should be *DeliveryError.
+type Sender interface {
+	Send(ctx context.Context, j *Job) (string, error)
+}
+
+// Accounts updates the identity provider's copy of a user's phone.
+type Accounts interface {
+	// SetPhone sets the user's phone at the provider; "" removes it.
+	// Failures should be *DeliveryError.
+	SetPhone(ctx context.Context, userID, phone string) error
+}
+
+// DeliveryError says how a failed delivery should be handled.
+type DeliveryError struct {
+	Err        error
+	Permanent  bool          // retrying cannot help
+	OptedOut   bool          // the recipient opted out at the carrier
+	BadSender  bool          // our sender is misconfigured: an operator must act
+	Ambiguous  bool          // the far end may have acted on the request
+	RetryAfter time.Duration // the far end asked us to wait this long
+	Code       int           // the provider's error code, if any
+}
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Worker delivers outbox jobs with retries, exponential backoff and jitter.
+// Several workers may run against one outbox: the lease keeps them apart.
+type Worker struct {
+	Outbox   Outbox
+	Store    Store
+	SMS      Sender
+	Accounts Accounts
+
+	Lease       time.Duration // how long a claimed job is ours; default 1 min
+	MaxAttempts int           // tries before giving up; default 12
+	BaseDelay   time.Duration // first retry delay; default 1 s
+	MaxDelay    time.Duration // longest retry delay; default 10 min
+	Idle        time.Duration // longest sleep when nothing is due; default 5 s
+
+	// Limit, when set, is asked before each text and returns how long to
+	// wait for the global outbound budget.
+	Limit func(now time.Time) time.Duration
+
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Observe, when set, is told of each delivery: kind, outcome
+	// ("sent", "retry", "failed", "skipped") and provider code.
+	Observe func(kind, outcome string, code int)
+
+	wake     chan struct{}
+	wakeOnce sync.Once
+	running  sync.Mutex
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (w *Worker) wakeCh() chan struct{} {
+	w.wakeOnce.Do(func() { w.wake = make(chan struct{}, 1) })
+	return w.wake
+}
+
+// Wake tells the worker that a job was queued. It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wakeCh() <- struct{}{}:
+	default:
+	}
+}
+
+func orDefault[T comparable](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+// Run delivers jobs until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	w.running.Lock()
+	defer w.running.Unlock()
+	idle := orDefault(w.Idle, 5*time.Second)
+	for ctx.Err() == nil {
+		did, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.logger().Error("outbox", "err", err)
+		}
+		if did {
+			continue
+		}
+		wait := idle
+		if next, err := w.Outbox.NextDue(ctx); err == nil {
+			if d := next.Sub(w.now()); d < wait {
+				wait = max(d, 10*time.Millisecond)
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-w.wakeCh():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	return nil
+}
+
+// Running reports whether Run is going.
+func (w *Worker) Running() bool {
+	if w.running.TryLock() {
+		w.running.Unlock()
+		return false
+	}
+	return true
+}
+
+// RunOnce delivers at most one due job and reports whether it found one.
+func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
+	if w.Limit != nil {
+		if d := w.Limit(w.now()); d > 0 {
+			// The global budget is spent: leave jobs queued a little.
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+			return false, nil
+		}
+	}
+	now := w.now()
+	j, err := w.Outbox.Claim(ctx, now, orDefault(w.Lease, time.Minute))
+	if ErrorCode(err) == ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("claim: %w", err)
+	}
+	result, derr := w.deliver(ctx, j)
+	log := w.logger().With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)
+	if derr == nil {
+		w.observe(j.Kind, "sent", 0)
+		return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+	}
+	var de *DeliveryError
+	if !errors.As(derr, &de) {
+		de = &DeliveryError{Err: derr}
+	}
+	switch {
+	case de.OptedOut:
+		log.Info("recipient opted out", "phone", MaskPhone(j.To), "code", de.Code)
+		if err := w.optOut(ctx, j.To); err != nil {
+			return true, err
+		}
+		w.observe(j.Kind, "failed", de.Code)
+		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+	case de.BadSender:
+		log.Error("OUTBOX STOPPED FOR THIS JOB: the sender is misconfigured; fix TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID", "code", de.Code, "err", de.Err)
+		w.observe(j.Kind, "failed", de.Code)
+		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+	case de.Permanent:
+		log.Warn("delivery failed for good", "code", de.Code, "err", de.Err)
+		w.observe(j.Kind, "failed", de.Code)
+		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+	}
+	if j.Attempts+1 >= orDefault(w.MaxAttempts, 12) {
+		log.Error("delivery gave up after the last attempt", "code", de.Code, "err", de.Err)
+		w.observe(j.Kind, "failed", de.Code)
+		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+	}
+	delay := w.backoff(j.Attempts)
+	if de.RetryAfter > delay {
+		delay = de.RetryAfter
+	}
+	log.Info("delivery will be retried", "in", delay.Round(time.Millisecond), "code", de.Code, "err", de.Err)
+	w.observe(j.Kind, "retry", de.Code)
+	return true, w.Outbox.Retry(ctx, j.ID, w.now().Add(delay), de.Error(), de.Ambiguous || j.Ambiguous)
+}
+
+// backoff is exponential with full jitter: a random delay up to
+// BaseDelay·2^attempts, capped at MaxDelay, and at least a tenth of it.
+func (w *Worker) backoff(attempts int) time.Duration {
+	base := orDefault(w.BaseDelay, time.Second)
+	ceiling := orDefault(w.MaxDelay, 10*time.Minute)
+	d := base << min(attempts, 30)
+	if d <= 0 || d > ceiling {
+		d = ceiling
+	}
+	return d/10 + rand.N(d-d/10+1)
+}
+
+func (w *Worker) observe(kind, outcome string, code int) {
+	if w.Observe != nil {
+		w.Observe(kind, outcome, code)
+	}
+}
+
+func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
+	switch j.Kind {
+	case JobSMS:
+		// Only phones that texted us, and have not opted out, get texts.
+		var send bool
+		err := w.Store.View(ctx, func(tx Tx) error {
+			p, err := tx.Phone(ctx, j.To)
+			if ErrorCode(err) == ENOTFOUND {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			send = p.State != StateOptedOut
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if !send {
+			w.observe(j.Kind, "skipped", 0)
+			return "skipped: recipient opted out or unknown", nil
+		}
+		return w.SMS.Send(ctx, j)
+	case JobAccountSync:
+		var phone string
+		err := w.Store.View(ctx, func(tx Tx) error {
+			p, err := tx.PhoneByUser(ctx, j.UserID)
+			if ErrorCode(err) == ENOTFOUND {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			phone = p.Number
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if err := w.Accounts.SetPhone(ctx, j.UserID, phone); err != nil {
+			return "", err
+		}
+		return "phone=" + MaskPhone(phone), nil
+	default:
+		return "", &DeliveryError{Err: fmt.Errorf("unknown job kind %q", j.Kind), Permanent: true}
+	}
+}
+
+// optOut records that the carrier will not deliver to phone any more.
+func (w *Worker) optOut(ctx context.Context, phone string) error {
+	return w.Store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Phone(ctx, phone)
+		if err != nil {
+			return err
+		}
+		if p.State == StateOptedOut {
+			return nil
+		}
+		if err := fire(ctx, p, EvStop); err != nil {
+			return err
+		}
+		clearPending(p)
+		p.UpdatedAt = w.now()
+		return tx.SavePhone(ctx, p)
+	})
+}

@@ -1,0 +1,392 @@
+// Package magiclink is the web half of subscribing: the one-time link a
+// phone gets by text, the Auth0 login it leads to (authorization code with
+// PKCE, state and nonce, the ID token verified by go-auth0), the page that
+// shows the code to text back, and the Auth0 Management API updates of
+// app_metadata.phone.
+package magiclink
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/auth0/go-auth0/authentication"
+	"github.com/auth0/go-auth0/authentication/oauth"
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/oauth2"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// Logins is what the web flow needs from the conversation; *bot.Engine
+// implements it.
+type Logins interface {
+	OpenLink(ctx context.Context, token string) (bot.LinkInfo, error)
+	ConfirmLogin(ctx context.Context, linkHash []byte, loginID string, acct bot.Account) (bot.CodeInfo, error)
+}
+
+var _ Logins = (*bot.Engine)(nil)
+
+// Config configures the login.
+type Config struct {
+	PublicURL    string // https://bot.example.com; the callback is PublicURL + /auth/callback
+	Domain       string // the Auth0 domain, such as example.us.auth0.com
+	ClientID     string
+	ClientSecret string
+	Connection   string // optional: skip Auth0's chooser and use this connection
+	// AuthorizeURL replaces https://<Domain>/authorize (dev mode serves its
+	// stand-in's login page from the bot's own origin).
+	AuthorizeURL string
+	BotNumber    string // the number people text, for the sms: link on the code page
+	Name         string // the program name on pages
+	// HTTPClient is used for Auth0's Authentication API; nil means a
+	// client with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// Service serves the link, the login callback and the code page.
+type Service struct {
+	cfg    Config
+	logins Logins
+	keys   *bot.Keyring
+	auth   *authentication.Authentication
+	oauth  *oauth2.Config
+	pages  *pages
+	secure bool // the public URL is https: cookies are Secure
+
+	LoginTTL time.Duration // how long a login may take; default 15 min
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   *slog.Logger
+	// Count, when set, is told of each outcome ("link_ok", "link_expired", ...).
+	Count func(event string)
+}
+
+// New builds the service. It fetches Auth0's signing keys, so the domain
+// must be reachable.
+func New(ctx context.Context, cfg Config, logins Logins, keys *bot.Keyring) (*Service, error) {
+	if cfg.Domain == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("magiclink: Auth0 domain, client id and client secret are required")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient // go-auth0 wraps the transport of the client it is given
+		hc = &c
+	}
+	auth, err := authentication.New(ctx, cfg.Domain,
+		authentication.WithClientID(cfg.ClientID),
+		authentication.WithClientSecret(cfg.ClientSecret),
+		authentication.WithClient(hc),
+		authentication.WithNoAuth0ClientInfo(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("magiclink: auth0 authentication client: %w", err)
+	}
+	authorize := cfg.AuthorizeURL
+	if authorize == "" {
+		authorize = "https://" + cfg.Domain + "/authorize"
+	}
+	pub := strings.TrimRight(cfg.PublicURL, "/")
+	p, err := newPages()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = "smsbot"
+	}
+	return &Service{
+		cfg:    cfg,
+		logins: logins,
+		keys:   keys,
+		auth:   auth,
+		oauth: &oauth2.Config{
+			ClientID:    cfg.ClientID,
+			Endpoint:    oauth2.Endpoint{AuthURL: authorize},
+			RedirectURL: pub + "/auth/callback",
+			Scopes:      []string{"openid", "email", "profile"},
+		},
+		pages:  p,
+		secure: strings.HasPrefix(pub, "https://"),
+	}, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Service) count(event string) {
+	if s.Count != nil {
+		s.Count(event)
+	}
+}
+
+// login is the login transaction, sealed into a cookie between the link and
+// the callback.
+type login struct {
+	ID       string    `json:"id"`
+	LinkHash []byte    `json:"link"`
+	State    string    `json:"state"`
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	Expires  time.Time `json:"exp"`
+}
+
+// cookieName is per login, so that a link opened twice (two tabs, or a
+// previewer) does not break the other login.
+func cookieName(state string) string {
+	h := sha256.Sum256([]byte(state))
+	return "smsbot_login_" + hex.EncodeToString(h[:8])
+}
+
+func (s *Service) random(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand(), b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// HandleLink serves GET /l/{token}: it checks the link without using it up
+// (link previewers open links too), starts a login transaction in a cookie
+// and sends the browser to Auth0.
+func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
+	token := chi.URLParam(r, "token")
+	info, err := s.logins.OpenLink(r.Context(), token)
+	if err != nil {
+		s.count("link_" + bot.ErrorCode(err))
+		s.fail(w, r, err)
+		return
+	}
+	lg := login{LinkHash: info.Hash}
+	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
+		if *f, err = s.random(24); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	lg.Verifier = oauth2.GenerateVerifier()
+	ttl := s.LoginTTL
+	if ttl <= 0 {
+		ttl = 15 * time.Minute
+	}
+	lg.Expires = s.now().Add(ttl)
+	if info.ExpiresAt.Before(lg.Expires) {
+		lg.Expires = info.ExpiresAt
+	}
+	plain, err := json.Marshal(lg)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sealed, err := s.keys.Seal(s.rand(), "login", plain)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName(lg.State),
+		Value:    base64.RawURLEncoding.EncodeToString(sealed),
+		Path:     "/auth/callback",
+		Expires:  lg.Expires,
+		MaxAge:   int(lg.Expires.Sub(s.now()) / time.Second),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+	opts := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(lg.Verifier),
+		oauth2.SetAuthURLParam("nonce", lg.Nonce),
+	}
+	if s.cfg.Connection != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("connection", s.cfg.Connection))
+	}
+	s.count("link_ok")
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.oauth.AuthCodeURL(lg.State, opts...), http.StatusFound)
+}
+
+// HandleCallback serves GET /auth/callback, Auth0's redirect back: it
+// matches the login transaction, exchanges the code (PKCE), lets go-auth0
+// verify the ID token and nonce, consumes the link and shows the code.
+func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if e := q.Get("error"); e != "" {
+		s.count("callback_denied")
+		s.logger().Info("login failed at auth0", "error", e)
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
+		return
+	}
+	if state == "" || q.Get("code") == "" {
+		s.count("callback_invalid")
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login response is incomplete. Open the link from your text again."))
+		return
+	}
+	c, err := r.Cookie(cookieName(state))
+	if err != nil {
+		s.count("callback_no_session")
+		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login session is unknown, expired or already used in this browser. Open the link from your text again."))
+		return
+	}
+	// The cookie has done its job whatever happens next.
+	http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	lg, err := s.openLogin(c.Value)
+	if err != nil || subtle.ConstantTimeCompare([]byte(lg.State), []byte(state)) != 1 {
+		s.count("callback_bad_state")
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login does not match the one started in this browser. Open the link from your text again."))
+		return
+	}
+	if !s.now().Before(lg.Expires) {
+		s.count("callback_expired")
+		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. Open the link from your text again, or text S for a new one."))
+		return
+	}
+	tokens, err := s.auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
+		Code:         q.Get("code"),
+		CodeVerifier: lg.Verifier,
+		RedirectURI:  s.oauth.RedirectURL,
+	}, oauth.IDTokenValidationOptions{Nonce: lg.Nonce})
+	if err != nil {
+		s.count("callback_exchange_failed")
+		s.logger().Warn("auth0 code exchange or id token check failed", "err", err)
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
+		return
+	}
+	acct, err := accountFromIDToken(tokens.IDToken)
+	if err != nil {
+		s.count("callback_exchange_failed")
+		s.fail(w, r, err)
+		return
+	}
+	info, err := s.logins.ConfirmLogin(r.Context(), lg.LinkHash, lg.ID, acct)
+	if err != nil {
+		s.count("callback_" + bot.ErrorCode(err))
+		s.fail(w, r, err)
+		return
+	}
+	s.count("callback_ok")
+	s.logger().Info("login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
+	s.render(w, http.StatusOK, "code.html", codePage{
+		Name:    s.cfg.Name,
+		Last4:   bot.LastFour(info.Phone),
+		Email:   info.Email,
+		Code:    info.Code,
+		SMSLink: template.URL(smsLink(s.cfg.BotNumber, info.Code)),
+		Minutes: int(info.ExpiresAt.Sub(s.now()).Round(time.Minute) / time.Minute),
+	})
+}
+
+func (s *Service) openLogin(v string) (login, error) {
+	var lg login
+	sealed, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return lg, err
+	}
+	plain, err := s.keys.Open("login", sealed)
+	if err != nil {
+		return lg, err
+	}
+	return lg, json.Unmarshal(plain, &lg)
+}
+
+// accountFromIDToken reads sub and email from an ID token that go-auth0
+// has already verified.
+func accountFromIDToken(idToken string) (bot.Account, error) {
+	parts := strings.Split(idToken, ".")
+	if len(parts) != 3 {
+		return bot.Account{}, errors.New("id token: not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return bot.Account{}, fmt.Errorf("id token: %w", err)
+	}
+	var claims struct {
+		Sub   string `json:"sub"`
+		Email string `json:"email"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return bot.Account{}, fmt.Errorf("id token: %w", err)
+	}
+	if claims.Sub == "" {
+		return bot.Account{}, errors.New("id token: no sub")
+	}
+	return bot.Account{ID: claims.Sub, Email: claims.Email}, nil
+}
+
+// smsLink opens the messaging app with the code filled in. "?&body=" is
+// read by both iOS and Android.
+func smsLink(number, code string) string {
+	return "sms:" + number + "?&body=" + url.QueryEscape(code)
+}
+
+// safeWord keeps an OAuth error code printable and short.
+func safeWord(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 40 {
+			break
+		}
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "error"
+	}
+	return b.String()
+}
+
+// status maps an error code to an HTTP status.
+func status(err error) int {
+	switch bot.ErrorCode(err) {
+	case bot.EINVALID:
+		return http.StatusBadRequest
+	case bot.ENOTFOUND:
+		return http.StatusNotFound
+	case bot.EEXPIRED, bot.EUSED:
+		return http.StatusGone
+	case bot.ELIMIT:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// fail shows an error page with the error's safe message.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := status(err)
+	if code == http.StatusInternalServerError {
+		s.logger().Error("web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+	}
+	s.render(w, code, "error.html", errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)})
+}

@@ -1,0 +1,332 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store"
+)
+
+func open(t *testing.T, path string) *store.DB {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "test.db")
+	}
+	db, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+var t0 = time.UnixMilli(1_790_000_000_000)
+
+func TestDB_Open_MigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db := open(t, path)
+	names, err := db.Migrations(context.Background())
+	if err != nil || len(names) == 0 || names[0] != "migrations/0001_init.sql" {
+		t.Fatalf("migrations %v %v", names, err)
+	}
+	db.Close()
+	db2 := open(t, path) // a second open must not re-run 0001 (it would fail: tables exist)
+	again, _ := db2.Migrations(context.Background())
+	if len(again) != len(names) {
+		t.Fatalf("migrations after reopen: %v", again)
+	}
+}
+
+func TestDB_Open_BadSynchronous(t *testing.T) {
+	if _, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "SOMETIMES"}); err == nil {
+		t.Fatal("bad synchronous accepted")
+	}
+}
+
+func TestDB_Secret_Persists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	db := open(t, path)
+	a, err := db.Secret(context.Background())
+	if err != nil || len(a) != 32 {
+		t.Fatalf("secret %x %v", a, err)
+	}
+	db.Close()
+	b, _ := open(t, path).Secret(context.Background())
+	if !bytes.Equal(a, b) {
+		t.Fatal("secret changed across opens")
+	}
+}
+
+func TestTx_Phone_RoundTrip(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	want := &bot.Phone{
+		Number: "+15555550101", State: bot.StateAwaitingCode, ExpiresAt: t0.Add(time.Minute),
+		UserID: "auth0|1", Email: "a@example.com", BoundAt: t0,
+		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
+		ReplyWindow: t0, ReplyCount: 3, CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
+	}
+	err := db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, want) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, byUser *bot.Phone
+	db.View(ctx, func(tx bot.Tx) error {
+		got, err = tx.Phone(ctx, want.Number)
+		if err != nil {
+			return err
+		}
+		byUser, err = tx.PhoneByUser(ctx, "auth0|1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || byUser.Number != want.Number {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	db.View(ctx, func(tx bot.Tx) error {
+		_, err = tx.Phone(ctx, "+15555550199")
+		return nil
+	})
+	if bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("missing phone: %v", err)
+	}
+}
+
+func TestTx_SavePhone_Constraints(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	save := func(p *bot.Phone) error {
+		return db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, p) })
+	}
+	if err := save(&bot.Phone{Number: "+15555550101", State: bot.StateSubscribed, UserID: "u1"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*bot.Phone{
+		"two phones, one account": {Number: "+15555550102", State: bot.StateSubscribed, UserID: "u1"},
+		"subscribed, no account":  {Number: "+15555550103", State: bot.StateSubscribed},
+		"awaiting code, no code":  {Number: "+15555550104", State: bot.StateAwaitingCode},
+		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
+		"unknown state":           {Number: "+15555550106", State: "limbo"},
+	} {
+		if err := save(p); bot.ErrorCode(err) != bot.EINVALID {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestDB_Update_RollsBack(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx bot.Tx) error {
+		if err := tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle}); err != nil {
+			return err
+		}
+		return fmt.Errorf("boom")
+	})
+	if err == nil {
+		t.Fatal("error lost")
+	}
+	db.View(ctx, func(tx bot.Tx) error {
+		_, err = tx.Phone(ctx, "+15555550101")
+		return nil
+	})
+	if bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("rolled-back phone exists: %v", err)
+	}
+}
+
+func TestDB_Update_Serializes(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	const n = 50
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Go(func() {
+			err := db.Update(ctx, func(tx bot.Tx) error {
+				p, err := tx.Phone(ctx, "+15555550101")
+				if bot.ErrorCode(err) == bot.ENOTFOUND {
+					p, err = &bot.Phone{Number: "+15555550101", State: bot.StateIdle}, nil
+				}
+				if err != nil {
+					return err
+				}
+				p.ReplyCount++ // read-modify-write
+				return tx.SavePhone(ctx, p)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var p *bot.Phone
+	db.View(ctx, func(tx bot.Tx) error { p, _ = tx.Phone(ctx, "+15555550101"); return nil })
+	if p.ReplyCount != n {
+		t.Fatalf("count %d after %d increments: lost updates", p.ReplyCount, n)
+	}
+}
+
+func TestTx_Links(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	h := []byte("0123456789abcdef0123456789abcdef")
+	err := db.Update(ctx, func(tx bot.Tx) error {
+		for i, at := range []time.Time{t0.Add(-2 * time.Hour), t0.Add(-30 * time.Minute), t0} {
+			hh := append([]byte{byte(i)}, h...)
+			if err := tx.AddLink(ctx, &bot.Link{Hash: hh, Phone: "+15555550101", CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute)}); err != nil {
+				return err
+			}
+		}
+		n, err := tx.CountLinks(ctx, "+15555550101", t0.Add(-time.Hour))
+		if n != 2 {
+			return fmt.Errorf("count %d, want 2 (%v)", n, err)
+		}
+		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); err != nil {
+			return err
+		}
+		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); bot.ErrorCode(err) != bot.EUSED {
+			return fmt.Errorf("second use: %v", err)
+		}
+		l, err := tx.Link(ctx, append([]byte{0}, h...))
+		if err != nil || !l.UsedAt.Equal(t0) {
+			return fmt.Errorf("link %+v %v", l, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func enqueue(t *testing.T, db *store.DB, jobs ...*bot.Job) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx bot.Tx) error {
+		for _, j := range jobs {
+			if err := tx.Enqueue(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDB_Claim(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	enqueue(t, db, &bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: "one", CreatedAt: t0},
+		&bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: "two", CreatedAt: t0.Add(time.Millisecond)})
+	j1, err := db.Claim(ctx, t0.Add(time.Second), time.Minute)
+	if err != nil || j1.Body != "one" || j1.Attempts != 0 || j1.Ambiguous || !j1.FirstTry.Equal(t0.Add(time.Second)) {
+		t.Fatalf("claim 1: %+v %v", j1, err)
+	}
+	j2, _ := db.Claim(ctx, t0.Add(time.Second), time.Minute)
+	if j2 == nil || j2.Body != "two" {
+		t.Fatalf("claim 2: %+v", j2)
+	}
+	if _, err := db.Claim(ctx, t0.Add(time.Second), time.Minute); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("both leased, claim 3: %v", err)
+	}
+	// j1's worker retries it later; j2's worker dies.
+	if err := db.Retry(ctx, j1.ID, t0.Add(10*time.Second), "429", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Claim(ctx, t0.Add(5*time.Second), time.Minute); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("claimed before due: %v", err)
+	}
+	j, _ := db.Claim(ctx, t0.Add(10*time.Second), time.Minute)
+	if j == nil || j.ID != j1.ID || j.Attempts != 1 || j.Ambiguous {
+		t.Fatalf("retry claim: %+v", j)
+	}
+	db.Done(ctx, j.ID, t0, "SM1")
+	j, _ = db.Claim(ctx, t0.Add(2*time.Minute), time.Minute)
+	if j == nil || j.ID != j2.ID || !j.Ambiguous {
+		t.Fatalf("expired lease claim: %+v (want ambiguous j2)", j)
+	}
+	db.Fail(ctx, j.ID, t0, "gone")
+	st, err := db.OutboxStats(ctx)
+	if err != nil || st.Pending != 0 || st.Done != 1 || st.Failed != 1 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+}
+
+func TestDB_Claim_NoTwoWorkers(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	var jobs []*bot.Job
+	for i := 0; i < 200; i++ {
+		jobs = append(jobs, &bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: fmt.Sprint(i), CreatedAt: t0})
+	}
+	enqueue(t, db, jobs...)
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Go(func() {
+			for {
+				j, err := db.Claim(ctx, t0, time.Hour)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				seen[j.ID]++
+				mu.Unlock()
+				db.Done(ctx, j.ID, t0, "")
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 200 {
+		t.Fatalf("%d of 200 jobs claimed", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("job %d claimed %d times", id, n)
+		}
+	}
+}
+
+func TestDB_RecordStatus_Monotonic(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	sid := "SM00000000000000000000000000000001"
+	steps := []struct {
+		status  string
+		code    int
+		changed bool
+		want    string
+	}{
+		{"sent", 0, true, "sent"},
+		{"queued", 0, false, "sent"}, // late
+		{"sent", 0, false, "sent"},   // twice
+		{"undelivered", 30003, true, "undelivered"},
+		{"sent", 0, false, "undelivered"},
+	}
+	for _, s := range steps {
+		changed, err := db.RecordStatus(ctx, sid, "+15555550101", s.status, s.code, t0)
+		if err != nil || changed != s.changed {
+			t.Fatalf("%s: changed %v %v", s.status, changed, err)
+		}
+		m, _ := db.Message(ctx, sid)
+		if m.Status != s.want {
+			t.Fatalf("after %s: %s", s.status, m.Status)
+		}
+	}
+	if m, _ := db.Message(ctx, sid); m.ErrorCode != 30003 {
+		t.Fatalf("error code lost: %+v", m)
+	}
+	if _, err := db.RecordStatus(ctx, sid, "", "exploded", 0, t0); bot.ErrorCode(err) != bot.EINVALID {
+		t.Fatalf("unknown status: %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// Tx is one transaction. It implements bot.Tx.
+type Tx struct {
+	tx *sql.Tx
+}
+
+const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash,
+	code_mac, code_user_id, code_email, code_login, code_attempts,
+	reply_window, reply_count, created_at, updated_at`
+
+func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
+	var p bot.Phone
+	var userID sql.NullString
+	var expires, bound, window, created, updated int64
+	err := row.Scan(&p.Number, &p.State, &expires, &userID, &p.Email, &bound, &p.LinkHash,
+		&p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin, &p.CodeAttempts,
+		&window, &p.ReplyCount, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
+	} else if err != nil {
+		return nil, err
+	}
+	p.UserID = userID.String
+	p.ExpiresAt, p.BoundAt, p.ReplyWindow = fromMS(expires), fromMS(bound), fromMS(window)
+	p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
+	return &p, nil
+}
+
+// Phone loads a phone by number.
+func (t *Tx) Phone(ctx context.Context, number string) (*bot.Phone, error) {
+	return scanPhone(t.tx.QueryRowContext(ctx, `SELECT `+phoneColumns+` FROM phones WHERE phone = ?`, number))
+}
+
+// PhoneByUser loads the phone bound to a user.
+func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error) {
+	return scanPhone(t.tx.QueryRowContext(ctx, `SELECT `+phoneColumns+` FROM phones WHERE user_id = ?`, userID))
+}
+
+// SavePhone inserts or replaces a phone.
+func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
+	var userID any
+	if p.UserID != "" {
+		userID = p.UserID
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO phones (`+phoneColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (phone) DO UPDATE SET
+			state = excluded.state, expires_at = excluded.expires_at,
+			user_id = excluded.user_id, email = excluded.email, bound_at = excluded.bound_at,
+			link_hash = excluded.link_hash, code_mac = excluded.code_mac,
+			code_user_id = excluded.code_user_id, code_email = excluded.code_email,
+			code_login = excluded.code_login, code_attempts = excluded.code_attempts,
+			reply_window = excluded.reply_window, reply_count = excluded.reply_count,
+			updated_at = excluded.updated_at`,
+		p.Number, p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt), nilIfEmpty(p.LinkHash),
+		nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
+		ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt))
+	if isConstraint(err) {
+		return bot.Errorf(bot.EINVALID, "phone %s breaks a constraint: %v", bot.MaskPhone(p.Number), err)
+	}
+	return err
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// Reply returns the sealed reply stored for a MessageSid.
+func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
+	var b []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT reply FROM inbound WHERE message_sid = ?`, sid).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
+	}
+	return b, err
+}
+
+// SaveReply records a MessageSid and its sealed reply.
+func (t *Tx) SaveReply(ctx context.Context, sid, phone string, sealed []byte, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES (?, ?, ?, ?)`,
+		sid, phone, sealed, ms(at))
+	return err
+}
+
+// AddLink stores a new link.
+func (t *Tx) AddLink(ctx context.Context, l *bot.Link) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO links (hash, phone, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		l.Hash, l.Phone, ms(l.CreatedAt), ms(l.ExpiresAt))
+	return err
+}
+
+// Link loads a link by the hash of its token.
+func (t *Tx) Link(ctx context.Context, hash []byte) (*bot.Link, error) {
+	var l bot.Link
+	var created, expires, used int64
+	err := t.tx.QueryRowContext(ctx, `SELECT hash, phone, created_at, expires_at, used_at FROM links WHERE hash = ?`, hash).
+		Scan(&l.Hash, &l.Phone, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bot.Errorf(bot.ENOTFOUND, "link not found")
+	} else if err != nil {
+		return nil, err
+	}
+	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMS(created), fromMS(expires), fromMS(used)
+	return &l, nil
+}
+
+// UseLink marks a link used. Using a used or unknown link is EUSED.
+func (t *Tx) UseLink(ctx context.Context, hash []byte, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE links SET used_at = ? WHERE hash = ? AND used_at = 0`, ms(at), hash)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return bot.Errorf(bot.EUSED, "This link was already used. Text S for a new one.")
+	}
+	return nil
+}
+
+// CountLinks counts links made for a phone at or after since.
+func (t *Tx) CountLinks(ctx context.Context, phone string, since time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM links WHERE phone = ? AND created_at >= ?`, phone, ms(since)).Scan(&n)
+	return n, err
+}
+
+// Enqueue adds a job to the outbox, due now.
+func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt), ms(j.CreatedAt))
+	if err != nil {
+		return err
+	}
+	j.ID, err = res.LastInsertId()
+	return err
+}
+
+// Audit records a binding change.
+func (t *Tx) Audit(ctx context.Context, e *bot.AuditEntry) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, phone, user_id, action, reason) VALUES (?, ?, ?, ?, ?)`,
+		ms(e.At), e.Phone, e.UserID, e.Action, e.Reason)
+	return err
+}

@@ -1,0 +1,187 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+var _ bot.Sender = (*Sender)(nil)
+
+// ClientConfig says how to reach the Twilio REST API.
+type ClientConfig struct {
+	AccountSID string
+	AuthToken  string
+	// APIURL replaces https://api.twilio.com (a proxy, or a local stand-in
+	// in dev mode and tests). Empty means Twilio itself.
+	APIURL string
+	// HTTPClient is used for the requests; nil means one with a 10 s
+	// timeout. Its Transport is wrapped, not changed.
+	HTTPClient *http.Client
+}
+
+// NewRestClient returns the real twilio-go client. twilio-go has its API
+// host built in, so a different APIURL is reached by rewriting each
+// request's scheme and host in the transport.
+func NewRestClient(c ClientConfig) (*twilio.RestClient, error) {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	if c.HTTPClient != nil {
+		copy := *c.HTTPClient
+		hc = &copy
+	}
+	if c.APIURL != "" {
+		u, err := url.Parse(c.APIURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("twilio api url %q: want http(s)://host[:port]", c.APIURL)
+		}
+		base := hc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		hc.Transport = &rewrite{base: base, scheme: u.Scheme, host: u.Host, prefix: strings.TrimRight(u.Path, "/")}
+	}
+	cl := &client.Client{Credentials: client.NewCredentials(c.AccountSID, c.AuthToken), HTTPClient: hc}
+	cl.SetAccountSid(c.AccountSID)
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl}), nil
+}
+
+// rewrite sends every request to another base URL.
+type rewrite struct {
+	base   http.RoundTripper
+	scheme string
+	host   string
+	prefix string
+}
+
+func (t *rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = t.scheme, t.host
+	r.URL.Path = t.prefix + r.URL.Path
+	r.Host = t.host
+	return t.base.RoundTrip(r)
+}
+
+// Sender sends outbox texts through the Twilio Messages API.
+type Sender struct {
+	Client *twilio.RestClient
+	// From is the sending number; MessagingServiceSID is used instead when
+	// set.
+	From                string
+	MessagingServiceSID string
+	// StatusCallback is where Twilio reports delivery, normally PublicURL +
+	// /webhooks/twilio/status; empty for none.
+	StatusCallback string
+}
+
+// Send sends one text. Before retrying a text whose earlier try may have
+// reached Twilio (a lost response), it asks Twilio whether the text is
+// already there, so that no accepted text is sent twice.
+func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	if j.Ambiguous {
+		sid, err := s.find(j)
+		if err != nil {
+			return "", classify(fmt.Errorf("look for an earlier try: %w", err))
+		}
+		if sid != "" {
+			return sid, nil
+		}
+	}
+	p := &openapi.CreateMessageParams{}
+	p.SetTo(j.To)
+	p.SetBody(j.Body)
+	if s.MessagingServiceSID != "" {
+		p.SetMessagingServiceSid(s.MessagingServiceSID)
+	} else {
+		p.SetFrom(s.From)
+	}
+	if s.StatusCallback != "" {
+		p.SetStatusCallback(s.StatusCallback)
+	}
+	m, err := s.Client.Api.CreateMessage(p)
+	if err != nil {
+		return "", classify(err)
+	}
+	if m.Sid == nil {
+		return "", &bot.DeliveryError{Err: errors.New("twilio accepted the message but returned no sid"), Ambiguous: true}
+	}
+	return *m.Sid, nil
+}
+
+// find looks for a text to j.To with j.Body created since the job's first
+// try.
+func (s *Sender) find(j *bot.Job) (string, error) {
+	since := j.FirstTry.Add(-time.Minute)
+	p := &openapi.ListMessageParams{}
+	p.SetTo(j.To)
+	p.SetDateSentAfter(since.UTC().Truncate(24 * time.Hour))
+	p.SetPageSize(100)
+	p.SetLimit(500)
+	msgs, err := s.Client.Api.ListMessage(p)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range msgs {
+		if m.Sid == nil || m.Body == nil || !strings.HasSuffix(*m.Body, j.Body) {
+			continue
+		}
+		if m.DateCreated != nil {
+			if t, err := time.Parse(time.RFC1123Z, *m.DateCreated); err == nil && t.Before(since) {
+				continue
+			}
+		}
+		return *m.Sid, nil
+	}
+	return "", nil
+}
+
+// Twilio error codes that decide what the outbox does.
+const (
+	codeTooManyRequests = 20429
+	codeOptedOut        = 21610
+)
+
+var (
+	badRecipient = map[int]bool{21211: true, 21614: true, 21408: true, 21612: true, 21604: true, 21617: true, 21602: true}
+	badSender    = map[int]bool{21606: true, 21212: true, 21659: true, 21701: true, 20003: true}
+)
+
+// classify sorts a twilio-go error into what the outbox should do.
+func classify(err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		de := &bot.DeliveryError{Err: fmt.Errorf("twilio %d: %s", te.Code, te.Message), Code: te.Code}
+		switch {
+		case te.Code == codeOptedOut:
+			de.OptedOut, de.Permanent = true, true
+		case badRecipient[te.Code]:
+			de.Permanent = true
+		case badSender[te.Code]:
+			de.BadSender, de.Permanent = true, true
+		case te.Code == codeTooManyRequests || te.Status == http.StatusTooManyRequests:
+			de.RetryAfter = time.Second
+		case te.Status >= 500:
+			de.Ambiguous = true
+		case te.Status >= 400:
+			de.Permanent = true
+		}
+		return de
+	}
+	// A connection that was never made cannot have sent anything; any
+	// other failure (timeout, reset, a non-JSON 5xx) may have.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &bot.DeliveryError{Err: err}
+	}
+	return &bot.DeliveryError{Err: err, Ambiguous: true}
+}

@@ -1,0 +1,255 @@
+// Package webhooks is smsbot's edge towards Twilio: the inbound SMS and
+// status callback webhooks with their signature checks and TwiML answers,
+// and the outbound REST client (twilio-go) that the outbox uses.
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// Conversation answers inbound texts; *bot.Engine implements it.
+type Conversation interface {
+	HandleSMS(ctx context.Context, in bot.Inbound) (bot.Result, error)
+}
+
+// StatusRecorder keeps delivery statuses; *store.DB implements it.
+type StatusRecorder interface {
+	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
+}
+
+var _ Conversation = (*bot.Engine)(nil)
+
+// MaxBody is the largest webhook body accepted. Twilio's inbound SMS
+// webhook is a few kilobytes even with a 1,600-character body.
+const MaxBody = 64 << 10
+
+// Server handles Twilio's webhooks.
+type Server struct {
+	Conversation Conversation
+	Statuses     StatusRecorder
+	// PublicURL is the base URL Twilio was given, such as
+	// https://bot.example.com; signatures are checked against it plus the
+	// request's path and query.
+	PublicURL string
+	AuthToken string
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Observe, when set, is told of each webhook: which, the outcome and
+	// the time it took.
+	Observe func(hook, outcome string, d time.Duration)
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// verify reads the POST form and checks X-Twilio-Signature over the public
+// URL and every POST parameter. It writes the error response itself and
+// returns false when the request must go no further.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		http.Error(w, "unsupported content type: want application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return false
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	params := make(map[string]string, len(r.PostForm))
+	for k, v := range r.PostForm {
+		if len(v) != 1 {
+			http.Error(w, "repeated form parameter", http.StatusBadRequest)
+			return false
+		}
+		params[k] = v[0]
+	}
+	url := strings.TrimRight(s.PublicURL, "/") + r.URL.RequestURI()
+	v := client.NewRequestValidator(s.AuthToken)
+	if sig == "" || !v.Validate(url, params, sig) {
+		s.logger().Warn("webhook signature check failed", "path", r.URL.Path, "signed", sig != "")
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+// HandleSMS answers an inbound SMS with TwiML.
+func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	outcome := "error"
+	defer func() {
+		if s.Observe != nil {
+			s.Observe("sms", outcome, s.now().Sub(start))
+		}
+	}()
+	if !s.verify(w, r) {
+		outcome = "rejected"
+		return
+	}
+	in := bot.Inbound{
+		MessageSID: r.PostForm.Get("MessageSid"),
+		From:       r.PostForm.Get("From"),
+		Body:       r.PostForm.Get("Body"),
+	}
+	if in.MessageSID == "" {
+		in.MessageSID = r.PostForm.Get("SmsSid")
+	}
+	switch {
+	case in.MessageSID == "" || !validSID(in.MessageSID):
+		outcome = "invalid"
+		http.Error(w, "missing or malformed MessageSid", http.StatusBadRequest)
+		return
+	case !r.PostForm.Has("From"):
+		outcome = "invalid"
+		http.Error(w, "missing From", http.StatusBadRequest)
+		return
+	case !bot.ValidPhone(in.From):
+		outcome = "invalid"
+		http.Error(w, "From is not an E.164 phone number", http.StatusBadRequest)
+		return
+	case !r.PostForm.Has("Body"):
+		outcome = "invalid"
+		http.Error(w, "missing Body", http.StatusBadRequest)
+		return
+	}
+	res, err := s.Conversation.HandleSMS(r.Context(), in)
+	log := s.logger().With("message_sid", in.MessageSID, "phone", bot.MaskPhone(in.From))
+	if err != nil {
+		if bot.ErrorCode(err) == bot.EINVALID {
+			outcome = "invalid"
+			http.Error(w, bot.ErrorMessage(err), http.StatusBadRequest)
+			return
+		}
+		// Twilio will not retry; a 500 at least shows in its debugger.
+		log.Error("inbound sms failed", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	outcome = "ok"
+	if res.Duplicate {
+		outcome = "duplicate"
+	}
+	log.Info("inbound sms", "state", res.State, "replied", res.Reply != "", "duplicate", res.Duplicate, "muted", res.Muted)
+	writeTwiML(w, res.Reply)
+}
+
+// writeTwiML answers with one message, or with an empty response that sends
+// nothing.
+func writeTwiML(w http.ResponseWriter, reply string) {
+	var verbs []twiml.Element
+	if reply != "" {
+		verbs = []twiml.Element{&twiml.MessagingMessage{Body: reply}}
+	}
+	xml, err := twiml.Messages(verbs)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(xml))
+}
+
+// HandleStatus records a delivery status callback.
+func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	outcome := "error"
+	defer func() {
+		if s.Observe != nil {
+			s.Observe("status", outcome, s.now().Sub(start))
+		}
+	}()
+	if !s.verify(w, r) {
+		outcome = "rejected"
+		return
+	}
+	sid := r.PostForm.Get("MessageSid")
+	status := r.PostForm.Get("MessageStatus")
+	if status == "" {
+		status = r.PostForm.Get("SmsStatus")
+	}
+	code := 0
+	if c := r.PostForm.Get("ErrorCode"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			outcome = "invalid"
+			http.Error(w, "malformed ErrorCode", http.StatusBadRequest)
+			return
+		}
+		code = n
+	}
+	if !validSID(sid) || status == "" {
+		outcome = "invalid"
+		http.Error(w, "missing MessageSid or MessageStatus", http.StatusBadRequest)
+		return
+	}
+	changed, err := s.Statuses.RecordStatus(r.Context(), sid, r.PostForm.Get("To"), status, code, s.now())
+	if err != nil {
+		if bot.ErrorCode(err) == bot.EINVALID {
+			outcome = "invalid"
+			http.Error(w, bot.ErrorMessage(err), http.StatusBadRequest)
+			return
+		}
+		s.logger().Error("status callback failed", "message_sid", sid, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	outcome = "ok"
+	lvl := slog.LevelDebug
+	if code != 0 {
+		lvl = slog.LevelWarn
+	}
+	s.logger().Log(r.Context(), lvl, "message status", "message_sid", sid, "status", status, "error_code", code, "changed", changed)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// validSID checks the shape of a Twilio SID: two letters and 32 hex digits.
+func validSID(s string) bool {
+	if len(s) != 34 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i < 2 && c >= 'A' && c <= 'Z':
+		case i >= 2 && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
+		default:
+			return false
+		}
+	}
+	return true
+}
