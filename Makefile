@@ -1,0 +1,28 @@
+# smsbot: make run (dev mode on http://localhost:8080), make test.
+GO ?= go
+FUZZTIME ?= 30s
+
+.PHONY: run build test vet fmt fuzz clean
+
+run:
+	$(GO) run ./cmd/smsbot serve --dev
+
+build:
+	$(GO) build -o bin/smsbot ./cmd/smsbot
+
+# The whole suite, as CI runs it: vet, then every test with the race detector.
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+# Each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz and run in make test).
+fuzz:
+	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin smsbot.db smsbot.db-wal smsbot.db-shm
