@@ -1,0 +1,58 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/smsbot/smsbot/magiclink"
+)
+
+// routes is every route of the server.
+func (a *app) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(middleware.Recoverer)
+	r.Use(magiclink.Headers(strings.HasPrefix(a.cfg.PublicURL, "https://")))
+
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	r.Get("/readyz", a.handleReady)
+	r.Post("/webhooks/twilio/sms", a.hooks.HandleSMS)
+	r.Post("/webhooks/twilio/status", a.hooks.HandleStatus)
+	r.Get("/l/{token}", a.links.HandleLink)
+	r.Get("/auth/callback", a.links.HandleCallback)
+	r.Handle("/static/*", magiclink.Static())
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		if a.dev != nil {
+			http.Redirect(w, r, "/dev", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(a.cfg.Name + ": text S to our number to subscribe.\n"))
+	})
+	if a.dev != nil {
+		a.dev.mount(r)
+	}
+	return r
+}
+
+// handleReady answers 200 when the database takes writes and the outbox
+// worker runs.
+func (a *app) handleReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := a.db.Ping(r.Context()); err != nil {
+		a.log.Error("readiness: database", "err", err)
+		http.Error(w, "database not writable", http.StatusServiceUnavailable)
+		return
+	}
+	if !a.worker.Running() {
+		http.Error(w, "outbox worker not running", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/magiclink"
+	"github.com/smsbot/smsbot/store"
+	"github.com/smsbot/smsbot/webhooks"
+)
+
+// app is the running program's parts.
+type app struct {
+	cfg    *config
+	log    *slog.Logger
+	db     *store.DB
+	engine *bot.Engine
+	worker *bot.Worker
+	hooks  *webhooks.Server
+	links  *magiclink.Service
+	dev    *devMode // nil in production
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	if cfg.Dev {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// serve runs the server until ctx ends, then shuts down in order.
+func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().(*net.TCPAddr)
+	if cfg.PublicURL == "" && cfg.Dev {
+		cfg.PublicURL = fmt.Sprintf("http://localhost:%d", addr.Port)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+
+	a, err := build(ctx, cfg, log, addr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.worker.Run(workCtx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "smsbot listening on http://%s (public URL %s)\n", ln.Addr(), cfg.PublicURL)
+	if a.dev != nil {
+		a.dev.banner(stdout, cfg)
+	}
+	log.Info("started", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "dev", cfg.Dev, "synchronous", cfg.Synchronous)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// build opens the database and wires the parts.
+func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr) (*app, error) {
+	db, err := store.Open(ctx, cfg.DB, store.Options{Synchronous: cfg.Synchronous})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+
+	secret, err := loadSecret(ctx, cfg.Secret, db)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := bot.NewKeyring(secret)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err := loadTemplates(cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
+	replies, warnings, err := bot.NewReplies(overrides)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+
+	if cfg.Dev {
+		if a.dev, err = startDev(cfg, log, addr); err != nil {
+			return nil, err
+		}
+	}
+	hc, err := cfg.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	authClient, twilioClient := hc, hc
+	if a.dev != nil {
+		authClient, twilioClient = a.dev.auth0.Client(), a.dev.twilio.Client()
+	}
+
+	rc, err := webhooks.NewRestClient(webhooks.ClientConfig{
+		AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, APIURL: cfg.TwilioAPIURL, HTTPClient: twilioClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sender := &webhooks.Sender{
+		Client:              rc,
+		From:                cfg.TwilioFrom,
+		MessagingServiceSID: cfg.TwilioService,
+		StatusCallback:      cfg.PublicURL + "/webhooks/twilio/status",
+	}
+	dir, err := magiclink.NewDirectory(ctx, magiclink.DirectoryConfig{
+		Domain: cfg.Auth0Domain, ClientID: cfg.Auth0MgmtID, ClientSecret: cfg.Auth0MgmtSecret, HTTPClient: authClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox")}
+	a.engine = &bot.Engine{
+		Store:          db,
+		Keys:           keys,
+		Replies:        replies,
+		Name:           cfg.Name,
+		PublicURL:      cfg.PublicURL,
+		Limits:         cfg.Limits,
+		AnswerKeywords: cfg.AnswerKeywords,
+		Logger:         log.With("component", "bot"),
+		Notify:         a.worker.Wake,
+	}
+	a.hooks = &webhooks.Server{
+		Conversation: a.engine,
+		Statuses:     db,
+		PublicURL:    cfg.PublicURL,
+		AuthToken:    cfg.TwilioToken,
+		Logger:       log.With("component", "webhooks"),
+	}
+	botNumber := cfg.TwilioFrom
+	a.links, err = magiclink.New(ctx, magiclink.Config{
+		PublicURL:    cfg.PublicURL,
+		Domain:       cfg.Auth0Domain,
+		ClientID:     cfg.Auth0ClientID,
+		ClientSecret: cfg.Auth0Secret,
+		Connection:   cfg.Auth0Connection,
+		AuthorizeURL: a.dev.authorizeURL(cfg),
+		BotNumber:    botNumber,
+		Name:         cfg.Name,
+		HTTPClient:   authClient,
+	}, a.engine, keys)
+	if err != nil {
+		return nil, err
+	}
+	a.links.Logger = log.With("component", "magiclink")
+	ok = true
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.dev != nil {
+		a.dev.close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+// loadSecret takes SMSBOT_SECRET (hex, or at least 32 bytes of text) or
+// the one kept in the database.
+func loadSecret(ctx context.Context, s string, db *store.DB) ([]byte, error) {
+	if s == "" {
+		return db.Secret(ctx)
+	}
+	if b, err := hex.DecodeString(s); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if len(s) < 32 {
+		return nil, usageError{errors.New("SMSBOT_SECRET must be at least 32 characters (or 64 hex digits)")}
+	}
+	return []byte(s), nil
+}
+
+// loadTemplates reads SMSBOT_TEMPLATES: a JSON object of reply name to
+// template.
+func loadTemplates(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("SMSBOT_TEMPLATES: %w", err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("SMSBOT_TEMPLATES %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// migrate applies the migrations and exits.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := getenv("SMSBOT_DB")
+	if path == "" {
+		path = "smsbot.db"
+	}
+	fs.StringVar(&path, "db", path, "SQLite database file (SMSBOT_DB)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	db, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	names, err := db.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d migrations applied (latest %s)\n", path, len(names), names[len(names)-1])
+	return nil
+}
