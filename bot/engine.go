@@ -85,6 +85,11 @@ type Engine struct {
 	Logger *slog.Logger
 	// Notify is called after a commit that queued outbox jobs.
 	Notify func()
+	// PluginTimeout bounds how long a text waits for a plugin's answer
+	// (default 8 s, inside Twilio's 15 s); PluginGrace is how much longer a
+	// slow plugin may run before its late answer is dropped (default 50 s).
+	PluginTimeout time.Duration
+	PluginGrace   time.Duration
 	// Count is called with the name of a counter to increment (limits hit,
 	// transitions); nil ignores.
 	Count func(name string, labels ...string)
@@ -134,6 +139,11 @@ func (t *turn) enqueue(ctx context.Context, j *Job) error {
 // phone, runs the state machine, saves the phone, records the MessageSid
 // with its reply and queues side effects. A MessageSid seen before gets the
 // first reply again and changes nothing.
+//
+// A subscribed phone's command for a plugin is the one exception: the
+// plugin may call a far end, so it runs between two transactions, never
+// holding the database, and no longer than PluginTimeout; a slower answer
+// goes out later as a text through the outbox.
 func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if in.MessageSID == "" {
 		return Result{}, Errorf(EINVALID, "missing MessageSid")
@@ -144,27 +154,15 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	cmd := Parse(in.Body)
 	var res Result
 	var t *turn
+	var plugin *Request
 	err := e.Store.Update(ctx, func(tx Tx) error {
 		t = &turn{tx: tx, now: e.now()}
-		res = Result{}
-		sealed, err := tx.Reply(ctx, in.MessageSID)
-		switch ErrorCode(err) {
-		case "":
-			reply, err := e.Keys.Open("reply", sealed)
-			if err != nil {
-				return fmt.Errorf("open stored reply: %w", err)
-			}
-			res.Reply, res.Duplicate = string(reply), true
-			p, err := tx.Phone(ctx, in.From)
-			if err == nil {
-				res.State = p.State
-			}
-			return nil
-		case ENOTFOUND:
-		default:
-			return fmt.Errorf("look up message: %w", err)
+		res, plugin = Result{}, nil
+		dup, ok, err := e.stored(ctx, tx, in)
+		if err != nil || ok {
+			res = dup
+			return err
 		}
-
 		p, err := tx.Phone(ctx, in.From)
 		switch ErrorCode(err) {
 		case "":
@@ -182,26 +180,18 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return err
 		}
-		if reply != "" && !e.spend(p, t.now) {
-			reply, res.Muted = "", true
-			e.count("limit_hit", "reply_budget")
-		}
-		p.UpdatedAt = t.now
-		if err := tx.SavePhone(ctx, p); err != nil {
-			return fmt.Errorf("save phone: %w", err)
-		}
-		sealed, err = e.Keys.Seal(e.rand(), "reply", []byte(reply))
-		if err != nil {
-			return err
-		}
-		if err := tx.SaveReply(ctx, in.MessageSID, in.From, sealed, t.now); err != nil {
-			return fmt.Errorf("save reply: %w", err)
+		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
+			// Saved now; the reply is recorded after the plugin answered.
+			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+			p.UpdatedAt = t.now
+			res.State = p.State
+			return tx.SavePhone(ctx, p)
 		}
 		if before != p.State {
 			e.count("transition", before, p.State)
 		}
-		res.Reply, res.State = reply, p.State
-		return nil
+		res, err = e.record(ctx, t, p, in, reply)
+		return err
 	})
 	if err != nil {
 		return Result{}, err
@@ -209,7 +199,144 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if t.queued && e.Notify != nil {
 		e.Notify()
 	}
+	if plugin == nil {
+		return res, nil
+	}
+	reply := e.runPlugins(ctx, *plugin)
+	err = e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		dup, ok, err := e.stored(ctx, tx, in)
+		if err != nil || ok {
+			res = dup
+			return err
+		}
+		p, err := tx.Phone(ctx, in.From)
+		if err != nil {
+			return fmt.Errorf("load phone: %w", err)
+		}
+		res, err = e.record(ctx, t, p, in, reply)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
 	return res, nil
+}
+
+// stored returns the first answer to a MessageSid seen before.
+func (e *Engine) stored(ctx context.Context, tx Tx, in Inbound) (Result, bool, error) {
+	sealed, err := tx.Reply(ctx, in.MessageSID)
+	switch ErrorCode(err) {
+	case "":
+	case ENOTFOUND:
+		return Result{}, false, nil
+	default:
+		return Result{}, false, fmt.Errorf("look up message: %w", err)
+	}
+	reply, err := e.Keys.Open("reply", sealed)
+	if err != nil {
+		return Result{}, false, fmt.Errorf("open stored reply: %w", err)
+	}
+	res := Result{Reply: string(reply), Duplicate: true}
+	if p, err := tx.Phone(ctx, in.From); err == nil {
+		res.State = p.State
+	}
+	return res, true, nil
+}
+
+// record spends the reply budget, saves the phone and records the
+// MessageSid with its (sealed) reply.
+func (e *Engine) record(ctx context.Context, t *turn, p *Phone, in Inbound, reply string) (Result, error) {
+	var res Result
+	if reply != "" && !e.spend(p, t.now) {
+		reply, res.Muted = "", true
+		e.count("limit_hit", "reply_budget")
+	}
+	p.UpdatedAt = t.now
+	if err := t.tx.SavePhone(ctx, p); err != nil {
+		return res, fmt.Errorf("save phone: %w", err)
+	}
+	sealed, err := e.Keys.Seal(e.rand(), "reply", []byte(reply))
+	if err != nil {
+		return res, err
+	}
+	if err := t.tx.SaveReply(ctx, in.MessageSID, in.From, sealed, t.now); err != nil {
+		return res, fmt.Errorf("save reply: %w", err)
+	}
+	res.Reply, res.State = reply, p.State
+	return res, nil
+}
+
+// runPlugins asks each plugin in turn, within PluginTimeout. A plugin that
+// is slower keeps going in the background and its answer is texted later.
+func (e *Engine) runPlugins(ctx context.Context, req Request) string {
+	timeout := e.PluginTimeout
+	if timeout <= 0 {
+		timeout = 8 * time.Second
+	}
+	type answer struct {
+		reply string
+		err   error
+	}
+	done := make(chan answer, 1)
+	// The plugin outlives the webhook when it is slow: its context does not
+	// end with the request, but has a bound of its own.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+e.pluginGrace())
+	go func() {
+		defer cancel()
+		reply, err := e.command(pctx, req)
+		done <- answer{reply, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return e.pluginReply(req, a.reply, a.err)
+	case <-timer.C:
+	}
+	e.count("plugin_slow")
+	go func() {
+		a := <-done
+		if text := e.pluginReply(req, a.reply, a.err); text != "" {
+			if err := e.SendLater(context.Background(), req.Phone, text); err != nil {
+				e.logger().Error("queue late answer", "phone", MaskPhone(req.Phone), "err", err)
+			}
+		}
+	}()
+	reply, err := e.render(ReplyWorking, ReplyData{})
+	if err != nil {
+		return ""
+	}
+	return reply
+}
+
+func (e *Engine) pluginGrace() time.Duration {
+	if e.PluginGrace > 0 {
+		return e.PluginGrace
+	}
+	return 50 * time.Second
+}
+
+func (e *Engine) pluginReply(req Request, reply string, err error) string {
+	if err == nil {
+		return reply
+	}
+	e.logger().Error("command failed", "phone", MaskPhone(req.Phone), "err", err)
+	return ErrorMessage(err)
+}
+
+// SendLater queues a text to a phone that texted us, through the outbox.
+func (e *Engine) SendLater(ctx context.Context, phone, body string) error {
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Phone(ctx, phone); err != nil {
+			return fmt.Errorf("send later: %w", err) // only phones that texted us
+		}
+		return tx.Enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body, CreatedAt: e.now()})
+	})
+	if err == nil && e.Notify != nil {
+		e.Notify()
+	}
+	return err
 }
 
 // spend takes one reply from the phone's budget and reports whether there
@@ -332,7 +459,10 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
-		return e.command(ctx, p, cmd)
+		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
+			return "", nil // HandleSMS runs the plugins outside the transaction
+		}
+		return e.render(ReplyUnknown, ReplyData{})
 	default:
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
@@ -491,16 +621,11 @@ func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) e
 }
 
 // command hands a subscribed phone's text to the plugins.
-func (e *Engine) command(ctx context.Context, p *Phone, cmd Command) (string, error) {
-	req := Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+func (e *Engine) command(ctx context.Context, req Request) (string, error) {
 	for _, pl := range e.Plugins {
 		reply, ok, err := pl.Handle(ctx, req)
-		if err != nil {
-			e.logger().Error("command failed", "phone", MaskPhone(p.Number), "err", err)
-			return ErrorMessage(err), nil
-		}
-		if ok {
-			return reply, nil
+		if err != nil || ok {
+			return reply, err
 		}
 	}
 	return e.render(ReplyUnknown, ReplyData{})

@@ -29,6 +29,7 @@ const (
 	ReplyHelpSub       = "help_subscribed"
 	ReplyStopped       = "stopped"
 	ReplyStarted       = "started"
+	ReplyWorking       = "working"
 )
 
 // DefaultReplies are the built-in reply templates. Each renders with
@@ -55,6 +56,7 @@ var DefaultReplies = map[string]string{
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = unsubscribe, S = relink, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyStopped:       `{{.Name}}: you will get no more texts from us. Reply START to resume.`,
 	ReplyStarted:       `{{.Name}}: texts resumed. Send H for help.`,
+	ReplyWorking:       `{{.Name}}: working on it; the answer will follow in a text.`,
 }
 
 // ReplyData is what reply templates can use.

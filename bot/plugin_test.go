@@ -1,0 +1,90 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// echo answers "ECHO ..." and fails on "ECHO fail"; "ECHO slow" waits for
+// release.
+type echo struct {
+	release chan struct{}
+	seen    chan bot.Request
+}
+
+func (echo) Help() string { return "ECHO x = echo" }
+
+func (p echo) Handle(ctx context.Context, req bot.Request) (string, bool, error) {
+	if len(req.Words) == 0 || !strings.EqualFold(req.Words[0], "echo") {
+		return "", false, nil
+	}
+	if p.seen != nil {
+		p.seen <- req
+	}
+	switch strings.Join(req.Words[1:], " ") {
+	case "fail":
+		return "", true, errors.New("thermostat exploded")
+	case "nice fail":
+		return "", true, bot.Errorf(bot.EINVALID, "den is offline")
+	case "slow":
+		<-p.release
+		return "slow answer", true, nil
+	}
+	return "echo: " + strings.Join(req.Words[1:], " "), true, nil
+}
+
+func TestEngine_Plugins(t *testing.T) {
+	h := newHarness(t)
+	p := echo{release: make(chan struct{}), seen: make(chan bot.Request, 10)}
+	h.e.Plugins = []bot.Plugin{p}
+	h.e.PluginTimeout = 50 * time.Millisecond
+	notified := make(chan struct{}, 10)
+	h.e.Notify = func() { notified <- struct{}{} }
+
+	// Idle phones never reach plugins.
+	if res := h.text(alice, "ECHO hi"); !strings.Contains(res.Reply, "send S") || len(p.seen) != 0 {
+		t.Fatalf("idle: %+v", res)
+	}
+	h.subscribe(alice, acctY)
+	h.jobs()
+	if res := h.text(alice, "H"); !strings.Contains(res.Reply, "ECHO x = echo") {
+		t.Fatalf("help lacks the plugin: %q", res.Reply)
+	}
+	if res := h.text(alice, "echo hi there"); res.Reply != "echo: hi there" {
+		t.Fatalf("echo: %+v", res)
+	}
+	if req := <-p.seen; req.UserID != acctY.ID || req.Phone != alice {
+		t.Fatalf("request %+v", req)
+	}
+	if res := h.text(alice, "what"); !strings.Contains(res.Reply, "unknown command") {
+		t.Fatalf("unhandled: %q", res.Reply)
+	}
+	if res := h.text(alice, "echo fail"); strings.Contains(res.Reply, "exploded") || !strings.Contains(res.Reply, "went wrong") {
+		t.Fatalf("internal error: %q", res.Reply)
+	}
+	if res := h.text(alice, "echo nice fail"); res.Reply != "den is offline" {
+		t.Fatalf("safe error: %q", res.Reply)
+	}
+	// A slow plugin: the text is acknowledged, the answer follows by outbox.
+	for len(notified) > 0 {
+		<-notified
+	}
+	res := h.text(alice, "echo slow")
+	if !strings.Contains(res.Reply, "working on it") {
+		t.Fatalf("slow: %+v", res)
+	}
+	close(p.release)
+	select {
+	case <-notified:
+	case <-time.After(5 * time.Second):
+		t.Fatal("late answer never queued")
+	}
+	if jobs := h.jobs(); len(jobs) != 1 || jobs[0] != "sms "+alice+": slow answer" {
+		t.Fatalf("jobs %q", jobs)
+	}
+}
