@@ -24,6 +24,9 @@ type Outbox interface {
 	Retry(ctx context.Context, id int64, next time.Time, lastErr string, ambiguous bool) error
 	// Fail gives up on a job for good.
 	Fail(ctx context.Context, id int64, now time.Time, lastErr string) error
+	// Defer puts a claimed job back until next without counting the
+	// attempt (the job was not tried).
+	Defer(ctx context.Context, id int64, next time.Time) error
 	// NextDue returns when the next job falls due; ENOTFOUND when there is
 	// none.
 	NextDue(ctx context.Context) (time.Time, error)
@@ -71,7 +74,7 @@ type Worker struct {
 	Idle        time.Duration // longest sleep when nothing is due; default 5 s
 
 	// Limit, when set, is asked before each text and returns how long to
-	// wait for the global outbound budget.
+	// wait for the global outbound budget (zero: send now).
 	Limit func(now time.Time) time.Duration
 
 	Now    func() time.Time
@@ -161,22 +164,19 @@ func (w *Worker) Running() bool {
 
 // RunOnce delivers at most one due job and reports whether it found one.
 func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
-	if w.Limit != nil {
-		if d := w.Limit(w.now()); d > 0 {
-			// The global budget is spent: leave jobs queued a little.
-			select {
-			case <-ctx.Done():
-			case <-time.After(d):
-			}
-			return false, nil
-		}
-	}
 	now := w.now()
 	j, err := w.Outbox.Claim(ctx, now, orDefault(w.Lease, time.Minute))
 	if ErrorCode(err) == ENOTFOUND {
 		return false, nil
 	} else if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
+	}
+	if j.Kind == JobSMS && w.Limit != nil {
+		if d := w.Limit(now); d > 0 {
+			// The global outbound budget is spent: the text waits its turn.
+			w.observe(j.Kind, "deferred", 0)
+			return false, w.Outbox.Defer(ctx, j.ID, now.Add(d))
+		}
 	}
 	result, derr := w.deliver(ctx, j)
 	log := w.logger().With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)

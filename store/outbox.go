@@ -63,6 +63,12 @@ func (db *DB) Fail(ctx context.Context, id int64, now time.Time, lastErr string)
 		lastErr, ms(now), id)
 }
 
+// Defer puts a claimed job back until next, undoing the claim's attempt.
+func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
+	return db.finish(ctx, `UPDATE outbox SET next_at = ?, attempts = attempts - 1, lease_until = 0,
+		first_try = CASE attempts WHEN 1 THEN 0 ELSE first_try END WHERE id = ?`, ms(next), id)
+}
+
 // NextDue returns when the next pending job is due, or when its lease ends.
 func (db *DB) NextDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64

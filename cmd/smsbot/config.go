@@ -32,6 +32,10 @@ type config struct {
 
 	AnswerKeywords bool
 	Limits         bot.Limits
+	WebPerMinute   int    // requests per minute per client address on /l/ and /auth/callback
+	WebBurst       int    // and the burst allowed
+	ClientIPHeader string // the header a trusted proxy puts the client address in
+	TextsPerMinute int    // global cap on texts sent through the REST API
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
 
@@ -59,6 +63,10 @@ var settings = []setting{
 	{"SMSBOT_LINKS_PER_DAY", "10", "login links per phone per day"},
 	{"SMSBOT_CODE_ATTEMPTS", "5", "wrong codes allowed per login"},
 	{"SMSBOT_REPLY_BUDGET", "20", "replies per phone per 10 minutes, then silence"},
+	{"SMSBOT_WEB_PER_MINUTE", "30", "requests per minute per client address on /l/ and /auth/callback"},
+	{"SMSBOT_WEB_BURST", "10", "burst allowed above SMSBOT_WEB_PER_MINUTE"},
+	{"SMSBOT_CLIENT_IP_HEADER", "", "header with the client address set by a trusted proxy (X-Forwarded-For, X-Real-IP)"},
+	{"SMSBOT_TEXTS_PER_MINUTE", "60", "global cap on texts sent through the Twilio REST API"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...)"},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; checks webhook signatures and sends texts"},
 	{"TWILIO_FROM_NUMBER", "", "the Twilio number texts are sent from (E.164)"},
@@ -89,7 +97,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		return d
 	}
-	c := &config{Limits: bot.DefaultLimits()}
+	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -115,6 +123,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	c.Synchronous = env("SMSBOT_SYNCHRONOUS", "FULL")
 	c.CAFile = getenv("SMSBOT_CA_FILE")
 	c.Templates = getenv("SMSBOT_TEMPLATES")
+	c.ClientIPHeader = getenv("SMSBOT_CLIENT_IP_HEADER")
 	c.TwilioSID = getenv("TWILIO_ACCOUNT_SID")
 	c.TwilioToken = getenv("TWILIO_AUTH_TOKEN")
 	c.TwilioFrom = getenv("TWILIO_FROM_NUMBER")
@@ -143,6 +152,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_LINKS_PER_DAY", &c.Limits.LinksPerDay},
 		{"SMSBOT_CODE_ATTEMPTS", &c.Limits.CodeAttempts},
 		{"SMSBOT_REPLY_BUDGET", &c.Limits.ReplyBudget},
+		{"SMSBOT_WEB_PER_MINUTE", &c.WebPerMinute},
+		{"SMSBOT_WEB_BURST", &c.WebBurst},
+		{"SMSBOT_TEXTS_PER_MINUTE", &c.TextsPerMinute},
 	} {
 		if v := getenv(n.env); v != "" {
 			i, err := strconv.Atoi(v)

@@ -24,8 +24,8 @@ func (a *app) routes() http.Handler {
 	r.Get("/readyz", a.handleReady)
 	r.Post("/webhooks/twilio/sms", a.hooks.HandleSMS)
 	r.Post("/webhooks/twilio/status", a.hooks.HandleStatus)
-	r.Get("/l/{token}", a.links.HandleLink)
-	r.Get("/auth/callback", a.links.HandleCallback)
+	r.With(a.webLimit.Middleware).Get("/l/{token}", a.links.HandleLink)
+	r.With(a.webLimit.Middleware).Get("/auth/callback", a.links.HandleCallback)
 	r.Handle("/static/*", magiclink.Static())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		if a.dev != nil {

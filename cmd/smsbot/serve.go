@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
@@ -32,6 +34,22 @@ type app struct {
 	hooks  *webhooks.Server
 	links  *magiclink.Service
 	dev    *devMode // nil in production
+
+	webLimit *magiclink.IPLimiter
+}
+
+// textBudget caps the texts sent per minute across all phones; it returns
+// how long the next text must wait.
+func textBudget(perMinute int) func(time.Time) time.Duration {
+	lim := rate.NewLimiter(rate.Every(time.Minute/time.Duration(max(perMinute, 1))), max(perMinute/6, 1))
+	return func(now time.Time) time.Duration {
+		r := lim.ReserveN(now, 1)
+		if d := r.DelayFrom(now); d > 0 {
+			r.CancelAt(now)
+			return d
+		}
+		return 0
+	}
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
@@ -166,7 +184,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		return nil, err
 	}
 
-	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox")}
+	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
+		Limit: textBudget(cfg.TextsPerMinute)}
 	a.engine = &bot.Engine{
 		Store:          db,
 		Keys:           keys,
@@ -201,6 +220,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		return nil, err
 	}
 	a.links.Logger = log.With("component", "magiclink")
+	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
+	a.webLimit.Header = cfg.ClientIPHeader
 	ok = true
 	return a, nil
 }
