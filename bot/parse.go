@@ -10,14 +10,14 @@ type Kind int
 
 // The kinds of inbound text.
 const (
-	KindOther        Kind = iota // anything else: a command for the registry, or noise
-	KindSubscribe                // S
-	KindHelp                     // H: ours, always answered
-	KindCarrierHelp              // HELP, INFO: the carrier's help keywords
-	KindStop                     // STOP and its synonyms
-	KindStart                    // START and its synonyms
-	KindUnsubscribe              // U
-	KindCode                     // six digits, spaces or dashes allowed inside
+	KindOther       Kind = iota // anything else: a command for the registry, or noise
+	KindSubscribe               // S
+	KindHelp                    // H: ours, always answered
+	KindCarrierHelp             // HELP, INFO: the carrier's help keywords
+	KindStop                    // STOP and its synonyms
+	KindStart                   // START and its synonyms
+	KindUnsubscribe             // U
+	KindCode                    // six digits, spaces or dashes allowed inside
 )
 
 // Command is a parsed inbound text.

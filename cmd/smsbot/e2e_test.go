@@ -124,7 +124,9 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, e.logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, e.logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
