@@ -1,0 +1,256 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// fakeSender answers each text with the next scripted error (nil: sent).
+type fakeSender struct {
+	mu     sync.Mutex
+	script []error
+	sent   []*bot.Job
+}
+
+func (f *fakeSender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var err error
+	if len(f.script) > 0 {
+		err, f.script = f.script[0], f.script[1:]
+	}
+	if err == nil {
+		cp := *j
+		f.sent = append(f.sent, &cp)
+		return "SM1", nil
+	}
+	return "", err
+}
+
+type fakeAccounts struct {
+	mu  sync.Mutex
+	set map[string]string
+	err error
+}
+
+func (f *fakeAccounts) SetPhone(ctx context.Context, user, phone string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if f.set == nil {
+		f.set = map[string]string{}
+	}
+	f.set[user] = phone
+	return nil
+}
+
+func newWorker(h *harness) (*bot.Worker, *fakeSender, *fakeAccounts) {
+	s, a := &fakeSender{}, &fakeAccounts{}
+	return &bot.Worker{Outbox: h.db, Store: h.db, SMS: s, Accounts: a, Now: func() time.Time { return h.now }}, s, a
+}
+
+// drain runs the worker until nothing is due now.
+func drain(t *testing.T, w *bot.Worker) int {
+	t.Helper()
+	n := 0
+	for i := 0; i < 100; i++ {
+		did, err := w.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !did {
+			return n
+		}
+		n++
+	}
+	t.Fatal("worker never ran out of due jobs")
+	return n
+}
+
+func TestWorker_DeliversAfterCommit(t *testing.T) {
+	h := newHarness(t)
+	w, s, a := newWorker(h)
+	h.subscribe(alice, acctY)
+	if n := drain(t, w); n != 2 {
+		t.Fatalf("delivered %d jobs, want the code prompt and the account sync", n)
+	}
+	if len(s.sent) != 1 || s.sent[0].To != alice {
+		t.Fatalf("sent %+v", s.sent)
+	}
+	if a.set[acctY.ID] != alice {
+		t.Fatalf("accounts %v", a.set)
+	}
+	// Sync reads the binding at delivery time: U then sync clears it.
+	h.text(alice, "U")
+	drain(t, w)
+	if p, ok := a.set[acctY.ID]; !ok || p != "" {
+		t.Fatalf("after U: %v", a.set)
+	}
+	st, _ := h.db.OutboxStats(context.Background())
+	if st.Pending != 0 || st.Done != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWorker_Retries(t *testing.T) {
+	h := newHarness(t)
+	w, s, _ := newWorker(h)
+	w.BaseDelay, w.MaxDelay, w.MaxAttempts = time.Second, 8*time.Second, 4
+	h.text(alice, "hi") // alice texted us
+	if err := h.e.SendLater(context.Background(), alice, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	temp := &bot.DeliveryError{Err: errors.New("503")}
+	s.script = []error{temp, temp, temp, temp}
+	for i := 0; i < 4; i++ {
+		if n := drain(t, w); n != 1 {
+			t.Fatalf("attempt %d: ran %d", i, n)
+		}
+		// Not due again until the backoff passed.
+		if n := drain(t, w); n != 0 {
+			t.Fatalf("attempt %d retried at once", i)
+		}
+		h.advance(9 * time.Second)
+	}
+	st, _ := h.db.OutboxStats(context.Background())
+	if st.Failed != 1 || len(s.sent) != 0 {
+		t.Fatalf("after max attempts: %+v, sent %d", st, len(s.sent))
+	}
+}
+
+func TestWorker_RetryAfter(t *testing.T) {
+	h := newHarness(t)
+	w, s, _ := newWorker(h)
+	h.text(alice, "hi")
+	h.e.SendLater(context.Background(), alice, "hello")
+	s.script = []error{&bot.DeliveryError{Err: errors.New("429"), RetryAfter: time.Minute}}
+	drain(t, w)
+	h.advance(59 * time.Second)
+	if n := drain(t, w); n != 0 {
+		t.Fatal("retried before the far end's Retry-After")
+	}
+	h.advance(time.Second)
+	if n := drain(t, w); n != 1 || len(s.sent) != 1 {
+		t.Fatalf("not delivered after Retry-After: %d", n)
+	}
+}
+
+func TestWorker_PermanentErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err       error
+		optedOut  bool
+		attempted int
+	}{
+		"bad recipient": {&bot.DeliveryError{Err: errors.New("21211"), Permanent: true, Code: 21211}, false, 1},
+		"opted out":     {&bot.DeliveryError{Err: errors.New("21610"), Permanent: true, OptedOut: true, Code: 21610}, true, 1},
+		"bad sender":    {&bot.DeliveryError{Err: errors.New("21606"), Permanent: true, BadSender: true, Code: 21606}, false, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			w, s, _ := newWorker(h)
+			var observed []string
+			w.Observe = func(kind, outcome string, code int) { observed = append(observed, outcome) }
+			h.text(alice, "hi")
+			h.e.SendLater(context.Background(), alice, "hello")
+			s.script = []error{tc.err}
+			drain(t, w)
+			h.advance(time.Hour)
+			if n := drain(t, w); n != 0 {
+				t.Fatal("a permanent error was retried")
+			}
+			st, _ := h.db.OutboxStats(context.Background())
+			if st.Failed != 1 || len(observed) != 1 || observed[0] != "failed" {
+				t.Fatalf("stats %+v observed %v", st, observed)
+			}
+			if got := h.phone(alice).State == bot.StateOptedOut; got != tc.optedOut {
+				t.Fatalf("opted out = %v", got)
+			}
+		})
+	}
+}
+
+func TestWorker_SkipsOptedOut(t *testing.T) {
+	h := newHarness(t)
+	w, s, _ := newWorker(h)
+	h.text(alice, "hi")
+	h.e.SendLater(context.Background(), alice, "hello")
+	h.text(alice, "STOP")
+	drain(t, w)
+	if len(s.sent) != 0 {
+		t.Fatal("texted a phone that opted out")
+	}
+	// Never a phone that did not text us.
+	if err := h.e.SendLater(context.Background(), bob, "hello"); err == nil {
+		t.Fatal("queued a text to a phone that never texted")
+	}
+}
+
+func TestWorker_Limit(t *testing.T) {
+	h := newHarness(t)
+	w, s, _ := newWorker(h)
+	h.text(alice, "hi")
+	for i := 0; i < 3; i++ {
+		h.e.SendLater(context.Background(), alice, "hello")
+	}
+	budget := 2
+	w.Limit = func(time.Time) time.Duration {
+		if budget > 0 {
+			budget--
+			return 0
+		}
+		return 30 * time.Second
+	}
+	drain(t, w)
+	if len(s.sent) != 2 {
+		t.Fatalf("sent %d over a budget of 2", len(s.sent))
+	}
+	budget = 1
+	h.advance(30 * time.Second)
+	drain(t, w)
+	if len(s.sent) != 3 || s.sent[2].Attempts != 0 {
+		t.Fatalf("deferred text: sent %d, attempts %d (a deferral is not an attempt)", len(s.sent), s.sent[len(s.sent)-1].Attempts)
+	}
+}
+
+func TestWorker_Run_WakesAndStops(t *testing.T) {
+	h := newHarness(t)
+	w, s, _ := newWorker(h)
+	w.Now = nil
+	h.e.Now = nil
+	w.Idle = time.Hour // only Wake can start a delivery quickly
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	h.text(alice, "hi")
+	h.e.Notify = w.Wake
+	h.e.SendLater(context.Background(), alice, "hello")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.sent)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Wake did not start a delivery")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !w.Running() {
+		t.Fatal("Running() false while running")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
