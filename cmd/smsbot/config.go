@@ -29,6 +29,7 @@ type config struct {
 	Synchronous string
 	CAFile      string
 	Templates   string
+	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
 
 	AnswerKeywords bool
 	Limits         bot.Limits
@@ -36,6 +37,12 @@ type config struct {
 	WebBurst       int    // and the burst allowed
 	ClientIPHeader string // the header a trusted proxy puts the client address in
 	TextsPerMinute int    // global cap on texts sent through the REST API
+
+	HTTPTimeout  time.Duration // for calls to Twilio and Auth0
+	OutboxLease  time.Duration // how long a worker owns a claimed job
+	RetryBase    time.Duration // first retry delay of the outbox
+	RetryMax     time.Duration // longest retry delay
+	RetryAttempt int           // tries before a job fails
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
 
@@ -58,6 +65,7 @@ var settings = []setting{
 	{"SMSBOT_SYNCHRONOUS", "FULL", "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)"},
 	{"SMSBOT_ANSWER_KEYWORDS", "false", "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)"},
 	{"SMSBOT_TEMPLATES", "", "JSON file of reply templates overriding the defaults"},
+	{"SMSBOT_PPROF", "", "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060"},
 	{"SMSBOT_CA_FILE", "", "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)"},
 	{"SMSBOT_LINKS_PER_HOUR", "3", "login links per phone per hour"},
 	{"SMSBOT_LINKS_PER_DAY", "10", "login links per phone per day"},
@@ -67,6 +75,11 @@ var settings = []setting{
 	{"SMSBOT_WEB_BURST", "10", "burst allowed above SMSBOT_WEB_PER_MINUTE"},
 	{"SMSBOT_CLIENT_IP_HEADER", "", "header with the client address set by a trusted proxy (X-Forwarded-For, X-Real-IP)"},
 	{"SMSBOT_TEXTS_PER_MINUTE", "60", "global cap on texts sent through the Twilio REST API"},
+	{"SMSBOT_HTTP_TIMEOUT", "10s", "timeout of each call to Twilio and Auth0"},
+	{"SMSBOT_OUTBOX_LEASE", "1m", "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed"},
+	{"SMSBOT_OUTBOX_RETRY_BASE", "1s", "first retry delay of the outbox (doubles each try, with jitter)"},
+	{"SMSBOT_OUTBOX_RETRY_MAX", "10m", "longest retry delay of the outbox"},
+	{"SMSBOT_OUTBOX_ATTEMPTS", "12", "tries before an outbox job is given up"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...)"},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; checks webhook signatures and sends texts"},
 	{"TWILIO_FROM_NUMBER", "", "the Twilio number texts are sent from (E.164)"},
@@ -97,7 +110,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		return d
 	}
-	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60}
+	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60,
+		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -123,6 +137,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	c.Synchronous = env("SMSBOT_SYNCHRONOUS", "FULL")
 	c.CAFile = getenv("SMSBOT_CA_FILE")
 	c.Templates = getenv("SMSBOT_TEMPLATES")
+	c.Pprof = getenv("SMSBOT_PPROF")
 	c.ClientIPHeader = getenv("SMSBOT_CLIENT_IP_HEADER")
 	c.TwilioSID = getenv("TWILIO_ACCOUNT_SID")
 	c.TwilioToken = getenv("TWILIO_AUTH_TOKEN")
@@ -155,6 +170,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_WEB_PER_MINUTE", &c.WebPerMinute},
 		{"SMSBOT_WEB_BURST", &c.WebBurst},
 		{"SMSBOT_TEXTS_PER_MINUTE", &c.TextsPerMinute},
+		{"SMSBOT_OUTBOX_ATTEMPTS", &c.RetryAttempt},
 	} {
 		if v := getenv(n.env); v != "" {
 			i, err := strconv.Atoi(v)
@@ -163,6 +179,24 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 				continue
 			}
 			*n.dst = i
+		}
+	}
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{"SMSBOT_HTTP_TIMEOUT", &c.HTTPTimeout},
+		{"SMSBOT_OUTBOX_LEASE", &c.OutboxLease},
+		{"SMSBOT_OUTBOX_RETRY_BASE", &c.RetryBase},
+		{"SMSBOT_OUTBOX_RETRY_MAX", &c.RetryMax},
+	} {
+		if v := getenv(d.env); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				errs = append(errs, fmt.Errorf("%s: want a duration such as 10s, not %q", d.env, v))
+				continue
+			}
+			*d.dst = t
 		}
 	}
 	if c.Dev {
@@ -227,7 +261,7 @@ func orNone(s string) string {
 // httpClient returns the client for Twilio and Auth0: the system roots plus
 // SMSBOT_CA_FILE's certificates.
 func (c *config) httpClient() (*http.Client, error) {
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := &http.Client{Timeout: c.HTTPTimeout}
 	if c.CAFile == "" {
 		return hc, nil
 	}

@@ -78,6 +78,13 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if cfg.Pprof != "" {
+		stopPprof, err := startPprof(cfg.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	srv := &http.Server{
 		Handler:           a.routes(),
@@ -185,7 +192,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	}
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
-		Limit: textBudget(cfg.TextsPerMinute)}
+		Limit: textBudget(cfg.TextsPerMinute), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
+		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt}
 	a.engine = &bot.Engine{
 		Store:          db,
 		Keys:           keys,

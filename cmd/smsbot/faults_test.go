@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/webhooks/twiliotest"
+)
+
+// fastOutbox makes the outbox retry quickly, so that fault tests finish in
+// seconds.
+var fastOutbox = map[string]string{
+	"SMSBOT_HTTP_TIMEOUT":      "1s",
+	"SMSBOT_OUTBOX_RETRY_BASE": "20ms",
+	"SMSBOT_OUTBOX_RETRY_MAX":  "300ms",
+	"SMSBOT_OUTBOX_ATTEMPTS":   "200",
+	"SMSBOT_OUTBOX_LEASE":      "3s",
+	"SMSBOT_TEXTS_PER_MINUTE":  "100000",
+	"SMSBOT_WEB_PER_MINUTE":    "100000",
+	"SMSBOT_WEB_BURST":         "100000",
+}
+
+// flow runs one whole subscription and returns the code page's status.
+func (e *e2e) flow(phone, email string) error {
+	reply := e.text(phone, "S")
+	m := linkRE.FindStringSubmatch(reply)
+	if m == nil {
+		return fmt.Errorf("%s: no link in %q", phone, reply)
+	}
+	c := e.browser()
+	status, page := e.logIn(c, e.openLink(c, m[0]), email)
+	code := codeRE.FindStringSubmatch(page)
+	if status != 200 || code == nil {
+		return fmt.Errorf("%s: code page %d", phone, status)
+	}
+	if r := e.text(phone, code[1]); !strings.Contains(r, "subscribed") {
+		return fmt.Errorf("%s: code reply %q", phone, r)
+	}
+	return nil
+}
+
+func (e *e2e) pending() int {
+	var n int
+	if err := e.db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// checkDelivered asserts that every phone got its code prompt exactly once
+// and every account carries its phone in Auth0.
+func (e *e2e) checkDelivered(phones, emails []string) {
+	e.t.Helper()
+	e.waitFor("the outbox to drain", func() bool { return e.pending() == 0 })
+	var failed int
+	e.db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE state = 'failed'`).Scan(&failed)
+	if failed != 0 {
+		e.t.Errorf("%d outbox jobs failed", failed)
+	}
+	for i, p := range phones {
+		n := 0
+		for _, body := range e.textsTo(p) {
+			if strings.Contains(body, "reply with the 6-digit code") {
+				n++
+			}
+		}
+		if n != 1 {
+			e.t.Errorf("%s got the code prompt %d times", p, n)
+		}
+		if got := e.appPhone(emails[i]); got != p {
+			e.t.Errorf("%s: app_metadata.phone = %v", emails[i], got)
+		}
+	}
+	if d := e.twilio.Duplicates(); d != 0 {
+		e.t.Errorf("Twilio accepted %d duplicate texts", d)
+	}
+}
+
+func TestFaults_FlakyFarEnds(t *testing.T) {
+	e := startE2E(t, fastOutbox)
+	e.twilio.SetFaults(twiliotest.Faults{Rate429: 0.1, Rate500: 0.1, RateHang: 0.05, RateDropBefore: 0.05, RateDropAfter: 0.1, Hang: 1500 * time.Millisecond, Seed: 7})
+	e.auth0.SetFaults(auth0test.Faults{Rate429: 0.15, Rate500: 0.15, RateDrop: 0.1, Seed: 11, ResetAfter: time.Second})
+	const n = 24
+	var phones, emails []string
+	for i := 0; i < n; i++ {
+		phones = append(phones, fmt.Sprintf("+1555560%04d", i))
+		emails = append(emails, fmt.Sprintf("flaky%d@example.com", i))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range phones {
+		wg.Go(func() {
+			if err := e.flow(phones[i], emails[i]); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	e.checkDelivered(phones, emails)
+	if r := e.twilio.Requests(); r <= n {
+		t.Errorf("only %d send attempts for %d texts: the faults never fired", r, n)
+	}
+	t.Logf("%d texts took %d send attempts; %d Management API requests", n, e.twilio.Requests(), e.auth0.MgmtRequests())
+}
+
+func TestFaults_FarEndsDown(t *testing.T) {
+	e := startE2E(t, fastOutbox)
+	e.twilio.SetFaults(twiliotest.Faults{Rate500: 1})
+	e.auth0.SetFaults(auth0test.Faults{Rate500: 1})
+	phones := []string{"+15555700001", "+15555700002", "+15555700003"}
+	emails := []string{"down1@example.com", "down2@example.com", "down3@example.com"}
+	for i := range phones {
+		start := time.Now()
+		if err := e.flow(phones[i], emails[i]); err != nil {
+			t.Fatal(err)
+		}
+		// Three texts and a login, all answered although both far ends fail.
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("a flow took %v with the far ends down", d)
+		}
+	}
+	if e.pending() == 0 {
+		t.Fatal("nothing queued while the far ends were down")
+	}
+	e.twilio.SetFaults(twiliotest.Faults{})
+	e.auth0.SetFaults(auth0test.Faults{})
+	e.checkDelivered(phones, emails)
+}
