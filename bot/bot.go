@@ -78,6 +78,10 @@ type Job struct {
 	Attempts  int       // deliveries tried before this one
 	FirstTry  time.Time // when the first delivery was tried; zero before
 	Ambiguous bool      // an earlier try may have reached the far end
+	// Taken lists the provider ids of texts already delivered by other jobs
+	// with the same recipient and body since FirstTry; a lookup for an
+	// ambiguous job must not claim them. Filled by the Worker.
+	Taken []string
 }
 
 // AuditEntry records one change of a binding.

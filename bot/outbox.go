@@ -27,6 +27,9 @@ type Outbox interface {
 	// Defer puts a claimed job back until next without counting the
 	// attempt (the job was not tried).
 	Defer(ctx context.Context, id int64, next time.Time) error
+	// Taken returns the results of delivered jobs, other than id, of the
+	// same kind, recipient and body, finished since since.
+	Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error)
 	// NextDue returns when the next job falls due; ENOTFOUND when there is
 	// none.
 	NextDue(ctx context.Context) (time.Time, error)
@@ -258,6 +261,11 @@ func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 		if !send {
 			w.observe(j.Kind, "skipped", 0)
 			return "skipped: recipient opted out or unknown", nil
+		}
+		if j.Ambiguous {
+			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, j.Body, j.FirstTry.Add(-time.Minute)); err != nil {
+				return "", err
+			}
 		}
 		return w.SMS.Send(ctx, j)
 	case JobAccountSync:

@@ -69,6 +69,27 @@ func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 		first_try = CASE attempts WHEN 1 THEN 0 ELSE first_try END WHERE id = ?`, ms(next), id)
 }
 
+// Taken returns the results of other delivered texts to the same phone with
+// the same body, finished since since.
+func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT result FROM outbox
+		WHERE phone = ? AND body = ? AND state = 'done' AND id <> ? AND finished_at >= ? AND result <> ''`,
+		to, body, id, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("taken: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 // NextDue returns when the next pending job is due, or when its lease ends.
 func (db *DB) NextDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64

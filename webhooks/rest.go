@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func (s *Sender) find(j *bot.Job) (string, error) {
 		return "", err
 	}
 	for _, m := range msgs {
-		if m.Sid == nil || m.Body == nil || !strings.HasSuffix(*m.Body, j.Body) {
+		if m.Sid == nil || m.Body == nil || !strings.HasSuffix(*m.Body, j.Body) || slices.Contains(j.Taken, *m.Sid) {
 			continue
 		}
 		if m.DateCreated != nil {

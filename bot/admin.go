@@ -1,0 +1,63 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+)
+
+// Unbind removes a phone's binding at an operator's request, the way U
+// does: the audit table records it, the provider's copy is updated through
+// the outbox, and a pending login ends. An opted-out phone stays opted
+// out. With notify, the phone is told by text (unless it opted out). It
+// returns the phone as it is afterwards; ENOTFOUND for a phone that never
+// texted us, EINVALID for one that is not bound.
+func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool) (*Phone, error) {
+	var out *Phone
+	var t *turn
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		p, err := tx.Phone(ctx, number)
+		if err != nil {
+			return err
+		}
+		if !p.Bound() {
+			return Errorf(EINVALID, "%s is not bound to an account", MaskPhone(number))
+		}
+		before := p.State
+		if err := e.unbind(ctx, t, p, reason); err != nil {
+			return err
+		}
+		if p.State != StateOptedOut {
+			if err := fire(ctx, p, EvUnsubscribe); err != nil {
+				return err
+			}
+			clearPending(p)
+			if notify {
+				body, err := e.render(ReplyUnsubscribed, ReplyData{})
+				if err != nil {
+					return err
+				}
+				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+					return err
+				}
+			}
+		}
+		p.UpdatedAt = t.now
+		if err := tx.SavePhone(ctx, p); err != nil {
+			return fmt.Errorf("save phone: %w", err)
+		}
+		if before != p.State {
+			e.count("transition", before, p.State)
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if t.queued && e.Notify != nil {
+		e.Notify()
+	}
+	e.logger().Info("phone unbound by operator", "phone", MaskPhone(number))
+	return out, nil
+}
