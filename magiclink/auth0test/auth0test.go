@@ -68,6 +68,11 @@ type Options struct {
 	// access tokens and rate-limit resets use it; note that go-auth0 checks
 	// the ID token's iat and exp against the real clock.
 	Now func() time.Time
+	// OnNewUser, when set, may change a user created by a first login on
+	// the login page before it is stored, for example to link a
+	// google-oauth2 identity with IdP tokens. It runs with the Server's
+	// lock held and must not call the Server's methods.
+	OnNewUser func(*User)
 }
 
 // Server is a local stand-in for an Auth0 tenant. Its zero value is not
@@ -92,6 +97,8 @@ type Server struct {
 	faults   Faults
 	rng      *mrand.Rand
 	mgmtSeen int
+
+	onNewUser func(*User)
 }
 
 // client is one application registered in the tenant.
@@ -179,6 +186,8 @@ func New(o Options) (*Server, error) {
 		users:   make(map[string]*record),
 		codes:   make(map[string]authCode),
 		rng:     mrand.New(mrand.NewPCG(0, 0)),
+
+		onNewUser: o.OnNewUser,
 	}
 	s.routes()
 	return s, nil

@@ -114,6 +114,11 @@ func (s *Server) login(email string) string {
 			nickname: nickname(email),
 			created:  now,
 		}
+		if s.onNewUser != nil {
+			s.onNewUser(&rec.user)
+			rec.user = copyUser(rec.user)
+			rec.user.ID = id
+		}
 		s.users[id] = rec
 	}
 	rec.user.LoginsCount++
