@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: run build test vet fmt fuzz clean
+.PHONY: run build test vet fmt fuzz crashtest clean
 
 run:
 	$(GO) run ./cmd/smsbot serve --dev
@@ -23,6 +23,11 @@ fuzz:
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
+
+# The real binary under load, killed with SIGKILL 25 times (make test runs 3).
+crashtest:
+	SMSBOT_CRASH_KILLS=$${SMSBOT_CRASH_KILLS:-25} SMSBOT_CRASH_PHONES=$${SMSBOT_CRASH_PHONES:-200} \
+		$(GO) test ./cmd/smsbot -run '^TestCrash$$' -count=1 -v -timeout 30m
 
 clean:
 	rm -rf bin smsbot.db smsbot.db-wal smsbot.db-shm

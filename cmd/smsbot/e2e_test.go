@@ -586,3 +586,10 @@ func TestRun_ProductionRefusesIncompleteConfig(t *testing.T) {
 		t.Fatalf("plain http public URL: %v", err)
 	}
 }
+
+func xmlUnmarshal(s string, v any) error { return xml.Unmarshal([]byte(s), v) }
+
+func newJar() http.CookieJar {
+	j, _ := cookiejar.New(nil)
+	return j
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/webhooks/twiliotest"
+)
+
+// TestCrash runs the real binary under load from many phones, kills it
+// with SIGKILL at random moments, restarts it, and checks that nothing
+// acknowledged was lost: every text answered 200 is in the database, every
+// code page shown has its text delivered, every queued text reaches the
+// Twilio stand-in exactly once, and no phone is in an impossible state.
+//
+// make test runs a few kills; make crashtest runs SMSBOT_CRASH_KILLS=25.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	kills := envInt("SMSBOT_CRASH_KILLS", 3)
+	phones := envInt("SMSBOT_CRASH_PHONES", 40)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+
+	tw := twiliotest.New(twiliotest.Options{AccountSID: e2eSID, AuthToken: e2eToken, Numbers: []string{e2eNumber}})
+	if err := tw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer tw.Close()
+	port := freePort(t)
+	e := &e2e{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), dbPath: filepath.Join(dir, "crash.db"), twilio: tw, logs: &syncBuffer{}}
+	e.public = e.base
+	a, err := auth0test.New(auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{e.public + "/auth/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	e.auth0 = a
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, append(tw.CertPEM(), a.CertPEM()...), 0o600)
+	env := append(os.Environ(),
+		"SMSBOT_ADDR="+strings.TrimPrefix(e.base, "http://"), "SMSBOT_DB="+e.dbPath, "SMSBOT_PUBLIC_URL="+e.public,
+		"SMSBOT_SECRET="+e2eKey, "SMSBOT_CA_FILE="+ca, "SMSBOT_SYNCHRONOUS=FULL",
+		"TWILIO_ACCOUNT_SID="+e2eSID, "TWILIO_AUTH_TOKEN="+e2eToken, "TWILIO_FROM_NUMBER="+e2eNumber, "TWILIO_API_URL="+tw.URL(),
+		"AUTH0_DOMAIN="+a.Domain(), "AUTH0_CLIENT_ID="+e2eClient, "AUTH0_CLIENT_SECRET="+e2eSecret,
+		"SMSBOT_OUTBOX_LEASE=1s", "SMSBOT_OUTBOX_RETRY_BASE=20ms", "SMSBOT_OUTBOX_RETRY_MAX=200ms", "SMSBOT_OUTBOX_ATTEMPTS=1000",
+		"SMSBOT_TEXTS_PER_MINUTE=1000000", "SMSBOT_WEB_PER_MINUTE=1000000", "SMSBOT_WEB_BURST=1000000",
+		"SMSBOT_LINKS_PER_HOUR=1000000", "SMSBOT_LINKS_PER_DAY=1000000", "SMSBOT_REPLY_BUDGET=1000000",
+	)
+
+	var mu sync.Mutex
+	acked := map[string]string{} // MessageSid -> phone, for every 200
+	pages := map[string]int{}    // phone -> code pages shown
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var texts, flows int
+
+	for round := 0; round <= kills; round++ {
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = e.logs, e.logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHealthy(t, e.base, cmd)
+		if round == kills {
+			// The last run is not killed: it delivers what is queued.
+			e.db, err = sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)&mode=ro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.waitFor("the outbox to drain after the last restart", func() bool { return e.pending() == 0 })
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			break
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			seed := rng.Uint64()
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(seed, 2))
+				for ctx.Err() == nil {
+					phone := fmt.Sprintf("+1555580%04d", r.IntN(phones))
+					if r.IntN(3) == 0 {
+						if sids, page := crashFlow(e, phone); page {
+							mu.Lock()
+							pages[phone]++
+							flows++
+							for _, s := range sids {
+								acked[s] = phone
+							}
+							mu.Unlock()
+						}
+						continue
+					}
+					body := []string{"H", "hi", "S", "U", "123456"}[r.IntN(5)]
+					if sid, ok := crashText(e, phone, body); ok {
+						mu.Lock()
+						acked[sid] = phone
+						texts++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond) // the random moment
+		cmd.Process.Kill()
+		cmd.Wait()
+		cancel()
+		wg.Wait()
+	}
+	defer e.db.Close()
+
+	// Every acknowledged text has its effect: its MessageSid and reply are stored.
+	lost := 0
+	for sid := range acked {
+		var n int
+		if err := e.db.QueryRow(`SELECT COUNT(*) FROM inbound WHERE message_sid = ?`, sid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			lost++
+		}
+	}
+	// Every queued text reached Twilio exactly once.
+	var done, failed int
+	e.db.QueryRow(`SELECT COUNT(*) FILTER (WHERE state = 'done' AND result LIKE 'SM%'), COUNT(*) FILTER (WHERE state = 'failed') FROM outbox WHERE kind = 'sms'`).Scan(&done, &failed)
+	rows, _ := e.db.Query(`SELECT result FROM outbox WHERE kind = 'sms' AND state = 'done'`)
+	results := map[string]bool{}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		if results[s] {
+			t.Errorf("two jobs claim Twilio message %s", s)
+		}
+		results[s] = true
+	}
+	rows.Close()
+	sent := tw.Messages()
+	for _, m := range sent {
+		if !results[m.SID] {
+			t.Errorf("Twilio has %s (%q to %s) that no job delivered: a duplicate send", m.SID, m.Body, m.To)
+		}
+	}
+	if len(sent) != done || failed != 0 {
+		t.Errorf("Twilio has %d texts, the outbox delivered %d and failed %d", len(sent), done, failed)
+	}
+	// Every code page shown was followed by its text.
+	for phone, n := range pages {
+		prompts := 0
+		for _, m := range tw.MessagesTo(phone) {
+			if strings.Contains(m.Body, "reply with the 6-digit code") {
+				prompts++
+			}
+		}
+		if prompts < n {
+			t.Errorf("%s saw %d code pages but got %d prompts", phone, n, prompts)
+		}
+	}
+	// No impossible state.
+	var bad int
+	e.db.QueryRow(`SELECT COUNT(*) FROM phones WHERE
+		(state = 'awaiting_login' AND NOT EXISTS (SELECT 1 FROM links WHERE links.hash = phones.link_hash AND links.phone = phones.phone))
+		OR (state = 'awaiting_code' AND (code_mac IS NULL OR code_user_id = ''))
+		OR (state = 'subscribed' AND user_id IS NULL)
+		OR (state IN ('idle', 'opted_out') AND (code_mac IS NOT NULL OR link_hash IS NOT NULL))`).Scan(&bad)
+	var integrity string
+	e.db.QueryRow(`PRAGMA integrity_check`).Scan(&integrity)
+	if bad != 0 || integrity != "ok" {
+		t.Errorf("%d phones in an impossible state; integrity_check: %s", bad, integrity)
+	}
+	if lost != 0 {
+		t.Errorf("%d of %d acknowledged texts lost", lost, len(acked))
+	}
+	if len(acked) == 0 || done == 0 {
+		t.Errorf("the load never got through: %d acked, %d delivered", len(acked), done)
+	}
+	t.Logf("crash test: %d kills, %d acknowledged texts (%d in %d whole flows), lost %d, %d texts delivered, %d duplicates",
+		kills, len(acked), len(acked)-texts, flows, lost, done, len(sent)-len(results))
+}
+
+// crashText sends one text and reports its MessageSid if answered 200.
+func crashText(e *e2e, phone, body string) (string, bool) {
+	f := e.form(phone, body)
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/sms", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", e.sign(f))
+	res, err := crashClient.Do(req)
+	if err != nil {
+		return "", false
+	}
+	res.Body.Close()
+	return f.Get("MessageSid"), res.StatusCode == 200
+}
+
+var crashClient = &http.Client{Timeout: 5 * time.Second}
+
+// crashFlow tries a whole subscription; it returns the acknowledged
+// MessageSids and whether a code page was shown.
+func crashFlow(e *e2e, phone string) ([]string, bool) {
+	var sids []string
+	f := e.form(phone, "S")
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/sms", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", e.sign(f))
+	res, err := crashClient.Do(req)
+	if err != nil {
+		return nil, false
+	}
+	var tw twimlResponse
+	body := new(strings.Builder)
+	buf := make([]byte, 4096)
+	for {
+		n, err := res.Body.Read(buf)
+		body.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return nil, false
+	}
+	sids = append(sids, f.Get("MessageSid"))
+	if err := xmlUnmarshal(body.String(), &tw); err != nil || len(tw.Messages) == 0 {
+		return sids, false
+	}
+	m := linkRE.FindStringSubmatch(tw.Messages[0])
+	if m == nil {
+		return sids, false
+	}
+	c := e.auth0.Client()
+	c.Timeout = 5 * time.Second
+	c.Jar = newJar()
+	lr, err := c.Get(m[0])
+	if err != nil {
+		return sids, false
+	}
+	lr.Body.Close()
+	if lr.StatusCode != 200 {
+		return sids, false
+	}
+	pr, err := c.PostForm(lr.Request.URL.String(), map[string][]string{"email": {phone[1:] + "@example.com"}})
+	if err != nil {
+		return sids, false
+	}
+	page := new(strings.Builder)
+	for {
+		n, err := pr.Body.Read(buf)
+		page.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	pr.Body.Close()
+	code := codeRE.FindStringSubmatch(page.String())
+	if pr.StatusCode != 200 || code == nil {
+		return sids, false
+	}
+	if sid, ok := crashText(e, phone, code[1]); ok {
+		sids = append(sids, sid)
+	}
+	return sids, true
+}
+
+func envInt(k string, d int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return d
+}
+
+// buildBinary builds cmd/smsbot into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "smsbot")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitHealthy polls /healthz for up to 15 s.
+func waitHealthy(t *testing.T, base string, cmd *exec.Cmd) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	t.Fatal("the server did not become healthy in 15 s")
+}
