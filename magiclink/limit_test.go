@@ -49,3 +49,16 @@ func TestIPLimiter(t *testing.T) {
 		t.Fatalf("idle visitors not forgotten: %d", len(l.seen))
 	}
 }
+
+func TestHeaders_HSTSOnlyOverHTTPS(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		w := httptest.NewRecorder()
+		Headers(https)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if got := w.Header().Get("Strict-Transport-Security") != ""; got != https {
+			t.Errorf("https=%v: HSTS set = %v", https, got)
+		}
+		if w.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("https=%v: no Referrer-Policy", https)
+		}
+	}
+}

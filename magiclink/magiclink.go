@@ -243,7 +243,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if e := q.Get("error"); e != "" {
 		s.count("callback_denied")
-		s.logger().Info("login failed at auth0", "error", e)
+		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", e)
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
 		return
 	}
@@ -278,7 +278,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}, oauth.IDTokenValidationOptions{Nonce: lg.Nonce})
 	if err != nil {
 		s.count("callback_exchange_failed")
-		s.logger().Warn("auth0 code exchange or id token check failed", "err", err)
+		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "err", err)
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
 		return
 	}
@@ -295,7 +295,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count("callback_ok")
-	s.logger().Info("login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
+	s.logger().InfoContext(r.Context(), "login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
 	s.render(w, http.StatusOK, "code.html", codePage{
 		Name:    s.cfg.Name,
 		Last4:   bot.LastFour(info.Phone),
@@ -386,7 +386,7 @@ func status(err error) int {
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
 	if code == http.StatusInternalServerError {
-		s.logger().Error("web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
 	}
 	s.render(w, code, "error.html", errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)})
 }

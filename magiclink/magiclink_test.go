@@ -353,3 +353,27 @@ func asDelivery(err error, de **bot.DeliveryError) bool {
 	*de = d
 	return ok
 }
+
+func TestService_HandleLink_SecureCookieOverHTTPS(t *testing.T) {
+	e := newEnv(t)
+	keys, _ := bot.NewKeyring([]byte(strings.Repeat("s", 32)))
+	svc, err := magiclink.New(context.Background(), magiclink.Config{
+		PublicURL: "https://bot.example.com", Domain: e.auth0.Domain(), ClientID: "cid", ClientSecret: "csecret", HTTPClient: e.auth0.Client(),
+	}, e.engine, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := e.textS()
+	r := chi.NewRouter()
+	r.Get("/l/{token}", svc.HandleLink)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/l/"+token, nil))
+	res := w.Result()
+	if res.StatusCode != http.StatusFound || len(res.Cookies()) != 1 || !res.Cookies()[0].Secure {
+		t.Fatalf("status %d cookies %+v", res.StatusCode, res.Cookies())
+	}
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if loc.Query().Get("redirect_uri") != "https://bot.example.com/auth/callback" {
+		t.Fatalf("redirect_uri %s", loc.Query().Get("redirect_uri"))
+	}
+}
