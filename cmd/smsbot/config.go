@@ -48,6 +48,8 @@ type config struct {
 
 	Auth0Domain, Auth0ClientID, Auth0Secret, Auth0Connection string
 	Auth0MgmtID, Auth0MgmtSecret                             string
+
+	Nest nestConfig
 }
 
 // setting documents one environment variable.
@@ -91,6 +93,11 @@ var settings = []setting{
 	{"AUTH0_CONNECTION", "", "optional: the Auth0 connection to log in with"},
 	{"AUTH0_MGMT_CLIENT_ID", "AUTH0_CLIENT_ID", "machine-to-machine application for the Management API"},
 	{"AUTH0_MGMT_CLIENT_SECRET", "AUTH0_CLIENT_SECRET", "its client secret"},
+	{"SDM_PROJECT_ID", "", "Google Device Access project id; turns on the thermostat commands (GT, ST, MODE)"},
+	{"GOOGLE_CLIENT_ID", "", "the Google OAuth client of Auth0's google-oauth2 connection (refreshes Google tokens)"},
+	{"GOOGLE_CLIENT_SECRET", "", "its client secret"},
+	{"SDM_API_URL", "https://smartdevicemanagement.googleapis.com/v1", "base URL of the Smart Device Management API (proxies, tests)"},
+	{"GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google's OAuth token endpoint (proxies, tests)"},
 }
 
 // Dev mode's fixed credentials. They only ever reach the local stand-ins.
@@ -150,6 +157,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	c.Auth0Connection = getenv("AUTH0_CONNECTION")
 	c.Auth0MgmtID = env("AUTH0_MGMT_CLIENT_ID", c.Auth0ClientID)
 	c.Auth0MgmtSecret = env("AUTH0_MGMT_CLIENT_SECRET", c.Auth0Secret)
+	c.Nest = loadNestConfig(getenv)
 
 	var errs []error
 	if v := getenv("SMSBOT_ANSWER_KEYWORDS"); v != "" {
@@ -216,6 +224,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	missing("AUTH0_DOMAIN", c.Auth0Domain)
 	missing("AUTH0_CLIENT_ID", c.Auth0ClientID)
 	missing("AUTH0_CLIENT_SECRET", c.Auth0Secret)
+	errs = append(errs, c.Nest.check()...)
 	if c.PublicURL != "" {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			errs = append(errs, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/nest/sdmtest"
 	"github.com/smsbot/smsbot/webhooks/devphone"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -20,6 +21,7 @@ type devMode struct {
 	twilio *twiliotest.Server
 	auth0  *auth0test.Server
 	phone  *devphone.Phone
+	sdm    *sdmtest.Server
 }
 
 // startDev starts the stand-ins and points cfg at them.
@@ -34,11 +36,16 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		return nil, fmt.Errorf("dev: twilio stand-in: %w", err)
 	}
 	cfg.TwilioAPIURL = d.twilio.URL()
+	if err := d.startSDM(cfg); err != nil {
+		d.close()
+		return nil, err
+	}
 
 	a, err := auth0test.New(auth0test.Options{
 		ClientID:     devClientID,
 		ClientSecret: devSecret,
 		CallbackURLs: []string{cfg.PublicURL + "/auth/callback"},
+		OnNewUser:    d.googleIdentity,
 	})
 	if err != nil {
 		d.close()
@@ -90,5 +97,8 @@ func (d *devMode) close() {
 	}
 	if d.auth0 != nil {
 		d.auth0.Close()
+	}
+	if d.sdm != nil {
+		d.sdm.Close()
 	}
 }

@@ -205,6 +205,9 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		Logger:         log.With("component", "bot"),
 		Notify:         a.worker.Wake,
 	}
+	if p := newNestPlugin(cfg, dir, hc, a.dev, log); p != nil {
+		a.engine.Plugins = append(a.engine.Plugins, p)
+	}
 	a.hooks = &webhooks.Server{
 		Conversation: a.engine,
 		Statuses:     db,
