@@ -2,13 +2,21 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: run build test vet fmt fuzz crashtest clean
+.PHONY: run build test vet fmt fuzz crashtest clean bench bench-smoke
 
 run:
 	$(GO) run ./cmd/smsbot serve --dev
 
 build:
 	$(GO) build -o bin/smsbot ./cmd/smsbot
+
+# The benchmark: docs/benchmarks.md and docs/benchmarks.svg, under 10 minutes.
+bench:
+	$(GO) run ./cmd/smsbot-bench -out docs
+
+# A few seconds of every workload, report in a temporary directory.
+bench-smoke:
+	$(GO) run ./cmd/smsbot-bench -smoke -out $$(mktemp -d)
 
 # The whole suite, as CI runs it: vet, then every test with the race detector.
 test: vet
@@ -23,6 +31,7 @@ fuzz:
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzHandleSMS$$' -fuzztime $(FUZZTIME)
 
 # The real binary under load, killed with SIGKILL 25 times (make test runs 3).
 crashtest:
