@@ -84,7 +84,7 @@ type cached struct {
 
 // Help implements bot.Plugin.
 func (p *Plugin) Help() string {
-	return "GT = temps, ST den 20 = set, MODE den heat/cool/heatcool/off/eco"
+	return "GT = temps, ST den 20, MODE den heat/cool/off/eco"
 }
 
 func (p *Plugin) now() time.Time {
