@@ -17,7 +17,7 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 	var j bot.Job
 	var created, firstTry int64
 	var ambiguous int
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `UPDATE outbox SET
 				attempts = attempts + 1,
 				ambiguous = ambiguous OR lease_until <> 0,
@@ -39,7 +39,7 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 }
 
 func (db *DB) finish(ctx context.Context, query string, args ...any) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, query, args...)
 		return err
 	})
@@ -143,7 +143,7 @@ func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, error
 		return false, bot.Errorf(bot.EINVALID, "unknown message status %q", status)
 	}
 	var changed bool
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages (sid, phone, status, rank, error_code, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (sid) DO UPDATE SET status = excluded.status, rank = excluded.rank,

@@ -40,14 +40,20 @@ type Options struct {
 	Synchronous string
 	// ReadConns is the size of the read pool; default 4.
 	ReadConns int
+	// MaxGroup bounds the write transactions committed together by the
+	// group writer; default 256.
+	MaxGroup int
 }
 
-// DB is the SQLite database. Writes go through one connection, so they are
+// DB is the SQLite database. Writes go through one connection and one
+// writer goroutine that commits them in groups (group.go), so they are
 // serialized; reads use a pool of connections on the WAL.
 type DB struct {
 	path  string
 	write *sql.DB
 	read  *sql.DB
+	w     writer
+	stmts stmtCache // the writer's prepared statements
 	Now   func() time.Time
 }
 
@@ -97,11 +103,16 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	db.read = read
+	db.w.init(o.MaxGroup)
+	db.stmts.db = write
+	go db.runWriter()
 	return db, nil
 }
 
-// Close closes the database.
+// Close waits for the queued writes, then closes the database.
 func (db *DB) Close() error {
+	db.w.close()
+	db.stmts.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -180,7 +191,7 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 // one the first time.
 func (db *DB) Secret(ctx context.Context) ([]byte, error) {
 	var secret []byte
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
 		if err == nil {
 			return nil
@@ -203,29 +214,23 @@ func (db *DB) Secret(ctx context.Context) ([]byte, error) {
 
 // Ping checks that the database answers and accepts a write.
 func (db *DB) Ping(ctx context.Context) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('ping', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(db.now().UnixMilli(), 10))
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(strconv.FormatInt(db.now().UnixMilli(), 10)))
 		return err
 	})
 }
 
-func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// Update runs fn in a write transaction (BEGIN IMMEDIATE on the single
-// write connection, so updates are serialized).
+// Update runs fn as one write transaction. Updates are serialized: the
+// group writer runs them one after the other on the single write
+// connection, several inside one SQLite transaction (BEGIN IMMEDIATE),
+// each in its own savepoint. An fn error rolls back fn's writes only and
+// is returned; Update returns nil only once the commit returned (with
+// synchronous=FULL, once it is on disk). fn runs on the writer's
+// goroutine, so it must not call Update itself; its statements ignore the
+// cancellation of ctx, which is checked before fn starts.
 func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return fn(&Tx{tx: tx}) })
+	return db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(&Tx{tx: tx, stmts: &db.stmts}) })
 }
 
 // View runs fn in a read transaction on a snapshot.

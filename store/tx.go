@@ -12,6 +12,24 @@ import (
 // Tx is one transaction. It implements bot.Tx.
 type Tx struct {
 	tx *sql.Tx
+	// stmts is the group writer's statement cache; nil in a read
+	// transaction. In a write transaction statements ignore cancellation:
+	// SQLite's interrupt could roll back the whole group.
+	stmts *stmtCache
+}
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.stmts == nil {
+		return t.tx.ExecContext(ctx, query, args...)
+	}
+	return t.stmts.exec(t.tx, query, args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if t.stmts == nil {
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return t.stmts.queryRow(t.tx, query, args...)
 }
 
 const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash,
@@ -38,12 +56,12 @@ func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
 
 // Phone loads a phone by number.
 func (t *Tx) Phone(ctx context.Context, number string) (*bot.Phone, error) {
-	return scanPhone(t.tx.QueryRowContext(ctx, `SELECT `+phoneColumns+` FROM phones WHERE phone = ?`, number))
+	return scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE phone = ?`, number))
 }
 
 // PhoneByUser loads the phone bound to a user.
 func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error) {
-	return scanPhone(t.tx.QueryRowContext(ctx, `SELECT `+phoneColumns+` FROM phones WHERE user_id = ?`, userID))
+	return scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE user_id = ?`, userID))
 }
 
 // SavePhone inserts or replaces a phone.
@@ -52,7 +70,7 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 	if p.UserID != "" {
 		userID = p.UserID
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO phones (`+phoneColumns+`)
+	_, err := t.exec(ctx, `INSERT INTO phones (`+phoneColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (phone) DO UPDATE SET
 			state = excluded.state, expires_at = excluded.expires_at,
@@ -81,7 +99,7 @@ func nilIfEmpty(b []byte) any {
 // Reply returns the sealed reply stored for a MessageSid.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 	var b []byte
-	err := t.tx.QueryRowContext(ctx, `SELECT reply FROM inbound WHERE message_sid = ?`, sid).Scan(&b)
+	err := t.queryRow(ctx, `SELECT reply FROM inbound WHERE message_sid = ?`, sid).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
 	}
@@ -90,14 +108,14 @@ func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 
 // SaveReply records a MessageSid and its sealed reply.
 func (t *Tx) SaveReply(ctx context.Context, sid, phone string, sealed []byte, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES (?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES (?, ?, ?, ?)`,
 		sid, phone, sealed, ms(at))
 	return err
 }
 
 // AddLink stores a new link.
 func (t *Tx) AddLink(ctx context.Context, l *bot.Link) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO links (hash, phone, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO links (hash, phone, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		l.Hash, l.Phone, ms(l.CreatedAt), ms(l.ExpiresAt))
 	return err
 }
@@ -106,7 +124,7 @@ func (t *Tx) AddLink(ctx context.Context, l *bot.Link) error {
 func (t *Tx) Link(ctx context.Context, hash []byte) (*bot.Link, error) {
 	var l bot.Link
 	var created, expires, used int64
-	err := t.tx.QueryRowContext(ctx, `SELECT hash, phone, created_at, expires_at, used_at FROM links WHERE hash = ?`, hash).
+	err := t.queryRow(ctx, `SELECT hash, phone, created_at, expires_at, used_at FROM links WHERE hash = ?`, hash).
 		Scan(&l.Hash, &l.Phone, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "link not found")
@@ -119,7 +137,7 @@ func (t *Tx) Link(ctx context.Context, hash []byte) (*bot.Link, error) {
 
 // UseLink marks a link used. Using a used or unknown link is EUSED.
 func (t *Tx) UseLink(ctx context.Context, hash []byte, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE links SET used_at = ? WHERE hash = ? AND used_at = 0`, ms(at), hash)
+	res, err := t.exec(ctx, `UPDATE links SET used_at = ? WHERE hash = ? AND used_at = 0`, ms(at), hash)
 	if err != nil {
 		return err
 	}
@@ -134,13 +152,13 @@ func (t *Tx) UseLink(ctx context.Context, hash []byte, at time.Time) error {
 // CountLinks counts links made for a phone at or after since.
 func (t *Tx) CountLinks(ctx context.Context, phone string, since time.Time) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM links WHERE phone = ? AND created_at >= ?`, phone, ms(since)).Scan(&n)
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM links WHERE phone = ? AND created_at >= ?`, phone, ms(since)).Scan(&n)
 	return n, err
 }
 
 // Enqueue adds a job to the outbox, due now.
 func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(ctx, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt), ms(j.CreatedAt))
 	if err != nil {
 		return err
@@ -151,7 +169,7 @@ func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
 
 // Audit records a binding change.
 func (t *Tx) Audit(ctx context.Context, e *bot.AuditEntry) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, phone, user_id, action, reason) VALUES (?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO audit (at, phone, user_id, action, reason) VALUES (?, ?, ?, ?, ?)`,
 		ms(e.At), e.Phone, e.UserID, e.Action, e.Reason)
 	return err
 }
