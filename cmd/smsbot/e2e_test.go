@@ -66,6 +66,7 @@ type e2e struct {
 	logs   *syncBuffer
 	sid    atomic.Int64
 	db     *sql.DB
+	env    map[string]string // the program's environment
 }
 
 func freePort(t *testing.T) int {
@@ -122,6 +123,7 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 	for k, v := range extra {
 		env[k] = v
 	}
+	e.env = env
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

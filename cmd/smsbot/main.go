@@ -4,9 +4,14 @@
 //
 // Usage:
 //
-//	smsbot serve [--dev]   run the server (dev: no accounts needed)
-//	smsbot migrate         apply database migrations and exit
-//	smsbot version         print the version
+//	smsbot serve [--dev]        run the server (dev: no accounts needed)
+//	smsbot doctor               check the configuration, Twilio and Auth0
+//	smsbot twilio-webhook       point the Twilio number at this server
+//	smsbot subscribers COMMAND  list, show, remove or export phones
+//	smsbot migrate              apply database migrations and exit
+//	smsbot version              print the version
+//
+// Exit codes: 0 ok, 1 the command failed, 2 bad usage or configuration.
 package main
 
 import (
@@ -56,11 +61,16 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `smsbot: an SMS-first bot server
 
 Usage:
-  smsbot serve [--dev] [flags]   run the server; --dev needs no accounts
-  smsbot migrate [--db FILE]     apply database migrations and exit
-  smsbot version                 print the version
+  smsbot serve [--dev] [flags]       run the server; --dev needs no accounts
+  smsbot doctor                      check the configuration, Twilio and Auth0
+  smsbot twilio-webhook [--dry-run]  point the Twilio number's webhooks here
+  smsbot subscribers list|show PHONE|remove PHONE|export --format csv|json
+                                     the phones, their accounts and states
+  smsbot migrate [--db FILE]         apply database migrations and exit
+  smsbot version                     print the version
 
-Run "smsbot serve --help" for the settings.
+Run "smsbot COMMAND --help" for a command's flags, "smsbot serve --help"
+for every setting (environment variables).
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration.
 `
 
@@ -80,9 +90,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError{fmt.Errorf("configuration is incomplete:\n%w\n(see smsbot serve --help, or run smsbot serve --dev for dev mode)", err)}
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
+	case "twilio-webhook":
+		return runTwilioWebhook(ctx, args[1:], getenv, stdout, stderr)
+	case "subscribers":
+		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
+		if len(args) > 1 {
+			if args[1] == "-h" || args[1] == "--help" {
+				fmt.Fprint(stderr, "Usage: smsbot version\n\nPrints the version and the commit it was built from.\n")
+				return flag.ErrHelp
+			}
+			return usageError{fmt.Errorf("version: unexpected argument %q", args[1])}
+		}
 		fmt.Fprintln(stdout, "smsbot", version())
 		return nil
 	case "help", "-h", "--help":

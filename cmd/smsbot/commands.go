@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/smsbot/smsbot/webhooks"
+)
+
+// Paths Twilio and Auth0 are given, under SMSBOT_PUBLIC_URL.
+const (
+	pathSMS      = "/webhooks/twilio/sms"
+	pathStatus   = "/webhooks/twilio/status"
+	pathCallback = "/auth/callback"
+)
+
+// newFlags returns a flag set for a command whose --help prints help (the
+// text after the usage line) and the flags.
+func newFlags(name, usage, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s\n\n%s\n", usage, strings.TrimSpace(help))
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintf(stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+		fmt.Fprintf(stderr, "\nExit codes: 0 ok, 1 failed, 2 bad usage or configuration.\n")
+	}
+	return fs
+}
+
+// parseFlags parses args; a bad flag is a usage error, --help is
+// flag.ErrHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// envConfig reads the settings from the environment the way serve does,
+// without serve's flags. err lists what is missing or malformed for
+// production; cfg is filled in either way.
+func envConfig(getenv func(string) string) (cfg *config, err error) {
+	return loadConfig(nil, getenv, io.Discard)
+}
+
+// require returns a usage error naming the settings in want that are
+// empty.
+func require(want ...[2]string) error {
+	var missing []string
+	for _, w := range want {
+		if w[1] == "" {
+			missing = append(missing, w[0])
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("%s not set (see smsbot serve --help)", strings.Join(missing, ", "))}
+}
+
+// twilioClient is the twilio-go client for the configured account,
+// making its requests with hc.
+func (c *config) twilioClient(hc *http.Client) (*twilio.RestClient, error) {
+	return webhooks.NewRestClient(webhooks.ClientConfig{
+		AccountSID: c.TwilioSID, AuthToken: c.TwilioToken, APIURL: c.TwilioAPIURL, HTTPClient: hc,
+	})
+}
+
+// twilioError describes a Twilio API error for a person.
+func twilioError(err error) string {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("Twilio error %d: %s (HTTP %d)", te.Code, te.Message, te.Status)
+	}
+	return err.Error()
+}
+
+// twilioCode returns the Twilio error code of err, or 0.
+func twilioCode(err error) int {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return 0
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
