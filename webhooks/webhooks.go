@@ -100,7 +100,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) bool {
 	url := strings.TrimRight(s.PublicURL, "/") + r.URL.RequestURI()
 	v := client.NewRequestValidator(s.AuthToken)
 	if sig == "" || !v.Validate(url, params, sig) {
-		s.logger().Warn("webhook signature check failed", "path", r.URL.Path, "signed", sig != "")
+		s.logger().WarnContext(r.Context(), "webhook signature check failed", "path", r.URL.Path, "signed", sig != "")
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return false
 	}
@@ -155,7 +155,7 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Twilio will not retry; a 500 at least shows in its debugger.
-		log.Error("inbound sms failed", "err", err)
+		log.ErrorContext(r.Context(), "inbound sms failed", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -163,7 +163,7 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	if res.Duplicate {
 		outcome = "duplicate"
 	}
-	log.Info("inbound sms", "state", res.State, "replied", res.Reply != "", "duplicate", res.Duplicate, "muted", res.Muted)
+	log.InfoContext(r.Context(), "inbound sms", "state", res.State, "replied", res.Reply != "", "duplicate", res.Duplicate, "muted", res.Muted)
 	writeTwiML(w, res.Reply)
 }
 
@@ -224,7 +224,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, bot.ErrorMessage(err), http.StatusBadRequest)
 			return
 		}
-		s.logger().Error("status callback failed", "message_sid", sid, "err", err)
+		s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -16,12 +16,14 @@ func (a *app) routes() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(middleware.Recoverer)
 	r.Use(magiclink.Headers(strings.HasPrefix(a.cfg.PublicURL, "https://")))
+	r.Use(a.accessLog)
 
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	r.Get("/readyz", a.handleReady)
+	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 	r.Post("/webhooks/twilio/sms", a.hooks.HandleSMS)
 	r.Post("/webhooks/twilio/status", a.hooks.HandleStatus)
 	r.With(a.webLimit.Middleware).Get("/l/{token}", a.links.HandleLink)

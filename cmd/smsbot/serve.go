@@ -36,6 +36,7 @@ type app struct {
 	dev    *devMode // nil in production
 
 	webLimit *magiclink.IPLimiter
+	metrics  *metrics
 }
 
 // textBudget caps the texts sent per minute across all phones; it returns
@@ -54,9 +55,9 @@ func textBudget(perMinute int) func(time.Time) time.Duration {
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	if cfg.Dev {
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		return slog.New(requestIDs(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(requestIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
 }
 
 // serve runs the server until ctx ends, then shuts down in order.
@@ -137,7 +138,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db}
+	a := &app{cfg: cfg, log: log, db: db, metrics: newMetrics(db, time.Now)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -178,6 +179,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	if a.dev != nil {
 		authClient, twilioClient = a.dev.auth0.Client(), a.dev.twilio.Client()
 	}
+	authClient = a.metrics.instrument(authClient)
 
 	rc, err := webhooks.NewRestClient(webhooks.ClientConfig{
 		AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, APIURL: cfg.TwilioAPIURL, HTTPClient: twilioClient,
@@ -240,6 +242,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	a.links.Logger = log.With("component", "magiclink")
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
+	a.instrument()
 	ok = true
 	return a, nil
 }

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/webhooks"
+)
+
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// metricValue returns the value of the sample whose line starts with
+// series, or -1.
+func metricValue(body, series string) float64 {
+	for _, l := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(l, series+" "); ok {
+			var v float64
+			fmt.Sscan(rest, &v)
+			return v
+		}
+	}
+	return -1
+}
+
+func TestE2E_MetricsAndLogs(t *testing.T) {
+	e := startE2E(t, nil)
+	if status, body := get(t, e.base+"/readyz"); status != 200 || body != "ready\n" {
+		t.Fatalf("readyz: %d %q", status, body)
+	}
+	const phone = "+15555550201"
+	e.subscribe(phone, "metrics@example.com")
+	e.waitFor("the Auth0 update", func() bool { return e.appPhone("metrics@example.com") == phone })
+	f := e.form(phone, "H")
+	if status, _ := e.post(f, "bad-signature"); status != 403 {
+		t.Fatalf("bad signature: %d", status)
+	}
+	for range 2 { // links two and three of the hour
+		e.text(phone, "S")
+	}
+	// The fourth link in an hour is refused.
+	if r := e.text(phone, "S"); !strings.Contains(r, "too many") {
+		t.Fatalf("link limit: %q", r)
+	}
+	e.twilio.OptOut("+15555550202")
+	e.text("+15555550202", "S") // the link goes back as TwiML; nothing is sent by the outbox yet
+
+	var body string
+	e.waitFor("the code prompt and the Auth0 update in the metrics", func() bool {
+		var status int
+		status, body = get(t, e.base+"/metrics")
+		return status == 200 &&
+			metricValue(body, `smsbot_outbound_texts_total{error_code="0",result="sent"}`) == 1 &&
+			metricValue(body, `smsbot_auth0_syncs_total{result="sent",status="0"}`) == 1
+	})
+	for series, want := range map[string]float64{
+		`smsbot_inbound_messages_total{command="subscribe",state="awaiting_login"}`: 5,
+		`smsbot_inbound_messages_total{command="code",state="subscribed"}`:          1,
+		`smsbot_transitions_total{from="idle",to="awaiting_login"}`:                 2,
+		`smsbot_transitions_total{from="awaiting_login",to="awaiting_code"}`:        1,
+		`smsbot_transitions_total{from="awaiting_code",to="subscribed"}`:            1,
+		`smsbot_replies_total{result="replied"}`:                                    6,
+		`smsbot_webhook_signature_failures_total{hook="sms"}`:                       1,
+		`smsbot_limits_hit_total{limit="links"}`:                                    1,
+		`smsbot_outbound_texts_total{error_code="0",result="sent"}`:                 1,
+		`smsbot_auth0_syncs_total{result="sent",status="0"}`:                        1,
+		`smsbot_webhook_duration_seconds_count{hook="sms",outcome="ok"}`:            6,
+		`smsbot_webhook_duration_seconds_count{hook="sms",outcome="rejected"}`:      1,
+		`smsbot_outbox_stats_up`:                                                    1,
+		`smsbot_outbox_depth`:                                                       0,
+	} {
+		if got := metricValue(body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	for _, series := range []string{
+		`smsbot_auth0_request_duration_seconds_count{endpoint="jwks"}`,
+		`smsbot_auth0_request_duration_seconds_count{endpoint="token"}`,
+		`smsbot_auth0_request_duration_seconds_count{endpoint="users"}`,
+		`smsbot_login_events_total{`,
+		`smsbot_outbox_oldest_age_seconds`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
+	if strings.Contains(body, "5555550201") || strings.Contains(body, "metrics@example.com") {
+		t.Error("metrics carry a phone number or an email")
+	}
+
+	// A failed text is counted with its Twilio error code.
+	if err := e.sendLater("+15555550202"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the opted-out text to fail", func() bool {
+		_, body := get(t, e.base+"/metrics")
+		return metricValue(body, `smsbot_outbound_texts_total{error_code="21610",result="failed"}`) == 1
+	})
+
+	// Logs: JSON in production, with the request id and the MessageSid,
+	// the route pattern and never the link's token.
+	var sawInbound, sawRequest, sawLink bool
+	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %s", sc.Text())
+		}
+		switch rec["msg"] {
+		case "inbound sms":
+			sawInbound = true
+			if rec["request_id"] == nil || rec["message_sid"] == nil || rec["phone"] == nil || strings.Contains(fmt.Sprint(rec["phone"]), "5555550201") {
+				t.Errorf("inbound sms log: %s", sc.Text())
+			}
+		case "http request":
+			sawRequest = true
+			if rec["request_id"] == nil || rec["route"] == nil || rec["status"] == nil {
+				t.Errorf("request log: %s", sc.Text())
+			}
+			if rec["route"] == "/webhooks/twilio/sms" && rec["message_sid"] == nil {
+				t.Errorf("webhook request log without MessageSid: %s", sc.Text())
+			}
+			if rec["route"] == "/l/{token}" {
+				sawLink = true
+			}
+		}
+		if strings.Contains(sc.Text(), "/l/") && !strings.Contains(sc.Text(), "/l/{token}") {
+			t.Errorf("a log line carries a link: %s", sc.Text())
+		}
+	}
+	if !sawInbound || !sawRequest || !sawLink {
+		t.Errorf("logs lack inbound (%v), request (%v) or link (%v) lines", sawInbound, sawRequest, sawLink)
+	}
+}
+
+// sendLater queues a text through the running program's database the way
+// a plugin's late answer does: an outbox row.
+func (e *e2e) sendLater(phone string) error {
+	_, err := e.db.Exec(`INSERT INTO outbox (kind, phone, body, created_at, next_at) VALUES ('sms', ?, 'late answer', ?, ?)`,
+		phone, time.Now().UnixMilli(), time.Now().UnixMilli())
+	return err
+}
+
+// TestRun_ShutdownFinishesInFlight cancels the program's context (what
+// SIGTERM does) while a webhook request is half sent: the request still
+// gets its answer, and run returns, its worker stopped, within a bound.
+func TestRun_ShutdownFinishesInFlight(t *testing.T) {
+	f := newFarEnds(t, nil)
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := with(f.env, "SMSBOT_ADDR", fmt.Sprintf("127.0.0.1:%d", port), "SMSBOT_PUBLIC_URL", base, "SMSBOT_SECRET", e2eKey)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready in 10 s\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	form := url.Values{
+		"MessageSid": {"SM" + strings.Repeat("ab", 16)}, "AccountSid": {e2eSID},
+		"From": {"+15555550301"}, "To": {e2eNumber}, "Body": {"S"},
+	}
+	body := form.Encode()
+	sig := webhooks.Signature(e2eToken, base+"/webhooks/twilio/sms", form)
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /webhooks/twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", sig, len(body), body[:10])
+	// A later connection answered means the server accepted this one.
+	if status, _ := get(t, base+"/healthz"); status != 200 {
+		t.Fatal("healthz")
+	}
+
+	cancel()
+	stopAt := time.Now()
+	// Shutting down: new connections are refused.
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Since(stopAt) > 5*time.Second {
+			t.Fatal("still accepting connections 5 s after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("run returned before the in-flight request finished: %v", err)
+	default:
+	}
+	io.WriteString(conn, body[10:])
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	reply, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(reply), "/l/") {
+		t.Fatalf("in-flight request: %d %s", res.StatusCode, reply)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return within 5 s of the last request")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped log:\n%s", logs)
+	}
+}
