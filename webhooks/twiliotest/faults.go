@@ -1,0 +1,104 @@
+package twiliotest
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// Faults injects failures into POST .../Messages.json, each attempt
+// drawing one kind (or none) with the given probabilities, in this order.
+// Rates add up to at most 1; whatever exceeds 1 never fires. The draws are
+// deterministic: the same Seed and the same sequence of requests give the
+// same faults.
+type Faults struct {
+	Rate429        float64 // answer 429 with Twilio error 20429 (JSON body)
+	Rate500        float64 // answer 500 with a plain, non-JSON body
+	RateHang       float64 // hold the request for Hang, then drop the connection
+	RateDropBefore float64 // drop the connection without accepting the message
+	RateDropAfter  float64 // accept and store the message, then drop the connection
+	Seed           int64
+	// Hang is how long a hanging request is held before its connection is
+	// dropped; 0 means until the client gives up or the Server closes.
+	Hang time.Duration
+}
+
+// faultKind is the outcome of one draw.
+type faultKind int
+
+const (
+	faultNone faultKind = iota
+	fault429
+	fault500
+	faultHang
+	faultDropBefore
+	faultDropAfter
+)
+
+// newFaultRand returns a deterministic source of fault draws for seed.
+func newFaultRand(seed int64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+}
+
+// SetFaults replaces the fault configuration and restarts the draws from
+// f.Seed. The zero Faults turns injection off.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+	s.rng = newFaultRand(f.Seed)
+}
+
+// drawFault picks the fault for one create request.
+func (s *Server) drawFault() (faultKind, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	if f.Rate429+f.Rate500+f.RateHang+f.RateDropBefore+f.RateDropAfter <= 0 {
+		return faultNone, 0
+	}
+	u := s.rng.Float64()
+	for _, c := range []struct {
+		rate float64
+		kind faultKind
+	}{
+		{f.Rate429, fault429},
+		{f.Rate500, fault500},
+		{f.RateHang, faultHang},
+		{f.RateDropBefore, faultDropBefore},
+		{f.RateDropAfter, faultDropAfter},
+	} {
+		if u < c.rate {
+			return c.kind, f.Hang
+		}
+		u -= c.rate
+	}
+	return faultNone, 0
+}
+
+// hang holds a request for d (0: forever) or until the client goes away or
+// the Server closes.
+func (s *Server) hang(r *http.Request, d time.Duration) {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+	case <-r.Context().Done():
+	case <-s.ctx.Done():
+	}
+}
+
+// dropConnection closes the client's connection without an HTTP response.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close()
+		return
+	}
+	// HTTP/2 or a recorder: abort the handler, which resets the stream.
+	panic(http.ErrAbortHandler)
+}
