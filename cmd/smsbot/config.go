@@ -30,7 +30,6 @@ type config struct {
 	CAFile      string
 	Templates   string
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
-	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
 
 	AnswerKeywords bool
 	Limits         bot.Limits
@@ -68,7 +67,6 @@ var settings = []setting{
 	{"SMSBOT_SYNCHRONOUS", "FULL", "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)"},
 	{"SMSBOT_ANSWER_KEYWORDS", "false", "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)"},
 	{"SMSBOT_TEMPLATES", "", "JSON file of reply templates overriding the defaults"},
-	{"SMSBOT_PPROF", "", "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060"},
 	{"SMSBOT_PPROF", "", "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060"},
 	{"SMSBOT_CA_FILE", "", "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)"},
 	{"SMSBOT_LINKS_PER_HOUR", "3", "login links per phone per hour"},
@@ -146,7 +144,6 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	c.Synchronous = env("SMSBOT_SYNCHRONOUS", "FULL")
 	c.CAFile = getenv("SMSBOT_CA_FILE")
 	c.Templates = getenv("SMSBOT_TEMPLATES")
-	c.Pprof = getenv("SMSBOT_PPROF")
 	c.Pprof = getenv("SMSBOT_PPROF")
 	c.ClientIPHeader = getenv("SMSBOT_CLIENT_IP_HEADER")
 	c.TwilioSID = getenv("TWILIO_ACCOUNT_SID")

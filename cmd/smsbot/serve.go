@@ -86,13 +86,6 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		}
 		defer stopPprof()
 	}
-	if cfg.Pprof != "" {
-		stopPprof, err := startPprof(cfg.Pprof, log)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
-	}
 
 	srv := &http.Server{
 		Handler:           a.routes(),
