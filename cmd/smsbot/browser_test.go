@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// go test ./cmd/smsbot -run TestBrowser -screenshots ../../docs (make
+// screenshots) refreshes the README's pictures.
+var screenshotDir = flag.String("screenshots", "", "write the browser test's screenshots into this directory")
+
+// chromium finds a Chromium or Chrome binary: $SMSBOT_CHROMIUM, then the
+// usual names on PATH.
+func chromium() string {
+	if p := os.Getenv("SMSBOT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// startDev runs the program in dev mode on a free loopback port and
+// returns its base URL.
+func startDevServer(t *testing.T) string {
+	t.Helper()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := map[string]string{
+		"SMSBOT_ADDR":       fmt.Sprintf("127.0.0.1:%d", port),
+		"SMSBOT_DB":         filepath.Join(t.TempDir(), "dev.db"),
+		"SMSBOT_PUBLIC_URL": base,
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev"}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("server did not shut down in 15 s")
+		}
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return base
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server exited: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready in 10 s\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBrowser_DevPhoneSubscribe walks the subscription as a person does,
+// in headless Chromium: open the Dev Phone, text S, tap the link, log in
+// at the Auth0 stand-in, text back the code the page shows, and see
+// "subscribed".
+func TestBrowser_DevPhoneSubscribe(t *testing.T) {
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
+	}
+	base := startDevServer(t)
+	shots := *screenshotDir
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+
+	const phone = "+15555550142"
+	shot := func(name string, w, h int64) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.EmulateViewport(w, h).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.Sleep(150 * time.Millisecond).Do(ctx); err != nil { // layout after the resize
+				return err
+			}
+			if err := chromedp.CaptureScreenshot(&buf).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
+		})
+	}
+	send := func(text string) chromedp.Action {
+		return chromedp.Tasks{
+			chromedp.WaitVisible("#body", chromedp.ByID),
+			chromedp.SetValue("#body", text, chromedp.ByID),
+			chromedp.Click("#send", chromedp.ByID),
+		}
+	}
+
+	// Open /dev as this phone, text S and wait for the link.
+	var href string
+	err := chromedp.Run(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/dev"),
+		chromedp.WaitVisible("#number", chromedp.ByID),
+		chromedp.SetValue("#number", phone, chromedp.ByID),
+		chromedp.Click(`#number-form button[type="submit"]`, chromedp.ByQuery),
+		send("H"),
+		chromedp.WaitVisible(`.msg.out .bubble`, chromedp.ByQuery),
+		send("S"),
+		chromedp.WaitVisible(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery),
+		chromedp.AttributeValue(`.msg.out .bubble a[href*="/l/"]`, "href", &href, nil, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("texting S in the Dev Phone: %v", err)
+	}
+	if !strings.HasPrefix(href, base+"/l/") {
+		t.Fatalf("link %q is not on %s", href, base)
+	}
+
+	// Tap the link (in this tab: a phone's browser would open one), log in.
+	var code, page string
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`document.querySelector('.msg.out .bubble a[href*="/l/"]').removeAttribute('target')`, nil),
+		chromedp.Click(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#email", chromedp.ByID),
+		chromedp.SetValue("#email", "person@example.com", chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#code", chromedp.ByID),
+		chromedp.Text("#code", &code, chromedp.ByID),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+		shot("code-page.png", 390, 844),
+	)
+	if err != nil {
+		t.Fatalf("logging in through the link: %v", err)
+	}
+	code = strings.TrimSpace(code)
+	if !regexp.MustCompile(`^\d{6}$`).MatchString(code) || !strings.Contains(page, "0142") {
+		t.Fatalf("code page: code %q\n%s", code, page)
+	}
+
+	// Back in the Dev Phone, text the code and see "subscribed".
+	err = chromedp.Run(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/dev"),
+		chromedp.WaitVisible(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery), // the same phone's history
+		send(code),
+		chromedp.Poll(`[...document.querySelectorAll('.msg.out .bubble')].some(b => b.textContent.includes("you're subscribed"))`, nil,
+			chromedp.WithPollingTimeout(15*time.Second)),
+		send("H"),
+		chromedp.Poll(`[...document.querySelectorAll('.msg.out .bubble')].some(b => b.textContent.includes("U = unsubscribe"))`, nil,
+			chromedp.WithPollingTimeout(15*time.Second)),
+		shot("devphone-phone.png", 390, 844),
+		shot("devphone-desktop.png", 1280, 800),
+	)
+	if err != nil {
+		t.Fatalf("texting the code: %v", err)
+	}
+
+	// The used link again: an error page.
+	var errPage, newLink string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(href),
+		chromedp.WaitVisible("body", chromedp.ByQuery),
+		chromedp.Text("body", &errPage, chromedp.ByQuery),
+		chromedp.AttributeValue(`a.button`, "href", &newLink, nil, chromedp.ByQuery),
+		shot("error-page.png", 390, 844),
+	)
+	if err != nil {
+		t.Fatalf("opening the used link: %v", err)
+	}
+	if !strings.Contains(errPage, "already used") || newLink != "sms:+15005550006?&body=S" {
+		t.Fatalf("used link page (button %q): %s", newLink, errPage)
+	}
+}
