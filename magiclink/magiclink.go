@@ -388,5 +388,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == http.StatusInternalServerError {
 		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
 	}
-	s.render(w, code, "error.html", errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)})
+	page := errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)}
+	if s.cfg.BotNumber != "" && strings.Contains(page.Message, "Text S") {
+		page.NewLink = template.URL(smsLink(s.cfg.BotNumber, "S"))
+	}
+	s.render(w, code, "error.html", page)
 }

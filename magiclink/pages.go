@@ -39,6 +39,9 @@ type codePage struct {
 
 type errorPage struct {
 	Name, Message string
+	// NewLink opens the messaging app with S to the bot, when the way out
+	// is a new link.
+	NewLink template.URL
 }
 
 func (s *Service) render(w http.ResponseWriter, status int, name string, data any) {
