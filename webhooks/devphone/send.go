@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -226,7 +227,7 @@ func (p *Phone) callWebhook(ctx context.Context, in Entry) ([]reply, []string, *
 	req.Header.Set("Accept", "*/*")
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	req.Header.Set("I-Twilio-Idempotency-Token", newSID(""))
-	req.Header.Set("X-Twilio-Signature", twiliotest.Signature(p.opts.AuthToken, p.opts.SignURL, form))
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(p.opts.AuthToken, p.opts.SignURL, form))
 
 	resp, err := p.client.Do(req)
 	if err != nil {

@@ -2,39 +2,14 @@ package twiliotest
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-)
 
-// Signature returns the X-Twilio-Signature Twilio sends with a POST of
-// params to rawURL: base64(HMAC-SHA1(authToken, rawURL followed by each
-// parameter name and value, names sorted)). twilio-go's RequestValidator
-// accepts it.
-func Signature(authToken, rawURL string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.WriteString(rawURL)
-	for _, k := range keys {
-		for _, v := range params[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
+	"github.com/smsbot/smsbot/webhooks"
+)
 
 // deliver moves message sid through "sent" and "delivered", posting each
 // status to its StatusCallback. It stops when the Server closes.
@@ -103,7 +78,7 @@ func (s *Server) postStatus(ctx context.Context, m Message) {
 	req.Header.Set("Content-Type", contentTypeFormEncoded)
 	req.Header.Set("User-Agent", twilioCallbackUserAgent)
 	req.Header.Set("I-Twilio-Idempotency-Token", newSID(""))
-	req.Header.Set("X-Twilio-Signature", Signature(s.opts.AuthToken, m.StatusCallback, form))
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(s.opts.AuthToken, m.StatusCallback, form))
 	resp, err := s.callback.Do(req)
 	if err != nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -20,7 +21,7 @@ func TestSignature(t *testing.T) {
 		"ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
 	}
 	const u = "https://mycompany.com/myapp.php?foo=1&bar=2"
-	if got := twiliotest.Signature("12345", u, params); got != "vOEb5UThFn24KEfnOFLQY2AE5FY=" {
+	if got := webhooks.Signature("12345", u, params); got != "vOEb5UThFn24KEfnOFLQY2AE5FY=" {
 		t.Errorf("Signature = %q, want twilio-go's expected value", got)
 	}
 	v := client.NewRequestValidator("12345")
@@ -28,10 +29,10 @@ func TestSignature(t *testing.T) {
 	for k, vs := range params {
 		flat[k] = vs[0]
 	}
-	if !v.Validate(u, flat, twiliotest.Signature("12345", u, params)) {
+	if !v.Validate(u, flat, webhooks.Signature("12345", u, params)) {
 		t.Error("RequestValidator rejects Signature")
 	}
-	if v.Validate(u, flat, twiliotest.Signature("54321", u, params)) {
+	if v.Validate(u, flat, webhooks.Signature("54321", u, params)) {
 		t.Error("RequestValidator accepts a signature made with another token")
 	}
 }
