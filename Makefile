@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: run build test vet fmt fuzz crashtest clean bench bench-smoke
+.PHONY: run build test vet fmt fuzz crashtest clean bench bench-smoke readme screenshots
 
 run:
 	$(GO) run ./cmd/smsbot serve --dev
@@ -40,3 +40,12 @@ crashtest:
 
 clean:
 	rm -rf bin smsbot.db smsbot.db-wal smsbot.db-shm
+
+# The README's generated parts: the state diagram, the settings and the
+# reply templates (TestREADME fails when they are stale).
+readme:
+	$(GO) test ./cmd/smsbot -run '^TestREADME$$' -count=1 -update-readme
+
+# docs/*.png from the browser test (needs chromium).
+screenshots:
+	$(GO) test ./cmd/smsbot -run '^TestBrowser' -count=1 -screenshots ../../docs

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// go test ./cmd/smsbot -run TestREADME -update-readme (make readme)
+// rewrites the README's generated sections.
+var updateReadme = flag.Bool("update-readme", false, "rewrite the generated sections of README.md")
+
+const readmePath = "../../README.md"
+
+// readmeSections are the README's generated parts: each sits between
+// <!-- NAME:begin --> and <!-- NAME:end -->.
+func readmeSections(t *testing.T) map[string]string {
+	t.Helper()
+	diagram, err := bot.Mermaid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	table.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, s := range settings {
+		def := ""
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		fmt.Fprintf(&table, "| `%s` | %s | %s |\n", s.Env, def, strings.ReplaceAll(s.Help, "|", `\|`))
+	}
+	var names strings.Builder
+	names.WriteString("| template | sent when | default |\n|---|---|---|\n")
+	for _, name := range templateNames() {
+		fmt.Fprintf(&names, "| `%s` | %s | %s |\n", name, templateUse[name], "`"+strings.ReplaceAll(bot.DefaultReplies[name], "|", `\|`)+"`")
+	}
+	return map[string]string{
+		"state-machine": "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
+		"settings":      table.String(),
+		"templates":     names.String(),
+	}
+}
+
+// templateUse says when each reply is sent; a reply without an entry
+// fails TestREADME.
+var templateUse = map[string]string{
+	bot.ReplyLink:          "`S`: the one-time link (`.URL`, `.Minutes`)",
+	bot.ReplyLinkLimit:     "`S` beyond the links allowed per hour or day",
+	bot.ReplyCodePrompt:    "after the login, by the outbox: reply with the code",
+	bot.ReplySubscribed:    "the right code (`.Email`, masked)",
+	bot.ReplyWrongCode:     "a wrong code (`.Left` tries left)",
+	bot.ReplyLocked:        "the last wrong code",
+	bot.ReplyCodeExpired:   "a code after its 10 minutes",
+	bot.ReplyCodeHint:      "anything else while a code is awaited",
+	bot.ReplyLoginHint:     "anything else while the login is awaited",
+	bot.ReplyHint:          "anything else from a phone that is not subscribed",
+	bot.ReplyUnknown:       "an unknown command from a subscribed phone",
+	bot.ReplyUnsubscribed:  "`U`, or `smsbot subscribers remove --notify`",
+	bot.ReplyNotSubscribed: "`U` from a phone that is not subscribed",
+	bot.ReplyReplaced:      "to the earlier phone, when an account links another one (`.Email`)",
+	bot.ReplyHelpIdle:      "`H` (and HELP when answering keywords) when idle",
+	bot.ReplyHelpLogin:     "`H` while the login is awaited",
+	bot.ReplyHelpCode:      "`H` while a code is awaited",
+	bot.ReplyHelpSub:       "`H` when subscribed (`.Commands`: the plugins' commands)",
+	bot.ReplyStopped:       "STOP and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyStarted:       "START and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",
+}
+
+func templateNames() []string {
+	names := make([]string, 0, len(bot.DefaultReplies))
+	for name := range bot.DefaultReplies {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestREADME fails when the README's state diagram, settings table or
+// template list differ from the code (bot.Mermaid, the settings list,
+// bot.DefaultReplies). make readme refreshes them.
+func TestREADME(t *testing.T) {
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for name := range bot.DefaultReplies {
+		if templateUse[name] == "" {
+			t.Errorf("reply template %q is not described in templateUse", name)
+		}
+	}
+	for name, want := range readmeSections(t) {
+		begin, end := "<!-- "+name+":begin -->\n", "<!-- "+name+":end -->"
+		i, j := strings.Index(readme, begin), strings.Index(readme, end)
+		if i < 0 || j < i {
+			t.Errorf("README.md lacks the %s section (%s ... %s)", name, strings.TrimSpace(begin), end)
+			continue
+		}
+		got := readme[i+len(begin) : j]
+		if got == want {
+			continue
+		}
+		if *updateReadme {
+			readme = readme[:i+len(begin)] + want + readme[j:]
+			continue
+		}
+		t.Errorf("README.md's %s section is stale: run make readme\n--- README\n%s--- code\n%s", name, got, want)
+	}
+	if *updateReadme {
+		if err := os.WriteFile(readmePath, []byte(readme), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
