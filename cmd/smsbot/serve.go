@@ -283,8 +283,7 @@ func loadTemplates(path string) (map[string]string, error) {
 
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("migrate", "smsbot migrate [--db FILE]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre).", stderr)
 	path := getenv("SMSBOT_DB")
 	if path == "" {
 		path = "smsbot.db"
