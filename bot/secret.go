@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // TokenBytes is the size of a link token: 192 random bits.
@@ -65,6 +66,7 @@ func NewCode(r io.Reader) (string, error) {
 // Keyring derives purpose-bound keys from the server secret.
 type Keyring struct {
 	secret []byte
+	aeads  sync.Map // purpose -> cipher.AEAD, safe for concurrent use
 }
 
 // NewKeyring returns a keyring over secret, which must be at least 32 bytes.
@@ -127,9 +129,17 @@ func (k *Keyring) Open(purpose string, sealed []byte) ([]byte, error) {
 }
 
 func (k *Keyring) aead(purpose string) (cipher.AEAD, error) {
+	if a, ok := k.aeads.Load(purpose); ok {
+		return a.(cipher.AEAD), nil
+	}
 	block, err := aes.NewCipher(k.key(purpose))
 	if err != nil {
 		return nil, fmt.Errorf("cipher: %w", err)
 	}
-	return cipher.NewGCM(block)
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("cipher: %w", err)
+	}
+	k.aeads.Store(purpose, a)
+	return a, nil
 }
