@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,44 +44,8 @@ func startDevServer(t *testing.T) string {
 		"SMSBOT_DB":         filepath.Join(t.TempDir(), "dev.db"),
 		"SMSBOT_PUBLIC_URL": base,
 	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev"}, func(k string) string { return env[k] }, io.Discard, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not shut down in 15 s")
-		}
-		if t.Failed() {
-			t.Logf("server logs:\n%s", logs)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return base
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server exited: %v\n%s", err, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready in 10 s\n%s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runProgram(t, []string{"serve", "--dev"}, env, base, &syncBuffer{})
+	return base
 }
 
 // TestBrowser_DevPhoneSubscribe walks the subscription as a person does,

@@ -124,11 +124,22 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 		env[k] = v
 	}
 	e.env = env
+	runProgram(t, []string{"serve"}, env, e.base, e.logs)
+	e.db, err = sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	return e
+}
+
+// runProgram runs the program with args and env on base (a loopback URL)
+// until the test ends, and returns once /healthz answers.
+func runProgram(t *testing.T, args []string, env map[string]string, base string, logs *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, e.logs)
-	}()
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -139,32 +150,28 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 		case <-time.After(15 * time.Second):
 			t.Error("server did not shut down in 15 s")
 		}
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs)
+		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get(e.base + "/healthz")
-		if err == nil {
+		if res, err := http.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				break
+				return
 			}
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("server exited: %v\n%s", err, e.logs)
+			t.Fatalf("server exited: %v\n%s", err, logs)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy in 10 s\n%s", e.logs)
+			t.Fatalf("server not healthy in 10 s\n%s", logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.db, err = sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	return e
 }
 
 type twimlResponse struct {

@@ -28,41 +28,8 @@ func startDevE2E(t *testing.T) *e2e {
 		"SMSBOT_PUBLIC_URL": e.public,
 		"TWILIO_AUTH_TOKEN": e2eToken,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev"}, func(k string) string { return env[k] }, io.Discard, e.logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not shut down in 15 s")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := http.Get(e.base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return e
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server exited: %v\n%s", err, e.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy in 10 s\n%s", e.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runProgram(t, []string{"serve", "--dev"}, env, e.base, e.logs)
+	return e
 }
 
 // subscribeDev links phone to a new dev account through the dev login page
