@@ -72,22 +72,13 @@ func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 // Taken returns the results of other delivered texts to the same phone with
 // the same body, finished since since.
 func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT result FROM outbox
+	out, err := db.strings(ctx, `SELECT result FROM outbox
 		WHERE phone = ? AND body = ? AND state = 'done' AND id <> ? AND finished_at >= ? AND result <> ''`,
 		to, body, id, ms(since))
 	if err != nil {
 		return nil, fmt.Errorf("taken: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // NextDue returns when the next pending job is due, or when its lease ends.

@@ -171,9 +171,18 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 
 // Migrations returns the names of the applied migrations.
 func (db *DB) Migrations(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	names, err := db.strings(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return names, nil
+}
+
+// strings runs a read query of one text column and returns its values.
+func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []string
