@@ -69,3 +69,39 @@ func (db *DB) LastText(ctx context.Context, phone string) (time.Time, error) {
 	}
 	return fromMS(at.Int64), nil
 }
+
+// SentText is a text the outbox sent (or tried to) to a phone, with its
+// delivery status from Twilio's callbacks.
+type SentText struct {
+	At        time.Time
+	Body      string
+	Job       string // pending, done or failed
+	SID       string // Twilio's message SID once sent
+	Status    string // the last delivery status, "" before any callback
+	ErrorCode int    // Twilio's error code for undelivered or failed texts
+	LastError string // the outbox's last delivery error
+}
+
+// SentTexts returns the last texts the outbox sent to a phone, newest
+// first, with their delivery status.
+func (db *DB) SentTexts(ctx context.Context, phone string, limit int) ([]SentText, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT o.created_at, o.body, o.state, o.result,
+			IFNULL(m.status, ''), IFNULL(m.error_code, 0), o.last_error
+		FROM outbox o LEFT JOIN messages m ON m.sid = o.result
+		WHERE o.kind = 'sms' AND o.phone = ? ORDER BY o.id DESC LIMIT ?`, phone, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sent texts: %w", err)
+	}
+	defer rows.Close()
+	var out []SentText
+	for rows.Next() {
+		var t SentText
+		var at int64
+		if err := rows.Scan(&at, &t.Body, &t.Job, &t.SID, &t.Status, &t.ErrorCode, &t.LastError); err != nil {
+			return nil, err
+		}
+		t.At = fromMS(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

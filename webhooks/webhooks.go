@@ -49,6 +49,9 @@ type Server struct {
 	// Observe, when set, is told of each webhook: which, the outcome and
 	// the time it took.
 	Observe func(hook, outcome string, d time.Duration)
+	// Delivered, when set, is told of each delivery status that moved a
+	// message forward, with Twilio's error code (0 for none).
+	Delivered func(status string, errorCode int)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -229,6 +232,9 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outcome = "ok"
+	if changed && s.Delivered != nil {
+		s.Delivered(status, code)
+	}
 	lvl := slog.LevelDebug
 	if code != 0 {
 		lvl = slog.LevelWarn

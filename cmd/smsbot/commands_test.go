@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -335,9 +337,26 @@ func TestSubscribers(t *testing.T) {
 		t.Errorf("list --unmask --state subscribed:\n%s", out)
 	}
 
+	// Twilio reports alice's code prompt undelivered: show and /metrics tell.
+	e.waitFor("the code prompt", func() bool { return len(e.twilio.MessagesTo(alice)) == 1 })
+	status := url.Values{"MessageSid": {e.twilio.MessagesTo(alice)[0].SID}, "MessageStatus": {"undelivered"},
+		"ErrorCode": {"30003"}, "To": {alice}, "AccountSid": {e2eSID}}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/status", strings.NewReader(status.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, e.public+"/webhooks/twilio/status", status))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("status callback: %v %v", res, err)
+	}
+	if _, page := fetch(t, http.DefaultClient, http.MethodGet, e.base+"/metrics", nil); !strings.Contains(page, `smsbot_delivery_status_total{error_code="30003",status="undelivered"} 1`) {
+		t.Errorf("/metrics lacks the undelivered text")
+	}
+
 	out, _, code = runCmd(t, e.env, "subscribers", "show", alice)
 	if code != 0 || !strings.Contains(out, "subscribed") || !strings.Contains(out, "bind") || !strings.Contains(out, "code confirmed") {
 		t.Errorf("show: %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "undelivered (error 30003)") || !strings.Contains(out, "reply with the 6-digit code") {
+		t.Errorf("show lacks the undelivered code prompt:\n%s", out)
 	}
 	if _, errOut, code = runCmd(t, e.env, "subscribers", "show", "+15555550199"); code != exitFailed || !strings.Contains(errOut, "never texted") {
 		t.Errorf("show unknown: %d %s", code, errOut)

@@ -27,6 +27,7 @@ type metrics struct {
 	replies       *prometheus.CounterVec
 	texts         *prometheus.CounterVec
 	accountSyncs  *prometheus.CounterVec
+	delivery      *prometheus.CounterVec
 	signatureFail *prometheus.CounterVec
 	limits        *prometheus.CounterVec
 	logins        *prometheus.CounterVec
@@ -54,6 +55,7 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 	m.replies = counter("replies_total", "Answers to inbound texts: replied, silent (nothing due), muted (reply budget spent) or duplicate (a replayed MessageSid).", "result")
 	m.texts = counter("outbound_texts_total", "Texts sent through the Twilio REST API by the outbox, by result (sent, retry, failed, skipped, deferred) and Twilio error code (0 for none).", "result", "error_code")
 	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and HTTP status (0 for none).", "result", "status")
+	m.delivery = counter("delivery_status_total", "Delivery statuses from Twilio's status callbacks that moved a text forward, by status and Twilio error code (0 for none).", "status", "error_code")
 	m.signatureFail = counter("webhook_signature_failures_total", "Webhook requests refused for a missing or wrong X-Twilio-Signature.", "hook")
 	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, reply_budget, web (per client address).", "limit")
 	m.logins = counter("login_events_total", "Outcomes of the web half of subscribing (links opened, logins, errors).", "event")
@@ -106,6 +108,11 @@ func (m *metrics) workerObserve(kind, outcome string, code int) {
 	case bot.JobAccountSync:
 		m.accountSyncs.WithLabelValues(outcome, strconv.Itoa(code)).Inc()
 	}
+}
+
+// delivered is webhooks.Server.Delivered.
+func (m *metrics) delivered(status string, code int) {
+	m.delivery.WithLabelValues(status, strconv.Itoa(code)).Inc()
 }
 
 // webhookObserve is webhooks.Server.Observe.

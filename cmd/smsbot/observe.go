@@ -17,6 +17,7 @@ func (a *app) instrument() {
 	a.engine.Count = m.engineCount
 	a.worker.Observe = m.workerObserve
 	a.hooks.Observe = m.webhookObserve
+	a.hooks.Delivered = m.delivered
 	a.hooks.Conversation = countedConversation{next: a.hooks.Conversation, m: m}
 	a.links.Count = m.loginCount
 	a.webLimit.Hit = m.webLimitHit

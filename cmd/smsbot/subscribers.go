@@ -212,6 +212,25 @@ func showPhone(ctx context.Context, db *store.DB, phone string, email func(strin
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	sent, err := db.SentTexts(ctx, phone, 10)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ntexts sent (last %d):\n", len(sent))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range sent {
+		status := orDash(s.Status)
+		if s.ErrorCode != 0 {
+			status += fmt.Sprintf(" (error %d)", s.ErrorCode)
+		}
+		if s.Job != "done" {
+			status = s.Job + ": " + orDash(s.LastError)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", when(s.At), status, s.Body)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\naudit (%d):\n", len(audit))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, a := range audit {
