@@ -43,6 +43,7 @@ type config struct {
 	RetryBase    time.Duration // first retry delay of the outbox
 	RetryMax     time.Duration // longest retry delay
 	RetryAttempt int           // tries before a job fails
+	Retention    time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
 
@@ -82,6 +83,7 @@ var settings = []setting{
 	{"SMSBOT_OUTBOX_RETRY_BASE", "1s", "first retry delay of the outbox (doubles each try, with jitter)"},
 	{"SMSBOT_OUTBOX_RETRY_MAX", "10m", "longest retry delay of the outbox"},
 	{"SMSBOT_OUTBOX_ATTEMPTS", "12", "tries before an outbox job is given up"},
+	{"SMSBOT_RETENTION", "720h", "how long inbound MessageSids (for replays), finished outbox jobs and delivery statuses are kept; pruned hourly"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...)"},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; checks webhook signatures and sends texts"},
 	{"TWILIO_FROM_NUMBER", "", "the Twilio number texts are sent from (E.164)"},
@@ -118,7 +120,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return d
 	}
 	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60,
-		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12}
+		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12,
+		Retention: 30 * 24 * time.Hour}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -197,6 +200,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_OUTBOX_LEASE", &c.OutboxLease},
 		{"SMSBOT_OUTBOX_RETRY_BASE", &c.RetryBase},
 		{"SMSBOT_OUTBOX_RETRY_MAX", &c.RetryMax},
+		{"SMSBOT_RETENTION", &c.Retention},
 	} {
 		if v := getenv(d.env); v != "" {
 			t, err := time.ParseDuration(v)

@@ -99,6 +99,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.worker.Run(workCtx) })
+	wg.Go(func() { a.prune(workCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -238,6 +239,27 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	a.instrument()
 	ok = true
 	return a, nil
+}
+
+// prune deletes old MessageSids, links, finished jobs and statuses every
+// hour, starting a minute after start.
+func (a *app) prune(ctx context.Context) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p, err := a.db.Prune(ctx, time.Now(), a.cfg.Retention)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("prune", "err", err)
+		} else if p != (store.Pruned{}) {
+			a.log.Info("pruned", "inbound", p.Inbound, "links", p.Links, "outbox", p.Outbox, "statuses", p.Messages)
+		}
+		t.Reset(time.Hour)
+	}
 }
 
 func (a *app) close() {

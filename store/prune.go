@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// pruneBatch bounds the rows one prune transaction deletes, so that the
+// writer is never held for long.
+const pruneBatch = 2000
+
+// Pruned counts the rows Prune deleted.
+type Pruned struct {
+	Inbound, Links, Outbox, Messages int64
+}
+
+// Prune deletes what is no longer needed: inbound MessageSids and their
+// stored replies received before keep ago (a replay older than that is
+// answered afresh), links made more than two days ago (the daily link limit
+// looks back one), outbox jobs finished and delivery statuses last changed
+// before keep ago. Phones and the audit trail are kept. It deletes in small
+// batches until nothing is left or ctx ends.
+func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (Pruned, error) {
+	var p Pruned
+	cutoff := ms(now.Add(-keep))
+	steps := []struct {
+		n     *int64
+		query string
+		arg   int64
+	}{
+		{&p.Inbound, `DELETE FROM inbound WHERE message_sid IN (SELECT message_sid FROM inbound WHERE received_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
+		{&p.Links, `DELETE FROM links WHERE hash IN (SELECT hash FROM links WHERE created_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-48 * time.Hour))},
+		{&p.Outbox, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state <> 'pending' AND finished_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
+		{&p.Messages, `DELETE FROM messages WHERE sid IN (SELECT sid FROM messages WHERE updated_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
+	}
+	for _, s := range steps {
+		for ctx.Err() == nil {
+			var n int64
+			err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, s.query, s.arg)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return p, fmt.Errorf("prune: %w", err)
+			}
+			*s.n += n
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	return p, ctx.Err()
+}
