@@ -36,7 +36,7 @@ const (
 // ReplyData. The help replies carry what carriers require: the program
 // name, how to get help, how to stop, and that rates may apply.
 var DefaultReplies = map[string]string{
-	ReplyLink:          `{{.Name}}: tap to link this phone to your account: {{.URL}} (valid {{.Minutes}} min). Didn't ask? Ignore this text.`,
+	ReplyLink:          `{{.Name}}: log in to link this phone: {{.URL}} (valid {{.Minutes}} min). Didn't ask? Ignore this.`,
 	ReplyLinkLimit:     `{{.Name}}: too many login links for this phone. Please try again later.`,
 	ReplyCodePrompt:    `{{.Name}}: reply with the 6-digit code shown on the login page. Never share it with anyone.`,
 	ReplySubscribed:    `{{.Name}}: you're subscribed. This phone is linked to {{.Email}}. Send H for help.`,

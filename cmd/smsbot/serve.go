@@ -159,6 +159,10 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	for _, w := range warnings {
 		log.Warn(w)
 	}
+	// The link reply carries the public URL: check its length with the real one.
+	if s, err := replies.Render(bot.ReplyLink, bot.ReplyData{Name: cfg.Name, URL: cfg.PublicURL + "/l/" + strings.Repeat("x", bot.TokenLen), Minutes: int(cfg.Limits.LinkTTL / time.Minute)}); err == nil && bot.Segments(s) > 1 {
+		log.Warn("the link reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or link template fits one", "segments", bot.Segments(s))
+	}
 
 	if cfg.Dev {
 		if a.dev, err = startDev(cfg, log, addr); err != nil {
