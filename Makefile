@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzHandleSMS$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./nest -run '^$$' -fuzz '^FuzzParseSetting$$' -fuzztime $(FUZZTIME)
 
 # The real binary under load, killed with SIGKILL 25 times (make test runs 3).
 crashtest:
