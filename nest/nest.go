@@ -583,6 +583,23 @@ func parseSetting(s string) (setting, bool) {
 	return st, true
 }
 
+// online finds the named thermostat, reads it fresh enough, and refuses
+// one that is offline.
+func (s *session) online(ctx context.Context, name string) (*cached, Device, string, error) {
+	c, err := s.find(ctx, name)
+	if err != nil {
+		return nil, Device{}, "", err
+	}
+	if c, err = s.read(ctx, c); err != nil {
+		return nil, Device{}, "", err
+	}
+	d := c.d
+	if t := d.Traits.Connectivity; t != nil && t.Status == "OFFLINE" {
+		return nil, Device{}, "", bot.Errorf(bot.EINVALID, "%s is offline.", Name(d))
+	}
+	return c, d, Name(d), nil
+}
+
 // set answers ST [name] value.
 func (s *session) set(ctx context.Context, args []string) (string, error) {
 	// "ST den 20 C": the unit as its own word.
@@ -596,19 +613,11 @@ func (s *session) set(ctx context.Context, args []string) (string, error) {
 	if !ok {
 		return "", bot.Errorf(bot.EINVALID, "%s", msgSetUsage)
 	}
-	c, err := s.find(ctx, strings.Join(args[:len(args)-1], " "))
+	c, d, name, err := s.online(ctx, strings.Join(args[:len(args)-1], " "))
 	if err != nil {
 		return "", err
 	}
-	if c, err = s.read(ctx, c); err != nil {
-		return "", err
-	}
-	d := c.d
-	name := Name(d)
 	low := strings.ToLower(name)
-	if t := d.Traits.Connectivity; t != nil && t.Status == "OFFLINE" {
-		return "", bot.Errorf(bot.EINVALID, "%s is offline.", name)
-	}
 	mode := ""
 	if d.Traits.Mode != nil {
 		mode = d.Traits.Mode.Mode
@@ -689,17 +698,9 @@ func (s *session) mode(ctx context.Context, args []string) (string, error) {
 	if !ok {
 		return "", bot.Errorf(bot.EINVALID, "%s", msgModeUsage)
 	}
-	c, err := s.find(ctx, strings.Join(args[:len(args)-1], " "))
+	c, d, name, err := s.online(ctx, strings.Join(args[:len(args)-1], " "))
 	if err != nil {
 		return "", err
-	}
-	if c, err = s.read(ctx, c); err != nil {
-		return "", err
-	}
-	d := c.d
-	name := Name(d)
-	if t := d.Traits.Connectivity; t != nil && t.Status == "OFFLINE" {
-		return "", bot.Errorf(bot.EINVALID, "%s is offline.", name)
 	}
 	eco := d.Traits.Eco != nil && d.Traits.Eco.Mode == "MANUAL_ECO"
 	cur := ""

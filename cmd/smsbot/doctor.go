@@ -313,22 +313,29 @@ func (d *doctor) checkNumber(rc *twilio.RestClient) {
 		d.skip("twilio webhook", "SMSBOT_PUBLIC_URL is not set")
 		return
 	}
+	d.checkHookURLs("SMS", deref(n.SmsUrl), deref(n.SmsMethod), deref(n.StatusCallback))
+}
+
+// checkHookURLs compares where Twilio sends texts (what names that URL:
+// "SMS" on a number, "incoming" on a Messaging Service) and delivery
+// statuses with our public URL.
+func (d *doctor) checkHookURLs(what, url, method, status string) {
+	pub := strings.TrimRight(d.cfg.PublicURL, "/")
 	var wrong []string
-	pub := strings.TrimRight(c.PublicURL, "/")
-	if got, want := deref(n.SmsUrl), pub+pathSMS; got != want {
-		wrong = append(wrong, fmt.Sprintf("SMS URL is %q, want %q", got, want))
+	if want := pub + pathSMS; url != want {
+		wrong = append(wrong, fmt.Sprintf("%s URL is %q, want %q", what, url, want))
 	}
-	if got := strings.ToUpper(deref(n.SmsMethod)); got != "" && got != http.MethodPost {
-		wrong = append(wrong, fmt.Sprintf("SMS method is %s, want POST", got))
+	if got := strings.ToUpper(method); got != "" && got != http.MethodPost {
+		wrong = append(wrong, fmt.Sprintf("%s method is %s, want POST", what, got))
 	}
-	if got, want := deref(n.StatusCallback), pub+pathStatus; got != want {
-		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", got, want))
+	if want := pub + pathStatus; status != want {
+		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", status, want))
 	}
 	if len(wrong) > 0 {
 		d.fail("twilio webhook", strings.Join(wrong, "; "), "run smsbot twilio-webhook")
 		return
 	}
-	d.ok("twilio webhook", "SMS URL %s (POST), status callback %s", pub+pathSMS, pub+pathStatus)
+	d.ok("twilio webhook", "%s URL %s (POST), status callback %s", what, pub+pathSMS, pub+pathStatus)
 }
 
 func (d *doctor) checkService(rc *twilio.RestClient) {
@@ -354,22 +361,7 @@ func (d *doctor) checkService(rc *twilio.RestClient) {
 			Fix:    "turn off \"use inbound webhook on number\", or run smsbot twilio-webhook with TWILIO_FROM_NUMBER set"})
 		return
 	}
-	pub := strings.TrimRight(c.PublicURL, "/")
-	var wrong []string
-	if got, want := deref(svc.InboundRequestUrl), pub+pathSMS; got != want {
-		wrong = append(wrong, fmt.Sprintf("incoming URL is %q, want %q", got, want))
-	}
-	if got := strings.ToUpper(deref(svc.InboundMethod)); got != "" && got != http.MethodPost {
-		wrong = append(wrong, fmt.Sprintf("incoming method is %s, want POST", got))
-	}
-	if got, want := deref(svc.StatusCallback), pub+pathStatus; got != want {
-		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", got, want))
-	}
-	if len(wrong) > 0 {
-		d.fail("twilio webhook", strings.Join(wrong, "; "), "run smsbot twilio-webhook")
-		return
-	}
-	d.ok("twilio webhook", "incoming URL %s (POST), status callback %s", pub+pathSMS, pub+pathStatus)
+	d.checkHookURLs("incoming", deref(svc.InboundRequestUrl), deref(svc.InboundMethod), deref(svc.StatusCallback))
 }
 
 // auth0Error is the error body of Auth0's Authentication and Management
