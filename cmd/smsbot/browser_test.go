@@ -67,7 +67,7 @@ func TestBrowser_DevPhoneSubscribe(t *testing.T) {
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
@@ -183,4 +183,26 @@ func TestBrowser_DevPhoneSubscribe(t *testing.T) {
 	if !strings.Contains(errPage, "already used") || newLink != "sms:+15005550006?&body=S" {
 		t.Fatalf("used link page (button %q): %s", newLink, errPage)
 	}
+}
+
+// profileDir is a fresh Chromium profile directory. Chromium's helper
+// processes can still write into it for a moment after the browser is
+// gone, so it is removed with a few bounded retries rather than by
+// t.TempDir, whose cleanup fails the test on a non-empty directory.
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "smsbot-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s left behind", dir)
+	})
+	return dir
 }
