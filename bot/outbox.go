@@ -75,6 +75,7 @@ type Worker struct {
 	BaseDelay   time.Duration // first retry delay; default 1 s
 	MaxDelay    time.Duration // longest retry delay; default 10 min
 	Idle        time.Duration // longest sleep when nothing is due; default 5 s
+	Concurrency int           // deliveries under way at once; default 1
 
 	// Limit, when set, is asked before each text and returns how long to
 	// wait for the global outbound budget (zero: send now).
@@ -126,10 +127,21 @@ func orDefault[T comparable](v, d T) T {
 	return v
 }
 
-// Run delivers jobs until ctx ends.
+// Run delivers jobs, Concurrency at a time, until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	w.running.Lock()
 	defer w.running.Unlock()
+	var wg sync.WaitGroup
+	for range max(w.Concurrency, 1) {
+		wg.Go(func() { w.loop(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// loop is one delivery lane. A lane that found work wakes another, so a
+// burst of jobs spreads over the lanes.
+func (w *Worker) loop(ctx context.Context) {
 	idle := orDefault(w.Idle, 5*time.Second)
 	for ctx.Err() == nil {
 		did, err := w.RunOnce(ctx)
@@ -137,6 +149,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.logger().Error("outbox", "err", err)
 		}
 		if did {
+			w.Wake()
 			continue
 		}
 		wait := idle
@@ -153,7 +166,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		timer.Stop()
 	}
-	return nil
 }
 
 // Running reports whether Run is going.

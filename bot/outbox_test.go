@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -252,5 +253,78 @@ func TestWorker_Run_WakesAndStops(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not stop")
+	}
+}
+
+// slowSender holds each send until released, counting how many run at once.
+type slowSender struct {
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	sent     map[string]int
+	release  chan struct{}
+}
+
+func (s *slowSender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.most = max(s.most, s.inFlight)
+	s.mu.Unlock()
+	<-s.release
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight--
+	s.sent[j.Body]++
+	return "SM" + j.Body, nil
+}
+
+func TestWorker_Run_Concurrency(t *testing.T) {
+	h := newHarness(t)
+	h.e.Now = nil
+	s := &slowSender{sent: map[string]int{}, release: make(chan struct{})}
+	w := &bot.Worker{Outbox: h.db, Store: h.db, SMS: s, Accounts: &fakeAccounts{}, Concurrency: 4, Idle: 20 * time.Millisecond}
+	h.text(alice, "hi")
+	for i := 0; i < 12; i++ {
+		h.e.SendLater(context.Background(), alice, fmt.Sprint(i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	w.Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := s.inFlight
+		s.mu.Unlock()
+		if n == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends under way, want 4", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(s.release)
+	for {
+		st, _ := h.db.OutboxStats(context.Background())
+		if st.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.most != 4 || len(s.sent) != 12 {
+		t.Fatalf("at most %d at once, %d distinct texts", s.most, len(s.sent))
+	}
+	for body, n := range s.sent {
+		if n != 1 {
+			t.Fatalf("text %s sent %d times", body, n)
+		}
 	}
 }

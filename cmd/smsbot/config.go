@@ -43,6 +43,7 @@ type config struct {
 	RetryBase    time.Duration // first retry delay of the outbox
 	RetryMax     time.Duration // longest retry delay
 	RetryAttempt int           // tries before a job fails
+	OutboxLanes  int           // outbox deliveries under way at once
 	Retention    time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
@@ -83,6 +84,7 @@ var settings = []setting{
 	{"SMSBOT_OUTBOX_RETRY_BASE", "1s", "first retry delay of the outbox (doubles each try, with jitter)"},
 	{"SMSBOT_OUTBOX_RETRY_MAX", "10m", "longest retry delay of the outbox"},
 	{"SMSBOT_OUTBOX_ATTEMPTS", "12", "tries before an outbox job is given up"},
+	{"SMSBOT_OUTBOX_WORKERS", "4", "outbox deliveries under way at once (the texts-per-minute cap still holds)"},
 	{"SMSBOT_RETENTION", "720h", "how long inbound MessageSids (for replays), finished outbox jobs and delivery statuses are kept; pruned hourly"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...)"},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; checks webhook signatures and sends texts"},
@@ -120,7 +122,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return d
 	}
 	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60,
-		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12,
+		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12, OutboxLanes: 4,
 		Retention: 30 * 24 * time.Hour}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -182,6 +184,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_WEB_BURST", &c.WebBurst},
 		{"SMSBOT_TEXTS_PER_MINUTE", &c.TextsPerMinute},
 		{"SMSBOT_OUTBOX_ATTEMPTS", &c.RetryAttempt},
+		{"SMSBOT_OUTBOX_WORKERS", &c.OutboxLanes},
 	} {
 		if v := getenv(n.env); v != "" {
 			i, err := strconv.Atoi(v)

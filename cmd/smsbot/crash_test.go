@@ -86,7 +86,23 @@ func TestCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.waitFor("the outbox to drain after the last restart", func() bool { return e.pending() == 0 })
+			drainStart, queued := time.Now(), e.pending()
+			drainDeadline := drainStart.Add(60 * time.Second)
+			for e.pending() != 0 {
+				if time.Now().After(drainDeadline) {
+					rows, _ := e.db.Query(`SELECT id, kind, attempts, ambiguous, lease_until, next_at, last_error FROM outbox WHERE state = 'pending' LIMIT 10`)
+					for rows.Next() {
+						var id, attempts, amb, lease, next int64
+						var kind, lastErr string
+						rows.Scan(&id, &kind, &attempts, &amb, &lease, &next, &lastErr)
+						t.Logf("pending job %d %s attempts %d ambiguous %d lease %d next %d (now %d): %s", id, kind, attempts, amb, lease, next, time.Now().UnixMilli(), lastErr)
+					}
+					rows.Close()
+					t.Fatalf("%d jobs still pending 60 s after the last restart", e.pending())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("the last run delivered the %d queued jobs in %v", queued, time.Since(drainStart).Round(time.Millisecond))
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 			break

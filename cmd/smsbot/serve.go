@@ -200,7 +200,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
 		Limit: textBudget(cfg.TextsPerMinute), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
-		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt}
+		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes}
 	a.engine = &bot.Engine{
 		Store:          db,
 		Keys:           keys,
