@@ -214,13 +214,32 @@ type recorder struct {
 	firstErr error
 }
 
-func (r *recorder) add(lat []time.Duration, errs int, first error) {
+// tally is one worker's measurements, merged into the recorder at the end.
+type tally struct {
+	lat   []time.Duration
+	errs  int
+	first error
+}
+
+// note records one operation: its latency, or its error.
+func (t *tally) note(err error, took time.Duration) {
+	if err == nil {
+		t.lat = append(t.lat, took)
+		return
+	}
+	t.errs++
+	if t.first == nil {
+		t.first = err
+	}
+}
+
+func (r *recorder) add(t tally) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lat = append(r.lat, lat...)
-	r.errors += errs
+	r.lat = append(r.lat, t.lat...)
+	r.errors += t.errs
 	if r.firstErr == nil {
-		r.firstErr = first
+		r.firstErr = t.first
 	}
 }
 
@@ -243,29 +262,18 @@ func closedLoop(ctx context.Context, n int, warmup, d time.Duration, newWorker f
 	for i := range n {
 		w := newWorker(i)
 		wg.Go(func() {
-			var lat []time.Duration
-			errs := 0
-			var first error
+			var t tally
 			for ctx.Err() == nil {
 				began := time.Now()
 				if !began.Before(end) {
 					break
 				}
 				err := o(ctx, w)
-				took := time.Since(began)
-				if began.Before(measureFrom) {
-					continue
+				if !began.Before(measureFrom) {
+					t.note(err, time.Since(began))
 				}
-				if err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				lat = append(lat, took)
 			}
-			rec.add(lat, errs, first)
+			rec.add(t)
 		})
 	}
 	wg.Wait()
@@ -285,24 +293,14 @@ func openLoop(ctx context.Context, rate float64, n int, warmup, d time.Duration,
 	for i := range n {
 		w := newWorker(i)
 		wg.Go(func() {
-			var lat []time.Duration
-			errs := 0
-			var first error
+			var t tally
 			for at := range due {
 				err := o(ctx, w)
-				if at.Before(measureFrom) {
-					continue
+				if !at.Before(measureFrom) {
+					t.note(err, time.Since(at))
 				}
-				if err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				lat = append(lat, time.Since(at))
 			}
-			rec.add(lat, errs, first)
+			rec.add(t)
 		})
 	}
 	interval := time.Duration(float64(time.Second) / rate)
@@ -321,7 +319,7 @@ func openLoop(ctx context.Context, rate float64, n int, warmup, d time.Duration,
 			case due <- at:
 			default:
 				// the workers are all stuck: count it as an error, not a wait
-				rec.add(nil, 1, errors.New("open loop: no worker free, request dropped"))
+				rec.add(tally{errs: 1, first: errors.New("open loop: no worker free, request dropped")})
 			}
 		}
 		time.Sleep(200 * time.Microsecond)
