@@ -602,3 +602,15 @@ func newJar() http.CookieJar {
 	j, _ := cookiejar.New(nil)
 	return j
 }
+
+func TestRun_WarnsWhenTheLinkReplyIsLong(t *testing.T) {
+	short := startE2E(t, nil)
+	long := startE2E(t, map[string]string{"SMSBOT_NAME": strings.Repeat("Acme Home Automation ", 3)})
+	const warning = "the link reply takes more than one SMS segment"
+	if strings.Contains(short.logs.String(), warning) {
+		t.Error("warned about the default link reply")
+	}
+	if !strings.Contains(long.logs.String(), warning) {
+		t.Errorf("no warning for a link reply of two segments:\n%s", long.logs)
+	}
+}
