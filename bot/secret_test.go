@@ -123,6 +123,9 @@ func TestSegments(t *testing.T) {
 		{strings.Repeat("ł", 70), 1},
 		{strings.Repeat("ł", 71), 2},
 		{"hi 🙂", 1},
+		{"", 1},
+		{strings.Repeat("😀", 35), 1}, // two UTF-16 units each
+		{strings.Repeat("😀", 36), 2},
 	} {
 		if got := bot.Segments(tt.s); got != tt.want {
 			t.Errorf("Segments(%d × %q…) = %d, want %d", len([]rune(tt.s)), []rune(tt.s)[0], got, tt.want)

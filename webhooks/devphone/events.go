@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -87,7 +88,7 @@ func (p *Phone) publishLocked(phone string, ev event) {
 // phoneParam reads and checks the phone query parameter.
 func phoneParam(w http.ResponseWriter, r *http.Request) (string, bool) {
 	phone := r.URL.Query().Get("phone")
-	if !twiliotest.ValidE164(phone) {
+	if !bot.ValidPhone(phone) {
 		writeError(w, http.StatusBadRequest, "phone must be a phone number in E.164 form, such as +15555550123")
 		return "", false
 	}

@@ -17,8 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/webhooks"
-	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
 // Limits of the send API and of the emulated Twilio.
@@ -97,7 +97,7 @@ func (p *Phone) serveSend(w http.ResponseWriter, r *http.Request) {
 // checkText says why phone may not text body to the bot, if it may not.
 func (p *Phone) checkText(phone, body string) error {
 	switch {
-	case !twiliotest.ValidE164(phone):
+	case !bot.ValidPhone(phone):
 		return &inputError{"from must be a phone number in E.164 form, such as +15555550123"}
 	case phone == p.opts.BotNumber:
 		return &inputError{"from is the bot's own number"}
@@ -160,7 +160,7 @@ func (p *Phone) Text(ctx context.Context, phone, body string) (Result, error) {
 // replyEntry records what Twilio would do with a TwiML <Message>.
 func (p *Phone) replyEntry(phone string, rp reply) Entry {
 	to := phone
-	if rp.to != "" && twiliotest.ValidE164(rp.to) {
+	if rp.to != "" && bot.ValidPhone(rp.to) {
 		to = rp.to
 	}
 	e := Entry{
@@ -199,7 +199,7 @@ func (p *Phone) webhookForm(in Entry) url.Values {
 		"To":            {p.opts.BotNumber},
 		"Body":          {in.Body},
 		"NumMedia":      {"0"},
-		"NumSegments":   {strconv.Itoa(twiliotest.Segments(in.Body))},
+		"NumSegments":   {strconv.Itoa(bot.Segments(in.Body))},
 		"SmsStatus":     {"received"},
 		"ApiVersion":    {"2010-04-01"},
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/webhooks"
 )
 
@@ -43,7 +44,7 @@ func (s *Server) advance(sid, status string) (Message, bool) {
 		if m.From == "" && len(s.numbers) > 0 {
 			m.From = s.numbers[0].phone // the service's sender pool
 		}
-		m.NumSegments = Segments(m.Body)
+		m.NumSegments = bot.Segments(m.Body)
 	}
 	m.Status = status
 	m.DateUpdated = now

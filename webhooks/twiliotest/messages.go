@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
 // Message is an outbound message the stand-in accepted through
@@ -30,15 +32,8 @@ type Message struct {
 }
 
 var (
-	e164Pattern = regexp.MustCompile(`^\+[1-9]\d{6,14}$`)
-	mgPattern   = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+	mgPattern = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 )
-
-// ValidE164 reports whether phone looks like an E.164 number
-// (+, a non-zero digit, 6 to 14 more digits), the form Twilio requires.
-func ValidE164(phone string) bool {
-	return e164Pattern.MatchString(phone)
-}
 
 // Messages returns a copy of every accepted message, oldest first.
 func (s *Server) Messages() []Message {
@@ -163,7 +158,7 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 	switch {
 	case to == "":
 		return Message{}, codeToRequired, "A 'To' phone number is required."
-	case !ValidE164(to):
+	case !bot.ValidPhone(to):
 		return Message{}, codeInvalidTo, "The 'To' number " + to + " is not a valid phone number."
 	case from == "" && mg == "":
 		return Message{}, codeFromRequired, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."
@@ -201,7 +196,7 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 		StatusCallback:      f.Get("StatusCallback"),
 		DateCreated:         now,
 		DateUpdated:         now,
-		NumSegments:         Segments(body),
+		NumSegments:         bot.Segments(body),
 	}
 	if from == "" {
 		// Twilio picks the sender from the service's pool later.

@@ -508,26 +508,3 @@ func TestServer_Subscribe(t *testing.T) {
 		}
 	})
 }
-
-func TestSegments(t *testing.T) {
-	for _, tc := range []struct {
-		body string
-		want int
-	}{
-		{"", 1},
-		{strings.Repeat("a", 160), 1},
-		{strings.Repeat("a", 161), 2},
-		{strings.Repeat("a", 306), 2},
-		{strings.Repeat("a", 307), 3},
-		{strings.Repeat("€", 80), 1}, // extended: two septets each
-		{strings.Repeat("€", 81), 2},
-		{strings.Repeat("ж", 70), 1},
-		{strings.Repeat("ж", 71), 2},
-		{strings.Repeat("😀", 35), 1}, // two UTF-16 units each
-		{strings.Repeat("😀", 36), 2},
-	} {
-		if got := twiliotest.Segments(tc.body); got != tc.want {
-			t.Errorf("Segments(%d × %q) = %d, want %d", len([]rune(tc.body)), []rune(tc.body + " ")[0], got, tc.want)
-		}
-	}
-}
