@@ -528,7 +528,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	clearPending(p)
 	p.LinkHash, p.ExpiresAt = hash, l.ExpiresAt
 	return e.render(ReplyLink, ReplyData{
-		URL:     strings.TrimRight(e.PublicURL, "/") + "/l/" + token,
+		URL:     strings.TrimRight(e.PublicURL, "/") + LinkPath + token,
 		Minutes: int(e.Limits.LinkTTL / time.Minute),
 	})
 }

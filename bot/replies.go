@@ -72,7 +72,7 @@ type ReplyData struct {
 // sampleReplyData is used to check templates when they are loaded.
 var sampleReplyData = ReplyData{
 	Name:     "smsbot",
-	URL:      "https://smsbot.example.com/l/" + strings.Repeat("x", TokenLen),
+	URL:      "https://smsbot.example.com" + LinkPath + strings.Repeat("x", TokenLen),
 	Minutes:  15,
 	Email:    "y***@example.com",
 	Left:     4,

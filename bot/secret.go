@@ -19,6 +19,10 @@ const TokenBytes = 24
 // TokenLen is the length of a link token in base64url without padding.
 var TokenLen = base64.RawURLEncoding.EncodedLen(TokenBytes)
 
+// LinkPath is the path of a one-time link under the public URL; the token
+// follows it.
+const LinkPath = "/l/"
+
 // CodeDigits is the length of a confirmation code.
 const CodeDigits = 6
 

@@ -40,6 +40,13 @@ type Logins interface {
 
 var _ Logins = (*bot.Engine)(nil)
 
+// Paths served under the public URL: the one-time link (HandleLink) and
+// Auth0's redirect back (HandleCallback).
+const (
+	PathLink     = bot.LinkPath + "{token}"
+	PathCallback = "/auth/callback"
+)
+
 // Config configures the login.
 type Config struct {
 	PublicURL    string // https://bot.example.com; the callback is PublicURL + /auth/callback

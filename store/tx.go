@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
@@ -32,25 +34,130 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.stmts.queryRow(t.tx, query, args...)
 }
 
-const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash,
-	code_mac, code_user_id, code_email, code_login, code_attempts,
-	reply_window, reply_count, created_at, updated_at`
+// phoneColumn is one column of the phones row: its name, the value a
+// Phone writes to it and where a read puts it.
+type phoneColumn struct {
+	name  string
+	value func(*bot.Phone) any
+	dest  func(*bot.Phone) any
+	fixed bool // written by the insert only (the key and the creation time)
+}
+
+// phoneTable lists the phones row's columns once, in the order of every
+// SELECT, INSERT and UPDATE of a phone. A new column is a new row here.
+var phoneTable = []phoneColumn{
+	textColumn("phone", func(p *bot.Phone) *string { return &p.Number }, true),
+	textColumn("state", func(p *bot.Phone) *string { return &p.State }, false),
+	timeColumn("expires_at", func(p *bot.Phone) *time.Time { return &p.ExpiresAt }, false),
+	{name: "user_id", value: func(p *bot.Phone) any { return nilIfEmpty(p.UserID) }, dest: func(p *bot.Phone) any { return nullText{&p.UserID} }},
+	textColumn("email", func(p *bot.Phone) *string { return &p.Email }, false),
+	timeColumn("bound_at", func(p *bot.Phone) *time.Time { return &p.BoundAt }, false),
+	blobColumn("link_hash", func(p *bot.Phone) *[]byte { return &p.LinkHash }),
+	blobColumn("code_mac", func(p *bot.Phone) *[]byte { return &p.CodeMAC }),
+	textColumn("code_user_id", func(p *bot.Phone) *string { return &p.CodeUserID }, false),
+	textColumn("code_email", func(p *bot.Phone) *string { return &p.CodeEmail }, false),
+	textColumn("code_login", func(p *bot.Phone) *string { return &p.CodeLogin }, false),
+	intColumn("code_attempts", func(p *bot.Phone) *int { return &p.CodeAttempts }),
+	timeColumn("reply_window", func(p *bot.Phone) *time.Time { return &p.ReplyWindow }, false),
+	intColumn("reply_count", func(p *bot.Phone) *int { return &p.ReplyCount }),
+	timeColumn("created_at", func(p *bot.Phone) *time.Time { return &p.CreatedAt }, true),
+	timeColumn("updated_at", func(p *bot.Phone) *time.Time { return &p.UpdatedAt }, false),
+}
+
+func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) }, fixed: fixed}
+}
+
+func intColumn(name string, f func(*bot.Phone) *int) phoneColumn {
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) }}
+}
+
+// blobColumn stores an empty slice as NULL.
+func blobColumn(name string, f func(*bot.Phone) *[]byte) phoneColumn {
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return nilIfEmpty(*f(p)) }, dest: func(p *bot.Phone) any { return f(p) }}
+}
+
+// timeColumn stores unix milliseconds, 0 for the zero time.
+func timeColumn(name string, f func(*bot.Phone) *time.Time, fixed bool) phoneColumn {
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return ms(*f(p)) }, dest: func(p *bot.Phone) any { return millis{f(p)} }, fixed: fixed}
+}
+
+// millis scans unix milliseconds into a time.
+type millis struct{ t *time.Time }
+
+func (m millis) Scan(v any) error {
+	n, ok := v.(int64)
+	if !ok {
+		return fmt.Errorf("want unix milliseconds, not %T", v)
+	}
+	*m.t = fromMS(n)
+	return nil
+}
+
+// nullText scans a nullable text column, NULL as "".
+type nullText struct{ s *string }
+
+func (n nullText) Scan(v any) error {
+	var ns sql.NullString
+	if err := ns.Scan(v); err != nil {
+		return err
+	}
+	*n.s = ns.String
+	return nil
+}
+
+// The phones statements, built from phoneTable.
+var (
+	phoneColumns = columnList(phoneTable)
+	insertPhone  = `INSERT INTO phones (` + phoneColumns + `) VALUES (` + placeholders(phoneTable, true) + `)`
+	updatePhone  = `UPDATE phones SET ` + placeholders(phoneTable, false) + ` WHERE phone = ?1`
+)
+
+func columnList(cols []phoneColumn) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// placeholders numbers the columns' parameters in table order (phoneArgs
+// binds them): "?1, ?2, ..." for an insert, "state = ?2, ..." without the
+// fixed columns for an update.
+func placeholders(cols []phoneColumn, insert bool) string {
+	var parts []string
+	for i, c := range cols {
+		switch {
+		case insert:
+			parts = append(parts, fmt.Sprintf("?%d", i+1))
+		case !c.fixed:
+			parts = append(parts, fmt.Sprintf("%s = ?%d", c.name, i+1))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// phoneArgs are p's values in phoneTable order.
+func phoneArgs(p *bot.Phone) []any {
+	args := make([]any, len(phoneTable))
+	for i, c := range phoneTable {
+		args[i] = c.value(p)
+	}
+	return args
+}
 
 func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
 	var p bot.Phone
-	var userID sql.NullString
-	var expires, bound, window, created, updated int64
-	err := row.Scan(&p.Number, &p.State, &expires, &userID, &p.Email, &bound, &p.LinkHash,
-		&p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin, &p.CodeAttempts,
-		&window, &p.ReplyCount, &created, &updated)
+	dests := make([]any, len(phoneTable))
+	for i, c := range phoneTable {
+		dests[i] = c.dest(&p)
+	}
+	err := row.Scan(dests...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
 	} else if err != nil {
 		return nil, err
 	}
-	p.UserID = userID.String
-	p.ExpiresAt, p.BoundAt, p.ReplyWindow = fromMS(expires), fromMS(bound), fromMS(window)
-	p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
 	return &p, nil
 }
 
@@ -68,28 +175,12 @@ func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error)
 // of a phone that exists, so the UPDATE comes first: an upsert costs an
 // extra failed insert each time.
 func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
-	var userID any
-	if p.UserID != "" {
-		userID = p.UserID
-	}
-	res, err := t.exec(ctx, `UPDATE phones SET
-			state = ?, expires_at = ?, user_id = ?, email = ?, bound_at = ?,
-			link_hash = ?, code_mac = ?, code_user_id = ?, code_email = ?,
-			code_login = ?, code_attempts = ?, reply_window = ?, reply_count = ?,
-			updated_at = ?
-		WHERE phone = ?`,
-		p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt),
-		nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail,
-		p.CodeLogin, p.CodeAttempts, ms(p.ReplyWindow), p.ReplyCount,
-		ms(p.UpdatedAt), p.Number)
+	args := phoneArgs(p)
+	res, err := t.exec(ctx, updatePhone, args...)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			_, err = t.exec(ctx, `INSERT INTO phones (`+phoneColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				p.Number, p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt), nilIfEmpty(p.LinkHash),
-				nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
-				ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt))
+			_, err = t.exec(ctx, insertPhone, args...)
 		}
 	}
 	if isConstraint(err) {
@@ -98,11 +189,12 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 	return err
 }
 
-func nilIfEmpty(b []byte) any {
-	if len(b) == 0 {
+// nilIfEmpty stores an empty value as NULL.
+func nilIfEmpty[T string | []byte](v T) any {
+	if len(v) == 0 {
 		return nil
 	}
-	return b
+	return v
 }
 
 // Reply returns the sealed reply stored for a MessageSid.

@@ -31,6 +31,12 @@ type StatusRecorder interface {
 
 var _ Conversation = (*bot.Engine)(nil)
 
+// Paths of the webhooks under the public URL, as Twilio is given them.
+const (
+	PathSMS    = "/webhooks/twilio/sms"
+	PathStatus = "/webhooks/twilio/status"
+)
+
 // MaxBody is the largest webhook body accepted. Twilio's inbound SMS
 // webhook is a few kilobytes even with a 1,600-character body.
 const MaxBody = 64 << 10

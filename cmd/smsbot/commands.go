@@ -14,13 +14,6 @@ import (
 	"github.com/smsbot/smsbot/webhooks"
 )
 
-// Paths Twilio and Auth0 are given, under SMSBOT_PUBLIC_URL.
-const (
-	pathSMS      = "/webhooks/twilio/sms"
-	pathStatus   = "/webhooks/twilio/status"
-	pathCallback = "/auth/callback"
-)
-
 // newFlags returns a flag set for a command whose --help prints help (the
 // text after the usage line) and the flags.
 func newFlags(name, usage, help string, stderr io.Writer) *flag.FlagSet {

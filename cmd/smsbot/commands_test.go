@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
@@ -77,7 +78,7 @@ func newFarEnds(t *testing.T, auth0Opts func(*auth0test.Options)) *farEnds {
 	t.Cleanup(tw.Close)
 	t.Cleanup(func() { f.twilio.Close() })
 
-	o := auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{cmdPublic + "/auth/callback"}}
+	o := auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{cmdPublic + magiclink.PathCallback}}
 	if auth0Opts != nil {
 		auth0Opts(&o)
 	}
@@ -187,7 +188,7 @@ func TestTwilioWebhook(t *testing.T) {
 		t.Fatalf("twilio-webhook: %d %s %s", code, out, errOut)
 	}
 	n, _ := f.twilio.Number(e2eNumber)
-	if n.SmsURL != cmdPublic+"/webhooks/twilio/sms" || n.SmsMethod != "POST" || n.StatusCallback != cmdPublic+"/webhooks/twilio/status" {
+	if n.SmsURL != cmdPublic+webhooks.PathSMS || n.SmsMethod != "POST" || n.StatusCallback != cmdPublic+webhooks.PathStatus {
 		t.Fatalf("number after twilio-webhook: %+v", n)
 	}
 	if out, _, code = runCmd(t, f.env, "twilio-webhook"); code != 0 || !strings.Contains(out, "Nothing to change") {
@@ -199,7 +200,7 @@ func TestTwilioWebhook(t *testing.T) {
 	if out, errOut, code = runCmd(t, svcEnv, "twilio-webhook"); code != 0 || !strings.Contains(out, "Updated.") {
 		t.Fatalf("service: %d %s %s", code, out, errOut)
 	}
-	if got := f.svc.conf["InboundRequestUrl"]; got != cmdPublic+"/webhooks/twilio/sms" {
+	if got := f.svc.conf["InboundRequestUrl"]; got != cmdPublic+webhooks.PathSMS {
 		t.Fatalf("service inbound URL %q", got)
 	}
 
@@ -341,9 +342,9 @@ func TestSubscribers(t *testing.T) {
 	e.waitFor("the code prompt", func() bool { return len(e.twilio.MessagesTo(alice)) == 1 })
 	status := url.Values{"MessageSid": {e.twilio.MessagesTo(alice)[0].SID}, "MessageStatus": {"undelivered"},
 		"ErrorCode": {"30003"}, "To": {alice}, "AccountSid": {e2eSID}}
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/status", strings.NewReader(status.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.base+webhooks.PathStatus, strings.NewReader(status.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, e.public+"/webhooks/twilio/status", status))
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, e.public+webhooks.PathStatus, status))
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent {
 		t.Fatalf("status callback: %v %v", res, err)
 	}

@@ -38,13 +38,14 @@ type config struct {
 	ClientIPHeader string // the header a trusted proxy puts the client address in
 	TextsPerMinute int    // global cap on texts sent through the REST API
 
-	HTTPTimeout  time.Duration // for calls to Twilio and Auth0
-	OutboxLease  time.Duration // how long a worker owns a claimed job
-	RetryBase    time.Duration // first retry delay of the outbox
-	RetryMax     time.Duration // longest retry delay
-	RetryAttempt int           // tries before a job fails
-	OutboxLanes  int           // outbox deliveries under way at once
-	Retention    time.Duration // how long MessageSids, finished jobs and statuses are kept
+	HTTPTimeout     time.Duration // for calls to Twilio and Auth0
+	ShutdownTimeout time.Duration // how long requests in flight may take on SIGTERM
+	OutboxLease     time.Duration // how long a worker owns a claimed job
+	RetryBase       time.Duration // first retry delay of the outbox
+	RetryMax        time.Duration // longest retry delay
+	RetryAttempt    int           // tries before a job fails
+	OutboxLanes     int           // outbox deliveries under way at once
+	Retention       time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
 
@@ -54,54 +55,119 @@ type config struct {
 	Nest nestConfig
 }
 
-// setting documents one environment variable.
+// setting is one environment variable: its name, the serve flag that
+// overrides it (if any), its default, its help and how its value is put
+// into the config. The settings table is the one place a setting is
+// written down: loadConfig, serve --help and the README's table all read
+// it, so adding a setting is adding a row.
 type setting struct {
-	Env, Default, Help string
+	Env  string
+	Flag string // serve's flag that overrides Env, or ""
+	// Default is the value parsed when neither Env nor Flag is given ("":
+	// none). DefaultDoc, when set, describes a default that is not a plain
+	// value, for the help and the README.
+	Default, DefaultDoc string
+	Help                string
+	set                 func(c *config, v string) error
 }
 
-// settings lists every environment variable; the README's table mirrors it.
+// doc is the default as the help and the README show it.
+func (s setting) doc() string {
+	if s.DefaultDoc != "" {
+		return s.DefaultDoc
+	}
+	return s.Default
+}
+
+// settings lists every environment variable, in the order the help and
+// the README show them.
 var settings = []setting{
-	{"SMSBOT_ADDR", ":8080", "address to listen on"},
-	{"SMSBOT_DB", "smsbot.db", "SQLite database file"},
-	{"SMSBOT_PUBLIC_URL", "http://localhost:PORT in dev", "the https URL Twilio and browsers use to reach the bot"},
-	{"SMSBOT_SECRET", "generated once, kept in the database", "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies"},
-	{"SMSBOT_NAME", "smsbot", "program name in texts and pages"},
-	{"SMSBOT_SYNCHRONOUS", "FULL", "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)"},
-	{"SMSBOT_ANSWER_KEYWORDS", "false", "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)"},
-	{"SMSBOT_TEMPLATES", "", "JSON file of reply templates overriding the defaults"},
-	{"SMSBOT_PPROF", "", "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060"},
-	{"SMSBOT_CA_FILE", "", "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)"},
-	{"SMSBOT_LINKS_PER_HOUR", "3", "login links per phone per hour"},
-	{"SMSBOT_LINKS_PER_DAY", "10", "login links per phone per day"},
-	{"SMSBOT_CODE_ATTEMPTS", "5", "wrong codes allowed per login"},
-	{"SMSBOT_REPLY_BUDGET", "20", "replies per phone per 10 minutes, then silence"},
-	{"SMSBOT_WEB_PER_MINUTE", "30", "requests per minute per client address on /l/ and /auth/callback"},
-	{"SMSBOT_WEB_BURST", "10", "burst allowed above SMSBOT_WEB_PER_MINUTE"},
-	{"SMSBOT_CLIENT_IP_HEADER", "", "header with the client address set by a trusted proxy (X-Forwarded-For, X-Real-IP)"},
-	{"SMSBOT_TEXTS_PER_MINUTE", "60", "global cap on texts sent through the Twilio REST API"},
-	{"SMSBOT_HTTP_TIMEOUT", "10s", "timeout of each call to Twilio and Auth0"},
-	{"SMSBOT_OUTBOX_LEASE", "1m", "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed"},
-	{"SMSBOT_OUTBOX_RETRY_BASE", "1s", "first retry delay of the outbox (doubles each try, with jitter)"},
-	{"SMSBOT_OUTBOX_RETRY_MAX", "10m", "longest retry delay of the outbox"},
-	{"SMSBOT_OUTBOX_ATTEMPTS", "12", "tries before an outbox job is given up"},
-	{"SMSBOT_OUTBOX_WORKERS", "4", "outbox deliveries under way at once (the texts-per-minute cap still holds)"},
-	{"SMSBOT_RETENTION", "720h", "how long inbound MessageSids (for replays), finished outbox jobs and delivery statuses are kept; pruned hourly"},
-	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...)"},
-	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; checks webhook signatures and sends texts"},
-	{"TWILIO_FROM_NUMBER", "", "the Twilio number texts are sent from (E.164)"},
-	{"TWILIO_MESSAGING_SERVICE_SID", "", "a Messaging Service (MG...) to send from instead of a number"},
-	{"TWILIO_API_URL", "https://api.twilio.com", "base URL of the Twilio REST API (proxies, tests)"},
-	{"AUTH0_DOMAIN", "", "Auth0 tenant domain, such as example.us.auth0.com"},
-	{"AUTH0_CLIENT_ID", "", "Auth0 Regular Web Application client id"},
-	{"AUTH0_CLIENT_SECRET", "", "its client secret"},
-	{"AUTH0_CONNECTION", "", "optional: the Auth0 connection to log in with"},
-	{"AUTH0_MGMT_CLIENT_ID", "AUTH0_CLIENT_ID", "machine-to-machine application for the Management API"},
-	{"AUTH0_MGMT_CLIENT_SECRET", "AUTH0_CLIENT_SECRET", "its client secret"},
-	{"SDM_PROJECT_ID", "", "Google Device Access project id; turns on the thermostat commands (GT, ST, MODE)"},
-	{"GOOGLE_CLIENT_ID", "", "the Google OAuth client of Auth0's google-oauth2 connection (refreshes Google tokens)"},
-	{"GOOGLE_CLIENT_SECRET", "", "its client secret"},
-	{"SDM_API_URL", "https://smartdevicemanagement.googleapis.com/v1", "base URL of the Smart Device Management API (proxies, tests)"},
-	{"GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google's OAuth token endpoint (proxies, tests)"},
+	{Env: "SMSBOT_ADDR", Flag: "addr", Default: ":8080", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
+	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file", set: text(func(c *config) *string { return &c.DB })},
+	{Env: "SMSBOT_PUBLIC_URL", Flag: "public-url", DefaultDoc: "http://localhost:PORT in dev", Help: "the https URL Twilio and browsers use to reach the bot", set: text(func(c *config) *string { return &c.PublicURL })},
+	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in the database", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
+	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
+	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
+	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
+	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
+	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060", set: text(func(c *config) *string { return &c.Pprof })},
+	{Env: "SMSBOT_CA_FILE", Help: "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)", set: text(func(c *config) *string { return &c.CAFile })},
+	{Env: "SMSBOT_LINKS_PER_HOUR", Default: strconv.Itoa(bot.DefaultLimits().LinksPerHour), Help: "login links per phone per hour", set: positive(func(c *config) *int { return &c.Limits.LinksPerHour })},
+	{Env: "SMSBOT_LINKS_PER_DAY", Default: strconv.Itoa(bot.DefaultLimits().LinksPerDay), Help: "login links per phone per day", set: positive(func(c *config) *int { return &c.Limits.LinksPerDay })},
+	{Env: "SMSBOT_CODE_ATTEMPTS", Default: strconv.Itoa(bot.DefaultLimits().CodeAttempts), Help: "wrong codes allowed per login", set: positive(func(c *config) *int { return &c.Limits.CodeAttempts })},
+	{Env: "SMSBOT_REPLY_BUDGET", Default: strconv.Itoa(bot.DefaultLimits().ReplyBudget), Help: "replies per phone per 10 minutes, then silence", set: positive(func(c *config) *int { return &c.Limits.ReplyBudget })},
+	{Env: "SMSBOT_WEB_PER_MINUTE", Default: "30", Help: "requests per minute per client address on /l/ and /auth/callback", set: positive(func(c *config) *int { return &c.WebPerMinute })},
+	{Env: "SMSBOT_WEB_BURST", Default: "10", Help: "burst allowed above SMSBOT_WEB_PER_MINUTE", set: positive(func(c *config) *int { return &c.WebBurst })},
+	{Env: "SMSBOT_CLIENT_IP_HEADER", Help: "header with the client address set by a trusted proxy (X-Forwarded-For, X-Real-IP)", set: text(func(c *config) *string { return &c.ClientIPHeader })},
+	{Env: "SMSBOT_TEXTS_PER_MINUTE", Default: "60", Help: "global cap on texts sent through the Twilio REST API", set: positive(func(c *config) *int { return &c.TextsPerMinute })},
+	{Env: "SMSBOT_HTTP_TIMEOUT", Default: "10s", Help: "timeout of each call to Twilio and Auth0", set: duration(func(c *config) *time.Duration { return &c.HTTPTimeout })},
+	{Env: "SMSBOT_SHUTDOWN_TIMEOUT", Default: "10s", Help: "on SIGTERM, how long requests in flight may take before they are cut (the stop still exits 0)", set: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{Env: "SMSBOT_OUTBOX_LEASE", Default: "1m", Help: "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed", set: duration(func(c *config) *time.Duration { return &c.OutboxLease })},
+	{Env: "SMSBOT_OUTBOX_RETRY_BASE", Default: "1s", Help: "first retry delay of the outbox (doubles each try, with jitter)", set: duration(func(c *config) *time.Duration { return &c.RetryBase })},
+	{Env: "SMSBOT_OUTBOX_RETRY_MAX", Default: "10m", Help: "longest retry delay of the outbox", set: duration(func(c *config) *time.Duration { return &c.RetryMax })},
+	{Env: "SMSBOT_OUTBOX_ATTEMPTS", Default: "12", Help: "tries before an outbox job is given up", set: positive(func(c *config) *int { return &c.RetryAttempt })},
+	{Env: "SMSBOT_OUTBOX_WORKERS", Default: "4", Help: "outbox deliveries under way at once (the texts-per-minute cap still holds)", set: positive(func(c *config) *int { return &c.OutboxLanes })},
+	{Env: "SMSBOT_RETENTION", Default: "720h", Help: "how long inbound MessageSids (for replays), finished outbox jobs and delivery statuses are kept; pruned hourly", set: duration(func(c *config) *time.Duration { return &c.Retention })},
+	{Env: "TWILIO_ACCOUNT_SID", Help: "Twilio account SID (AC...)", set: text(func(c *config) *string { return &c.TwilioSID })},
+	{Env: "TWILIO_AUTH_TOKEN", Help: "Twilio auth token; checks webhook signatures and sends texts", set: text(func(c *config) *string { return &c.TwilioToken })},
+	{Env: "TWILIO_FROM_NUMBER", Help: "the Twilio number texts are sent from (E.164)", set: text(func(c *config) *string { return &c.TwilioFrom })},
+	{Env: "TWILIO_MESSAGING_SERVICE_SID", Help: "a Messaging Service (MG...) to send from instead of a number", set: text(func(c *config) *string { return &c.TwilioService })},
+	{Env: "TWILIO_API_URL", DefaultDoc: "https://api.twilio.com", Help: "base URL of the Twilio REST API (proxies, tests)", set: text(func(c *config) *string { return &c.TwilioAPIURL })},
+	{Env: "AUTH0_DOMAIN", Help: "Auth0 tenant domain, such as example.us.auth0.com", set: func(c *config, v string) error {
+		c.Auth0Domain = strings.TrimSuffix(strings.TrimPrefix(v, "https://"), "/")
+		return nil
+	}},
+	{Env: "AUTH0_CLIENT_ID", Help: "Auth0 Regular Web Application client id", set: text(func(c *config) *string { return &c.Auth0ClientID })},
+	{Env: "AUTH0_CLIENT_SECRET", Help: "its client secret", set: text(func(c *config) *string { return &c.Auth0Secret })},
+	{Env: "AUTH0_CONNECTION", Help: "optional: the Auth0 connection to log in with", set: text(func(c *config) *string { return &c.Auth0Connection })},
+	{Env: "AUTH0_MGMT_CLIENT_ID", DefaultDoc: "AUTH0_CLIENT_ID", Help: "machine-to-machine application for the Management API", set: text(func(c *config) *string { return &c.Auth0MgmtID })},
+	{Env: "AUTH0_MGMT_CLIENT_SECRET", DefaultDoc: "AUTH0_CLIENT_SECRET", Help: "its client secret", set: text(func(c *config) *string { return &c.Auth0MgmtSecret })},
+	{Env: "SDM_PROJECT_ID", Help: "Google Device Access project id; turns on the thermostat commands (GT, ST, MODE)", set: text(func(c *config) *string { return &c.Nest.Project })},
+	{Env: "GOOGLE_CLIENT_ID", Help: "the Google OAuth client of Auth0's google-oauth2 connection (refreshes Google tokens)", set: text(func(c *config) *string { return &c.Nest.ClientID })},
+	{Env: "GOOGLE_CLIENT_SECRET", Help: "its client secret", set: text(func(c *config) *string { return &c.Nest.ClientSecret })},
+	{Env: "SDM_API_URL", DefaultDoc: "https://smartdevicemanagement.googleapis.com/v1", Help: "base URL of the Smart Device Management API (proxies, tests)", set: text(func(c *config) *string { return &c.Nest.APIURL })},
+	{Env: "GOOGLE_TOKEN_URL", DefaultDoc: "https://oauth2.googleapis.com/token", Help: "Google's OAuth token endpoint (proxies, tests)", set: text(func(c *config) *string { return &c.Nest.TokenURL })},
+}
+
+// text parses a setting that is kept as given.
+func text(field func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *field(c) = v; return nil }
+}
+
+// positive parses a whole number of at least 1.
+func positive(field func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 1 {
+			return fmt.Errorf("want a positive whole number, not %q", v)
+		}
+		*field(c) = i
+		return nil
+	}
+}
+
+// duration parses a positive duration such as 10s.
+func duration(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a duration such as 10s, not %q", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// boolean parses true or false.
+func boolean(field func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, not %q", v)
+		}
+		*field(c) = b
+		return nil
+	}
 }
 
 // Dev mode's fixed credentials. They only ever reach the local stand-ins.
@@ -113,17 +179,10 @@ const (
 	devSecret     = "smsbot-dev-client-secret"
 )
 
-// loadConfig reads the environment and the flags of `serve`.
+// loadConfig reads the settings from the environment, with serve's flags
+// on top, and checks that production has what it needs.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
-	env := func(k, d string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return d
-	}
-	c := &config{Limits: bot.DefaultLimits(), WebPerMinute: 30, WebBurst: 10, TextsPerMinute: 60,
-		HTTPTimeout: 10 * time.Second, OutboxLease: time.Minute, RetryBase: time.Second, RetryMax: 10 * time.Minute, RetryAttempt: 12, OutboxLanes: 4,
-		Retention: 30 * 24 * time.Hour}
+	c := &config{Limits: bot.DefaultLimits()}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -131,92 +190,56 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nEnvironment:\n")
 		for _, s := range settings {
-			fmt.Fprintf(stderr, "  %-30s %s (default: %s)\n", s.Env, s.Help, orNone(s.Default))
+			fmt.Fprintf(stderr, "  %-30s %s (default: %s)\n", s.Env, s.Help, orNone(s.doc()))
 		}
 	}
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: local stand-ins for Twilio and Auth0, the Dev Phone at /dev")
-	fs.StringVar(&c.Addr, "addr", env("SMSBOT_ADDR", ":8080"), "address to listen on (SMSBOT_ADDR)")
-	fs.StringVar(&c.DB, "db", env("SMSBOT_DB", "smsbot.db"), "SQLite database file (SMSBOT_DB)")
-	fs.StringVar(&c.PublicURL, "public-url", getenv("SMSBOT_PUBLIC_URL"), "public base URL (SMSBOT_PUBLIC_URL)")
+	flags := map[string]*string{}
+	for _, s := range settings {
+		if s.Flag != "" {
+			flags[s.Flag] = fs.String(s.Flag, "", fmt.Sprintf("%s (%s)", s.Help, s.Env))
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	c.Secret = getenv("SMSBOT_SECRET")
-	c.Name = env("SMSBOT_NAME", "smsbot")
-	c.Synchronous = env("SMSBOT_SYNCHRONOUS", "FULL")
-	c.CAFile = getenv("SMSBOT_CA_FILE")
-	c.Templates = getenv("SMSBOT_TEMPLATES")
-	c.Pprof = getenv("SMSBOT_PPROF")
-	c.ClientIPHeader = getenv("SMSBOT_CLIENT_IP_HEADER")
-	c.TwilioSID = getenv("TWILIO_ACCOUNT_SID")
-	c.TwilioToken = getenv("TWILIO_AUTH_TOKEN")
-	c.TwilioFrom = getenv("TWILIO_FROM_NUMBER")
-	c.TwilioService = getenv("TWILIO_MESSAGING_SERVICE_SID")
-	c.TwilioAPIURL = getenv("TWILIO_API_URL")
-	c.Auth0Domain = strings.TrimSuffix(strings.TrimPrefix(getenv("AUTH0_DOMAIN"), "https://"), "/")
-	c.Auth0ClientID = getenv("AUTH0_CLIENT_ID")
-	c.Auth0Secret = getenv("AUTH0_CLIENT_SECRET")
-	c.Auth0Connection = getenv("AUTH0_CONNECTION")
-	c.Auth0MgmtID = env("AUTH0_MGMT_CLIENT_ID", c.Auth0ClientID)
-	c.Auth0MgmtSecret = env("AUTH0_MGMT_CLIENT_SECRET", c.Auth0Secret)
-	c.Nest = loadNestConfig(getenv)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	var errs []error
-	if v := getenv("SMSBOT_ANSWER_KEYWORDS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("SMSBOT_ANSWER_KEYWORDS: want true or false, not %q", v))
+	for _, s := range settings {
+		v := getenv(s.Env)
+		if given[s.Flag] {
+			v = *flags[s.Flag]
 		}
-		c.AnswerKeywords = b
-	}
-	for _, n := range []struct {
-		env string
-		dst *int
-	}{
-		{"SMSBOT_LINKS_PER_HOUR", &c.Limits.LinksPerHour},
-		{"SMSBOT_LINKS_PER_DAY", &c.Limits.LinksPerDay},
-		{"SMSBOT_CODE_ATTEMPTS", &c.Limits.CodeAttempts},
-		{"SMSBOT_REPLY_BUDGET", &c.Limits.ReplyBudget},
-		{"SMSBOT_WEB_PER_MINUTE", &c.WebPerMinute},
-		{"SMSBOT_WEB_BURST", &c.WebBurst},
-		{"SMSBOT_TEXTS_PER_MINUTE", &c.TextsPerMinute},
-		{"SMSBOT_OUTBOX_ATTEMPTS", &c.RetryAttempt},
-		{"SMSBOT_OUTBOX_WORKERS", &c.OutboxLanes},
-	} {
-		if v := getenv(n.env); v != "" {
-			i, err := strconv.Atoi(v)
-			if err != nil || i < 1 {
-				errs = append(errs, fmt.Errorf("%s: want a positive whole number, not %q", n.env, v))
-				continue
-			}
-			*n.dst = i
+		if v == "" {
+			v = s.Default
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.set(c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
 		}
 	}
-	for _, d := range []struct {
-		env string
-		dst *time.Duration
-	}{
-		{"SMSBOT_HTTP_TIMEOUT", &c.HTTPTimeout},
-		{"SMSBOT_OUTBOX_LEASE", &c.OutboxLease},
-		{"SMSBOT_OUTBOX_RETRY_BASE", &c.RetryBase},
-		{"SMSBOT_OUTBOX_RETRY_MAX", &c.RetryMax},
-		{"SMSBOT_RETENTION", &c.Retention},
-	} {
-		if v := getenv(d.env); v != "" {
-			t, err := time.ParseDuration(v)
-			if err != nil || t <= 0 {
-				errs = append(errs, fmt.Errorf("%s: want a duration such as 10s, not %q", d.env, v))
-				continue
-			}
-			*d.dst = t
-		}
+	if c.Auth0MgmtID == "" {
+		c.Auth0MgmtID = c.Auth0ClientID
+	}
+	if c.Auth0MgmtSecret == "" {
+		c.Auth0MgmtSecret = c.Auth0Secret
 	}
 	if c.Dev {
 		return c, errors.Join(errs...)
 	}
+	return c, errors.Join(append(errs, c.checkProduction()...)...)
+}
+
+// checkProduction lists what production lacks or has malformed.
+func (c *config) checkProduction() []error {
+	var errs []error
 	missing := func(env, v string) {
 		if v == "" {
 			errs = append(errs, fmt.Errorf("%s is not set", env))
@@ -240,7 +263,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if c.TwilioFrom != "" && !bot.ValidPhone(c.TwilioFrom) {
 		errs = append(errs, fmt.Errorf("TWILIO_FROM_NUMBER %q is not an E.164 number such as +15551234567", c.TwilioFrom))
 	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 // checkPublicURL wants https, except on loopback addresses (tests, a local

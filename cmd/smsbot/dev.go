@@ -9,8 +9,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/nest/sdmtest"
+	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/devphone"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -44,7 +46,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 	a, err := auth0test.New(auth0test.Options{
 		ClientID:     devClientID,
 		ClientSecret: devSecret,
-		CallbackURLs: []string{cfg.PublicURL + "/auth/callback"},
+		CallbackURLs: []string{cfg.PublicURL + magiclink.PathCallback},
 		OnNewUser:    d.googleIdentity,
 	})
 	if err != nil {
@@ -62,7 +64,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 	d.phone = devphone.New(devphone.Options{
 		Twilio:     d.twilio,
 		WebhookURL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/twilio/sms", addr.Port),
-		SignURL:    cfg.PublicURL + "/webhooks/twilio/sms",
+		SignURL:    cfg.PublicURL + webhooks.PathSMS,
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
 		BotNumber:  cfg.TwilioFrom,

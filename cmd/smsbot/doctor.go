@@ -20,6 +20,7 @@ import (
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
+	"github.com/smsbot/smsbot/webhooks"
 )
 
 const doctorHelp = `
@@ -322,20 +323,20 @@ func (d *doctor) checkNumber(rc *twilio.RestClient) {
 func (d *doctor) checkHookURLs(what, url, method, status string) {
 	pub := strings.TrimRight(d.cfg.PublicURL, "/")
 	var wrong []string
-	if want := pub + pathSMS; url != want {
+	if want := pub + webhooks.PathSMS; url != want {
 		wrong = append(wrong, fmt.Sprintf("%s URL is %q, want %q", what, url, want))
 	}
 	if got := strings.ToUpper(method); got != "" && got != http.MethodPost {
 		wrong = append(wrong, fmt.Sprintf("%s method is %s, want POST", what, got))
 	}
-	if want := pub + pathStatus; status != want {
+	if want := pub + webhooks.PathStatus; status != want {
 		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", status, want))
 	}
 	if len(wrong) > 0 {
 		d.fail("twilio webhook", strings.Join(wrong, "; "), "run smsbot twilio-webhook")
 		return
 	}
-	d.ok("twilio webhook", "%s URL %s (POST), status callback %s", what, pub+pathSMS, pub+pathStatus)
+	d.ok("twilio webhook", "%s URL %s (POST), status callback %s", what, pub+webhooks.PathSMS, pub+webhooks.PathStatus)
 }
 
 func (d *doctor) checkService(rc *twilio.RestClient) {
@@ -482,7 +483,7 @@ func (d *doctor) checkLoginApp() {
 		"client_secret": {c.Auth0Secret},
 		"code":          {"smsbot-doctor-check"},
 		"code_verifier": {strings.Repeat("v", 43)},
-		"redirect_uri":  {strings.TrimRight(c.PublicURL, "/") + pathCallback},
+		"redirect_uri":  {strings.TrimRight(c.PublicURL, "/") + magiclink.PathCallback},
 	}
 	status, ae, err := d.auth0Call(http.MethodPost, "/oauth/token", form, "", nil)
 	switch {
@@ -565,7 +566,7 @@ func (d *doctor) checkCallback() {
 		d.skip(check, "SMSBOT_PUBLIC_URL or AUTH0_CLIENT_ID is not set")
 		return
 	}
-	want := strings.TrimRight(c.PublicURL, "/") + pathCallback
+	want := strings.TrimRight(c.PublicURL, "/") + magiclink.PathCallback
 	m, err := d.management()
 	if err != nil {
 		d.fail(check, err.Error(), "check AUTH0_DOMAIN")

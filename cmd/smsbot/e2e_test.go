@@ -22,6 +22,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
@@ -93,7 +95,7 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.twilio.Close() })
-	a, err := auth0test.New(auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{e.public + "/auth/callback"}})
+	a, err := auth0test.New(auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{e.public + magiclink.PathCallback}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ type twimlResponse struct {
 // TwiML reply ("" for none).
 func (e *e2e) post(form url.Values, sig string) (int, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.base+webhooks.PathSMS, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if sig != "" {
 		req.Header.Set("X-Twilio-Signature", sig)
@@ -212,7 +214,7 @@ func (e *e2e) form(from, body string) url.Values {
 }
 
 func (e *e2e) sign(form url.Values) string {
-	return webhooks.Signature(e2eToken, e.public+"/webhooks/twilio/sms", form)
+	return webhooks.Signature(e2eToken, e.public+webhooks.PathSMS, form)
 }
 
 // text texts the bot from a phone and returns the reply.
@@ -309,7 +311,7 @@ func (e *e2e) linkFrom(reply string) string {
 	if m == nil {
 		e.t.Fatalf("no link in %q", reply)
 	}
-	if !strings.HasPrefix(m[0], e.public+"/l/") {
+	if !strings.HasPrefix(m[0], e.public+bot.LinkPath) {
 		e.t.Fatalf("link %q is not on the public URL", m[0])
 	}
 	return m[0]
@@ -534,7 +536,7 @@ func TestE2E_BadRequestsChangeNothing(t *testing.T) {
 	if status, _ := e.post(f, ""); status != 403 {
 		t.Fatalf("unsigned: %d", status)
 	}
-	if status, _ := e.post(f, webhooks.Signature("wrongtoken", e.public+"/webhooks/twilio/sms", f)); status != 403 {
+	if status, _ := e.post(f, webhooks.Signature("wrongtoken", e.public+webhooks.PathSMS, f)); status != 403 {
 		t.Fatalf("wrong token: %d", status)
 	}
 	if status, _ := e.post(f, webhooks.Signature(e2eToken, "https://elsewhere.example.com/webhooks/twilio/sms", f)); status != 403 {

@@ -31,16 +31,6 @@ const (
 	devGoogleSecret = "smsbot-dev-google-secret"
 )
 
-func loadNestConfig(getenv func(string) string) nestConfig {
-	return nestConfig{
-		Project:      getenv("SDM_PROJECT_ID"),
-		ClientID:     getenv("GOOGLE_CLIENT_ID"),
-		ClientSecret: getenv("GOOGLE_CLIENT_SECRET"),
-		APIURL:       getenv("SDM_API_URL"),
-		TokenURL:     getenv("GOOGLE_TOKEN_URL"),
-	}
-}
-
 // check lists what is missing once SDM_PROJECT_ID turns the commands on.
 func (n nestConfig) check() []error {
 	if n.Project == "" {

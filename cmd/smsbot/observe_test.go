@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/webhooks"
 )
 
@@ -136,10 +137,10 @@ func TestE2E_MetricsAndLogs(t *testing.T) {
 			if rec["request_id"] == nil || rec["route"] == nil || rec["status"] == nil {
 				t.Errorf("request log: %s", sc.Text())
 			}
-			if rec["route"] == "/webhooks/twilio/sms" && rec["message_sid"] == nil {
+			if rec["route"] == webhooks.PathSMS && rec["message_sid"] == nil {
 				t.Errorf("webhook request log without MessageSid: %s", sc.Text())
 			}
-			if rec["route"] == "/l/{token}" {
+			if rec["route"] == magiclink.PathLink {
 				sawLink = true
 			}
 		}
@@ -192,7 +193,7 @@ func TestRun_ShutdownFinishesInFlight(t *testing.T) {
 		"From": {"+15555550301"}, "To": {e2eNumber}, "Body": {"S"},
 	}
 	body := form.Encode()
-	sig := webhooks.Signature(e2eToken, base+"/webhooks/twilio/sms", form)
+	sig := webhooks.Signature(e2eToken, base+webhooks.PathSMS, form)
 	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)

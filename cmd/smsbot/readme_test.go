@@ -29,8 +29,8 @@ func readmeSections(t *testing.T) map[string]string {
 	table.WriteString("| variable | default | meaning |\n|---|---|---|\n")
 	for _, s := range settings {
 		def := ""
-		if s.Default != "" {
-			def = "`" + s.Default + "`"
+		if d := s.doc(); d != "" {
+			def = "`" + d + "`"
 		}
 		fmt.Fprintf(&table, "| `%s` | %s | %s |\n", s.Env, def, strings.ReplaceAll(s.Help, "|", `\|`))
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/smsbot/smsbot/magiclink"
+	"github.com/smsbot/smsbot/webhooks"
 )
 
 // routes is every route of the server.
@@ -24,10 +25,10 @@ func (a *app) routes() http.Handler {
 	})
 	r.Get("/readyz", a.handleReady)
 	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
-	r.Post("/webhooks/twilio/sms", a.hooks.HandleSMS)
-	r.Post("/webhooks/twilio/status", a.hooks.HandleStatus)
-	r.With(a.webLimit.Middleware).Get("/l/{token}", a.links.HandleLink)
-	r.With(a.webLimit.Middleware).Get("/auth/callback", a.links.HandleCallback)
+	r.Post(webhooks.PathSMS, a.hooks.HandleSMS)
+	r.Post(webhooks.PathStatus, a.hooks.HandleStatus)
+	r.With(a.webLimit.Middleware).Get(magiclink.PathLink, a.links.HandleLink)
+	r.With(a.webLimit.Middleware).Get(magiclink.PathCallback, a.links.HandleCallback)
 	r.Handle("/static/*", magiclink.Static())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		if a.dev != nil {

@@ -160,7 +160,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		log.Warn(w)
 	}
 	// The link reply carries the public URL: check its length with the real one.
-	if s, err := replies.Render(bot.ReplyLink, bot.ReplyData{Name: cfg.Name, URL: cfg.PublicURL + "/l/" + strings.Repeat("x", bot.TokenLen), Minutes: int(cfg.Limits.LinkTTL / time.Minute)}); err == nil && bot.Segments(s) > 1 {
+	if s, err := replies.Render(bot.ReplyLink, bot.ReplyData{Name: cfg.Name, URL: cfg.PublicURL + bot.LinkPath + strings.Repeat("x", bot.TokenLen), Minutes: int(cfg.Limits.LinkTTL / time.Minute)}); err == nil && bot.Segments(s) > 1 {
 		log.Warn("the link reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or link template fits one", "segments", bot.Segments(s))
 	}
 
@@ -189,7 +189,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		Client:              rc,
 		From:                cfg.TwilioFrom,
 		MessagingServiceSID: cfg.TwilioService,
-		StatusCallback:      cfg.PublicURL + "/webhooks/twilio/status",
+		StatusCallback:      cfg.PublicURL + webhooks.PathStatus,
 	}
 	dir, err := magiclink.NewDirectory(ctx, magiclink.DirectoryConfig{
 		Domain: cfg.Auth0Domain, ClientID: cfg.Auth0MgmtID, ClientSecret: cfg.Auth0MgmtSecret, HTTPClient: authClient,

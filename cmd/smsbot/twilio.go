@@ -9,6 +9,8 @@ import (
 
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 	messaging "github.com/twilio/twilio-go/rest/messaging/v1"
+
+	"github.com/smsbot/smsbot/webhooks"
 )
 
 const twilioWebhookHelp = `
@@ -60,7 +62,7 @@ func runTwilioWebhook(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return usageError{err}
 	}
-	smsURL, statusURL := cfg.PublicURL+pathSMS, cfg.PublicURL+pathStatus
+	smsURL, statusURL := cfg.PublicURL+webhooks.PathSMS, cfg.PublicURL+webhooks.PathStatus
 
 	if cfg.TwilioFrom == "" {
 		svc, err := rc.MessagingV1.FetchService(cfg.TwilioService)
