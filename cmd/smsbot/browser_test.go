@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,10 +36,10 @@ func chromium() string {
 // returns its base URL.
 func startDevServer(t *testing.T) string {
 	t.Helper()
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr, listenSetting := listenFD(t)
+	base := "http://" + addr
 	env := map[string]string{
-		"SMSBOT_ADDR":       fmt.Sprintf("127.0.0.1:%d", port),
+		"SMSBOT_ADDR":       listenSetting,
 		"SMSBOT_DB":         filepath.Join(t.TempDir(), "dev.db"),
 		"SMSBOT_PUBLIC_URL": base,
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +72,10 @@ type e2e struct {
 	env    map[string]string // the program's environment
 }
 
+// freePort returns a loopback port that was free a moment ago. Another
+// process may take it before it is used again; the program under test
+// should be given listenFD's socket instead. (Only the crash test, which
+// runs the binary, still uses it.)
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,11 +86,48 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// listenFD listens on a free loopback port and hands the socket over as a
+// file descriptor for SMSBOT_ADDR=fd:N: the port stays held from the
+// moment it is chosen, so no other process can take it. The program owns
+// the descriptor (it closes it).
+func listenFD(t *testing.T) (addr, setting string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// A descriptor of its own, which no *os.File of the test would close.
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String(), fmt.Sprintf("fd:%d", fd)
+}
+
+// waitFor polls cond every 10 ms until it holds, and fails the test after
+// 20 s (a bound for a stuck program, not a speed requirement).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func startE2E(t *testing.T, extra map[string]string) *e2e {
 	t.Helper()
 	e := &e2e{t: t, logs: &syncBuffer{}}
-	port := freePort(t)
-	e.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr, listenSetting := listenFD(t)
+	e.base = "http://" + addr
 	e.public = e.base
 	dir := t.TempDir()
 	e.dbPath = filepath.Join(dir, "e2e.db")
@@ -109,7 +151,7 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"SMSBOT_ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
+		"SMSBOT_ADDR":         listenSetting,
 		"SMSBOT_DB":           e.dbPath,
 		"SMSBOT_PUBLIC_URL":   e.public,
 		"SMSBOT_SECRET":       e2eKey,
@@ -156,24 +198,24 @@ func runProgram(t *testing.T, args []string, env map[string]string, base string,
 			t.Logf("server logs:\n%s", logs)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if res, err := http.Get(base + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
+	waitFor(t, "/healthz", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("server exited: %v\n%s", err, logs)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy in 10 s\n%s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return answers(base + "/healthz")
+	})
+}
+
+// answers reports whether url answers 200.
+func answers(url string) bool {
+	res, err := http.Get(url)
+	if err != nil {
+		return false
 	}
+	res.Body.Close()
+	return res.StatusCode == 200
 }
 
 type twimlResponse struct {
@@ -270,16 +312,11 @@ func (e *e2e) snapshot() string {
 	return b.String()
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor is waitFor for the test that runs e (runProgram shows the
+// server's logs when it fails).
 func (e *e2e) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s\n%s", what, e.logs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(e.t, what, cond)
 }
 
 // textsTo returns the texts the Twilio stand-in accepted for phone.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,12 +17,12 @@ import (
 func startDevE2E(t *testing.T) *e2e {
 	t.Helper()
 	e := &e2e{t: t, logs: &syncBuffer{}}
-	port := freePort(t)
-	e.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr, listenSetting := listenFD(t)
+	e.base = "http://" + addr
 	e.public = e.base
 	e.dbPath = filepath.Join(t.TempDir(), "dev.db")
 	env := map[string]string{
-		"SMSBOT_ADDR":       fmt.Sprintf("127.0.0.1:%d", port),
+		"SMSBOT_ADDR":       listenSetting,
 		"SMSBOT_DB":         e.dbPath,
 		"SMSBOT_PUBLIC_URL": e.public,
 		"TWILIO_AUTH_TOKEN": e2eToken,

@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -165,66 +163,24 @@ func (e *e2e) sendLater(phone string) error {
 // SIGTERM does) while a webhook request is half sent: the request still
 // gets its answer, and run returns, its worker stopped, within a bound.
 func TestRun_ShutdownFinishesInFlight(t *testing.T) {
-	f := newFarEnds(t, nil)
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := with(f.env, "SMSBOT_ADDR", fmt.Sprintf("127.0.0.1:%d", port), "SMSBOT_PUBLIC_URL", base, "SMSBOT_SECRET", e2eKey)
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready in 10 s\n%s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-
-	form := url.Values{
-		"MessageSid": {"SM" + strings.Repeat("ab", 16)}, "AccountSid": {e2eSID},
-		"From": {"+15555550301"}, "To": {e2eNumber}, "Body": {"S"},
-	}
-	body := form.Encode()
-	sig := webhooks.Signature(e2eToken, base+webhooks.PathSMS, form)
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /webhooks/twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", sig, len(body), body[:10])
-	// A later connection answered means the server accepted this one.
-	if status, _ := get(t, base+"/healthz"); status != 200 {
-		t.Fatal("healthz")
-	}
-
-	cancel()
-	stopAt := time.Now()
+	s := startStoppable(t)
+	conn, rest := s.halfRequest(t)
+	s.stop()
 	// Shutting down: new connections are refused.
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	waitFor(t, "new connections to be refused", func() bool {
+		c, err := net.Dial("tcp", s.addr)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Since(stopAt) > 5*time.Second {
-			t.Fatal("still accepting connections 5 s after shutdown began")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	select {
-	case err := <-done:
+	case err := <-s.done:
 		t.Fatalf("run returned before the in-flight request finished: %v", err)
 	default:
 	}
-	io.WriteString(conn, body[10:])
+	io.WriteString(conn, rest)
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("in-flight request: %v", err)
@@ -234,15 +190,10 @@ func TestRun_ShutdownFinishesInFlight(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(reply), "/l/") {
 		t.Fatalf("in-flight request: %d %s", res.StatusCode, reply)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("run did not return within 5 s of the last request")
+	if err := s.wait(t); err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
-		t.Errorf("no stopped log:\n%s", logs)
+	if !strings.Contains(s.logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped log:\n%s", s.logs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,9 +64,9 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 // serve runs the server until ctx ends, then shuts down in order.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen(cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
 	addr := ln.Addr().(*net.TCPAddr)
@@ -87,8 +88,10 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		defer stopPprof()
 	}
 
+	var conns openConns
 	srv := &http.Server{
 		Handler:           a.routes(),
+		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -113,9 +116,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
+		err = shutdown(srv, &conns, cfg.ShutdownTimeout, log)
 	}
 	stopWork()
 	wg.Wait()
@@ -126,11 +127,77 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	return err
 }
 
+// listen listens on addr, or takes over the open socket of "fd:N"
+// (systemd socket activation, tests that hold their port).
+func listen(addr string) (net.Listener, error) {
+	fd, ok := strings.CutPrefix(addr, "fd:")
+	if !ok {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		return ln, nil
+	}
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return nil, usageError{fmt.Errorf("SMSBOT_ADDR %q: want fd:N with N a file descriptor of 3 or more", addr)}
+	}
+	f := os.NewFile(uintptr(n), "listener")
+	defer f.Close() // the listener has its own copy
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// openConns counts the connections that carry a request, or are about to:
+// those http.Server.Shutdown waits for.
+type openConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+// track is the server's ConnState hook.
+func (o *openConns) track(c net.Conn, s http.ConnState) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.conns == nil {
+		o.conns = map[net.Conn]bool{}
+	}
+	if s == http.StateNew || s == http.StateActive {
+		o.conns[c] = true
+	} else {
+		delete(o.conns, c)
+	}
+}
+
+func (o *openConns) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.conns)
+}
+
+// shutdown stops accepting and waits up to timeout for the requests in
+// flight. Requests still open then are cut and logged: a stop bounded by
+// its timeout is a routine stop, not a failure.
+func shutdown(srv *http.Server, conns *openConns, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Warn("shutdown timeout: cutting the requests still open", "requests_cut", conns.count(), "timeout", timeout.String())
+	srv.Close() // its error is the listener's, closed already by Shutdown
+	return nil
+}
+
 // build opens the database and wires the parts.
 func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr) (*app, error) {
 	db, err := store.Open(ctx, cfg.DB, store.Options{Synchronous: cfg.Synchronous})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
 	}
 	a := &app{cfg: cfg, log: log, db: db, metrics: newMetrics(db, time.Now)}
 	ok := false

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/smsbot/smsbot/webhooks"
+)
+
+// stoppable is the program serving in production mode against local far
+// ends, with its context to cancel (what SIGTERM does) and its result.
+type stoppable struct {
+	base, addr string
+	logs       *syncBuffer
+	stop       context.CancelFunc
+	done       chan error
+}
+
+// startStoppable runs serve with env on top of the far ends' settings and
+// waits until /readyz answers.
+func startStoppable(t *testing.T, env ...string) *stoppable {
+	t.Helper()
+	f := newFarEnds(t, nil)
+	addr, listenSetting := listenFD(t)
+	s := &stoppable{base: "http://" + addr, addr: addr, logs: &syncBuffer{}, done: make(chan error, 1)}
+	all := with(f.env, append([]string{"SMSBOT_ADDR", listenSetting, "SMSBOT_PUBLIC_URL", s.base, "SMSBOT_SECRET", e2eKey}, env...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	t.Cleanup(cancel)
+	go func() {
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return all[k] }, io.Discard, s.logs)
+	}()
+	waitFor(t, "/readyz", func() bool { return answers(s.base + "/readyz") })
+	return s
+}
+
+// wait waits for run to return and returns its error.
+func (s *stoppable) wait(t *testing.T) error {
+	t.Helper()
+	var err error
+	waitFor(t, "run to return", func() bool {
+		select {
+		case err = <-s.done:
+			return true
+		default:
+			return false
+		}
+	})
+	return err
+}
+
+// halfRequest opens a connection and sends a signed inbound text whose
+// body stops after 10 bytes; it returns the connection and the rest of the
+// body. Once it returns the server has accepted the connection.
+func (s *stoppable) halfRequest(t *testing.T) (net.Conn, string) {
+	t.Helper()
+	form := url.Values{
+		"MessageSid": {"SM" + strings.Repeat("ab", 16)}, "AccountSid": {e2eSID},
+		"From": {"+15555550301"}, "To": {e2eNumber}, "Body": {"S"},
+	}
+	body := form.Encode()
+	sig := webhooks.Signature(e2eToken, s.base+webhooks.PathSMS, form)
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", webhooks.PathSMS, sig, len(body), body[:10])
+	// The listener accepts in order: a later connection answered means
+	// the server accepted this one.
+	if !answers(s.base + "/healthz") {
+		t.Fatal("healthz")
+	}
+	return conn, body[10:]
+}
+
+// TestRun_ShutdownCutsStuckRequest: a client that keeps its request open
+// past SMSBOT_SHUTDOWN_TIMEOUT is cut, the cut is logged with a count, and
+// run returns nil (exit 0: a routine stop, not a failure).
+func TestRun_ShutdownCutsStuckRequest(t *testing.T) {
+	s := startStoppable(t, "SMSBOT_SHUTDOWN_TIMEOUT", "50ms")
+	conn, _ := s.halfRequest(t)
+	s.stop()
+	if err := s.wait(t); err != nil {
+		t.Fatalf("run after a bounded shutdown: %v (exit %d), want nil\n%s", err, exitCode(err, io.Discard), s.logs)
+	}
+	if !strings.Contains(s.logs.String(), `"requests_cut":1`) {
+		t.Errorf("no log of one request cut:\n%s", s.logs)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Error("the stuck connection is still open")
+	}
+}
+
+// TestListen_FD: SMSBOT_ADDR=fd:N serves on the socket the test holds, so
+// no other process can take the port between choosing and serving it.
+func TestListen_FD(t *testing.T) {
+	addr, setting := listenFD(t)
+	ln, err := listen(setting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().String() != addr {
+		t.Errorf("listening on %s, want %s", ln.Addr(), addr)
+	}
+	for _, bad := range []string{"fd:x", "fd:1"} {
+		var u usageError
+		if _, err := listen(bad); !errors.As(err, &u) {
+			t.Errorf("listen(%q): %v, want a usage error", bad, err)
+		}
+	}
+}
