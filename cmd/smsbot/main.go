@@ -8,6 +8,8 @@
 //	smsbot doctor               check the configuration, Twilio and Auth0
 //	smsbot twilio-webhook       point the Twilio number at this server
 //	smsbot subscribers COMMAND  list, show, remove or export phones
+//	smsbot outbox COMMAND       list or retry undelivered outbox jobs
+//	smsbot backup PATH          copy the database while the server runs
 //	smsbot migrate              apply database migrations and exit
 //	smsbot version              print the version
 //
@@ -66,6 +68,10 @@ Usage:
   smsbot twilio-webhook [--dry-run]  point the Twilio number's webhooks here
   smsbot subscribers list|show PHONE|remove PHONE|export --format csv|json
                                      the phones, their accounts and states
+  smsbot outbox list [--failed]      the texts and Auth0 updates not delivered
+  smsbot outbox retry ID|--all-failed
+                                     put failed outbox jobs back
+  smsbot backup PATH                 copy the database, safe while serving
   smsbot migrate [--db FILE]         apply database migrations and exit
   smsbot version                     print the version
 
@@ -96,6 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTwilioWebhook(ctx, args[1:], getenv, stdout, stderr)
 	case "subscribers":
 		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
+	case "outbox":
+		return runOutbox(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
