@@ -56,6 +56,8 @@ type DB struct {
 	w     writer
 	stmts stmtCache // the writer's prepared statements
 	Now   func() time.Time
+
+	applied []string // the migrations Open applied
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -167,7 +169,17 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.now().UnixMilli()); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.applied = append(db.applied, name)
+	return nil
+}
+
+// Applied returns the names of the migrations that Open applied, none
+// when the database was up to date.
+func (db *DB) Applied() []string {
+	return db.applied
 }
 
 // Migrations returns the names of the applied migrations.

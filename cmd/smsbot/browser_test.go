@@ -52,6 +52,9 @@ func startDevServer(t *testing.T) string {
 // at the Auth0 stand-in, text back the code the page shows, and see
 // "subscribed".
 func TestBrowser_DevPhoneSubscribe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
 	bin := chromium()
 	if bin == "" {
 		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")

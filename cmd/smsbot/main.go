@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -127,14 +128,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// buildVersion is the version the Makefile stamps with
+// -ldflags "-X main.buildVersion=...", from git describe.
+var buildVersion string
+
+// version is the stamped version, else the module's, with the commit when
+// the build recorded one.
 func version() string {
+	v := buildVersion
 	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+	if v == "" && ok {
+		v = bi.Main.Version
 	}
-	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	if !ok {
+		return v
+	}
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 && !strings.Contains(v, s.Value[:7]) {
 			v += " " + s.Value[:12]
 		}
 	}

@@ -377,10 +377,8 @@ func loadTemplates(path string) (map[string]string, error) {
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("migrate", "smsbot migrate [--db FILE]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre).", stderr)
-	path := getenv("SMSBOT_DB")
-	if path == "" {
-		path = "smsbot.db"
-	}
+	cfg, _ := envConfig(getenv)
+	path := cfg.DB
 	fs.StringVar(&path, "db", path, "SQLite database file (SMSBOT_DB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -390,13 +388,13 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	db, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
-		return err
+		return fmt.Errorf("database %s: %w", path, err)
 	}
 	defer db.Close()
 	names, err := db.Migrations(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("database %s: %w", path, err)
 	}
-	fmt.Fprintf(stdout, "%s: %d migrations applied (latest %s)\n", path, len(names), names[len(names)-1])
+	fmt.Fprintf(stdout, "%s: applied %d migration(s) now, %d in all (latest %s)\n", path, len(db.Applied()), len(names), names[len(names)-1])
 	return nil
 }
