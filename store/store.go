@@ -193,8 +193,8 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 
 // Backup writes a consistent copy of the database to path, a file that
 // must not exist yet, with mode 0600. It reads one snapshot (VACUUM INTO),
-// so writers go on meanwhile; the copy holds every
-// transaction committed before it started. A failed backup leaves no file.
+// so writers go on meanwhile; the copy holds every transaction committed
+// before it started. A failed backup leaves no file.
 func (db *DB) Backup(ctx context.Context, path string) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
