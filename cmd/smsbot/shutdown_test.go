@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,8 +91,10 @@ func TestRun_ShutdownCutsStuckRequest(t *testing.T) {
 	if err := s.wait(t); err != nil {
 		t.Fatalf("run after a bounded shutdown: %v (exit %d), want nil\n%s", err, exitCode(err, io.Discard), s.logs)
 	}
-	if !strings.Contains(s.logs.String(), `"requests_cut":1`) {
-		t.Errorf("no log of one request cut:\n%s", s.logs)
+	// At least the stuck one: a probe's connection may not have gone idle
+	// yet on a loaded machine.
+	if !regexp.MustCompile(`"requests_cut":[1-9]`).MatchString(s.logs.String()) {
+		t.Errorf("no log of the request cut:\n%s", s.logs)
 	}
 	if _, err := conn.Read(make([]byte, 1)); err == nil {
 		t.Error("the stuck connection is still open")
