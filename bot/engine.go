@@ -120,6 +120,24 @@ func (t *turn) enqueue(ctx context.Context, j *Job) error {
 	return t.tx.Enqueue(ctx, j)
 }
 
+// update runs fn as one turn in one transaction and, once it has
+// committed, wakes the outbox if the turn queued jobs. fn may run more than
+// once when the store retries the transaction; each run gets a fresh turn.
+func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
+	var t *turn
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		return fn(t)
+	})
+	if err != nil {
+		return err
+	}
+	if t.queued && e.Notify != nil {
+		e.Notify()
+	}
+	return nil
+}
+
 // HandleSMS answers one inbound text in one transaction: it reads the
 // phone, runs the state machine, saves the phone, records the MessageSid
 // with its reply and queues side effects. A MessageSid seen before gets the
@@ -138,10 +156,9 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	}
 	cmd := Parse(in.Body)
 	var res Result
-	var t *turn
 	var plugin *Request
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
+	err := e.update(ctx, func(t *turn) error {
+		tx := t.tx
 		res, plugin = Result{}, nil
 		dup, ok, err := e.stored(ctx, tx, in)
 		if err != nil || ok {
@@ -181,21 +198,17 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if t.queued && e.Notify != nil {
-		e.Notify()
-	}
 	if plugin == nil {
 		return res, nil
 	}
 	reply := e.runPlugins(ctx, *plugin)
-	err = e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
-		dup, ok, err := e.stored(ctx, tx, in)
+	err = e.update(ctx, func(t *turn) error {
+		dup, ok, err := e.stored(ctx, t.tx, in)
 		if err != nil || ok {
 			res = dup
 			return err
 		}
-		p, err := tx.Phone(ctx, in.From)
+		p, err := t.tx.Phone(ctx, in.From)
 		if err != nil {
 			return fmt.Errorf("load phone: %w", err)
 		}

@@ -86,16 +86,12 @@ func (e *Engine) pluginReply(req Request, reply string, err error) string {
 
 // SendLater queues a text to a phone that texted us, through the outbox.
 func (e *Engine) SendLater(ctx context.Context, phone, body string) error {
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Phone(ctx, phone); err != nil {
+	return e.update(ctx, func(t *turn) error {
+		if _, err := t.tx.Phone(ctx, phone); err != nil {
 			return fmt.Errorf("send later: %w", err) // only phones that texted us
 		}
-		return tx.Enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body, CreatedAt: e.now()})
+		return t.enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body})
 	})
-	if err == nil && e.Notify != nil {
-		e.Notify()
-	}
-	return err
 }
 
 // command hands a subscribed phone's text to the plugins.

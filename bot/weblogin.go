@@ -74,9 +74,8 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		return CodeInfo{}, Errorf(EINVALID, "The login did not say who you are. Please try again.")
 	}
 	var info CodeInfo
-	var t *turn
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
+	err := e.update(ctx, func(t *turn) error {
+		tx := t.tx
 		l, p, err := e.liveLink(ctx, tx, hash, t.now)
 		if err != nil {
 			return err
@@ -111,9 +110,6 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 	})
 	if err != nil {
 		return CodeInfo{}, err
-	}
-	if t.queued && e.Notify != nil {
-		e.Notify()
 	}
 	e.count("transition", StateAwaitingLogin, StateAwaitingCode)
 	return info, nil
