@@ -50,7 +50,7 @@ func (db *DB) bulkPhones(ctx context.Context, start, end int, fill func(i int, p
 			nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
 			ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt)); err != nil {
 			if isConstraint(err) {
-				return bot.Errorf(bot.EINVALID, "phone %s breaks a constraint: %v", bot.MaskPhone(p.Number), err)
+				return constraintError(p.Number, err)
 			}
 			return err
 		}

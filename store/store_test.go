@@ -3,11 +3,14 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store"
@@ -116,8 +119,16 @@ func TestTx_SavePhone_Constraints(t *testing.T) {
 		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
 		"unknown state":           {Number: "+15555550106", State: "limbo"},
 	} {
-		if err := save(p); bot.ErrorCode(err) != bot.EINVALID {
-			t.Errorf("%s: %v", name, err)
+		err := save(p)
+		if bot.ErrorCode(err) != bot.EINTERNAL {
+			t.Errorf("%s: code %q (%v), want %q", name, bot.ErrorCode(err), err, bot.EINTERNAL)
+		}
+		if msg := bot.ErrorMessage(err); msg != bot.ErrorMessage(errors.New("any")) {
+			t.Errorf("%s: a person would read %q", name, msg)
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			t.Errorf("%s: SQLite's error left the chain, the log needs it: %v", name, err)
 		}
 	}
 }

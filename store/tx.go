@@ -93,7 +93,7 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 		}
 	}
 	if isConstraint(err) {
-		return bot.Errorf(bot.EINVALID, "phone %s breaks a constraint: %v", bot.MaskPhone(p.Number), err)
+		return constraintError(p.Number, err)
 	}
 	return err
 }
