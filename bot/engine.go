@@ -21,7 +21,16 @@ type Limits struct {
 	LinksPerDay  int           // links per phone per rolling day
 	ReplyBudget  int           // replies per phone per ReplyWindow; beyond it the bot is silent
 	ReplyWindow  time.Duration
+	// CodeAttemptsPerAccount bounds the wrong codes meant for one account
+	// in CodeAttemptWindow, across all phones; 0 for no bound.
+	CodeAttemptsPerAccount int
+	// ReverifyAfter is how long a bound phone may stay silent before its
+	// binding is suspended until it links again; 0 for never.
+	ReverifyAfter time.Duration
 }
+
+// CodeAttemptWindow is the rolling window of Limits.CodeAttemptsPerAccount.
+const CodeAttemptWindow = 24 * time.Hour
 
 // DefaultLimits returns the limits of DESIGN.md.
 func DefaultLimits() Limits {
@@ -33,6 +42,9 @@ func DefaultLimits() Limits {
 		LinksPerDay:  10,
 		ReplyBudget:  20,
 		ReplyWindow:  10 * time.Minute,
+
+		CodeAttemptsPerAccount: 10,
+		ReverifyAfter:          90 * 24 * time.Hour,
 	}
 }
 
@@ -78,6 +90,9 @@ type Engine struct {
 	// Count is called with the name of a counter to increment (limits hit,
 	// transitions); nil ignores.
 	Count func(name string, labels ...string)
+	// Reassigned, when set, is asked before each plugin command whether
+	// the carrier reassigned the number since the binding was proven.
+	Reassigned Reassigned
 }
 
 func (e *Engine) now() time.Time {
@@ -157,6 +172,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	cmd := Parse(in.Body)
 	var res Result
 	var plugin *Request
+	var verified time.Time // when the plugin's caller last proved the binding
 	err := e.update(ctx, func(t *turn) error {
 		tx := t.tx
 		res, plugin = Result{}, nil
@@ -178,6 +194,10 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return err
 		}
+		if err := e.checkSilence(ctx, t, p); err != nil {
+			return err
+		}
+		p.LastSeen = t.now // saved with the phone below, in this transaction
 		reply, err := e.converse(ctx, t, p, cmd, expired)
 		if err != nil {
 			return err
@@ -185,6 +205,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
 			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+			verified = p.VerifiedAt
 			p.UpdatedAt = t.now
 			res.State = p.State
 			return tx.SavePhone(ctx, p)
@@ -201,7 +222,11 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if plugin == nil {
 		return res, nil
 	}
-	reply := e.runPlugins(ctx, *plugin)
+	gone := e.reassigned(ctx, *plugin, verified)
+	var reply string
+	if !gone {
+		reply = e.runPlugins(ctx, *plugin)
+	}
 	err = e.update(ctx, func(t *turn) error {
 		dup, ok, err := e.stored(ctx, t.tx, in)
 		if err != nil || ok {
@@ -211,6 +236,12 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		p, err := t.tx.Phone(ctx, in.From)
 		if err != nil {
 			return fmt.Errorf("load phone: %w", err)
+		}
+		reply := reply
+		if gone {
+			if reply, err = e.suspendReassigned(ctx, t, p, plugin.UserID); err != nil {
+				return err
+			}
 		}
 		res, err = e.record(ctx, t, p, in, reply)
 		return err
@@ -385,6 +416,9 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
+		if p.Suspended() {
+			return e.render(ReplyReverify, ReplyData{})
+		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
 			return "", nil // HandleSMS runs the plugins outside the transaction
 		}
@@ -460,10 +494,27 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 }
 
 // checkCode compares a code in constant time and confirms or counts it.
+// Wrong codes are counted per login and per account; an account that has
+// had Limits.CodeAttemptsPerAccount wrong codes in CodeAttemptWindow gets
+// no code checked, not even the right one, and the login ends.
 func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+	wrong, err := t.tx.CountWrongCodes(ctx, p.CodeUserID, t.now.Add(-CodeAttemptWindow))
+	if err != nil {
+		return "", fmt.Errorf("count wrong codes: %w", err)
+	}
+	capped := e.Limits.CodeAttemptsPerAccount > 0
+	if capped && wrong >= e.Limits.CodeAttemptsPerAccount {
+		return e.accountLocked(ctx, p)
+	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
 		return e.confirm(ctx, t, p)
+	}
+	if err := t.tx.AddWrongCode(ctx, p.CodeUserID, p.Number, t.now); err != nil {
+		return "", fmt.Errorf("add wrong code: %w", err)
+	}
+	if capped && wrong+1 >= e.Limits.CodeAttemptsPerAccount {
+		return e.accountLocked(ctx, p)
 	}
 	p.CodeAttempts++
 	left := e.Limits.CodeAttempts - p.CodeAttempts
@@ -475,6 +526,28 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 		return "", err
 	}
 	return e.render(ReplyLocked, ReplyData{})
+}
+
+// accountLocked ends a login whose account has had too many wrong codes.
+func (e *Engine) accountLocked(ctx context.Context, p *Phone) (string, error) {
+	e.count("limit_hit", "account_code_attempts")
+	e.logger().InfoContext(ctx, "account code limit", "phone", MaskPhone(p.Number))
+	if err := e.endAttempt(ctx, p); err != nil {
+		return "", err
+	}
+	return e.render(ReplyCodeLimit, ReplyData{})
+}
+
+// suspendReassigned suspends p's binding after the carrier lookup said the
+// number changed hands, unless the binding changed meanwhile, and returns
+// the reply.
+func (e *Engine) suspendReassigned(ctx context.Context, t *turn, p *Phone, userID string) (string, error) {
+	if p.UserID == userID && !p.Suspended() {
+		if err := e.suspend(ctx, t, p, CauseReassigned, "carrier lookup: number reassigned"); err != nil {
+			return "", err
+		}
+	}
+	return e.render(ReplyReverify, ReplyData{})
 }
 
 // confirm binds the phone to the account that logged in. One phone per
@@ -517,14 +590,22 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 			return "", err
 		}
 	}
-	if p.UserID != acct.ID {
+	switch {
+	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
 		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
-	} else {
+	case p.Suspended():
+		p.Email = acct.Email
+		unsuspend(p)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed; suspension lifted"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	default:
 		p.Email = acct.Email
 	}
+	p.VerifiedAt = t.now
 	if err := fire(ctx, p, EvConfirm); err != nil {
 		return "", err
 	}
@@ -539,7 +620,8 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 // unbind removes p's binding, records it and queues the provider update.
 func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
 	user := p.UserID
-	p.UserID, p.Email, p.BoundAt = "", "", time.Time{}
+	p.UserID, p.Email, p.BoundAt, p.VerifiedAt = "", "", time.Time{}, time.Time{}
+	unsuspend(p)
 	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

@@ -29,10 +29,7 @@ type Request struct {
 // runPlugins asks each plugin in turn, within PluginTimeout. A plugin that
 // is slower keeps going in the background and its answer is texted later.
 func (e *Engine) runPlugins(ctx context.Context, req Request) string {
-	timeout := e.PluginTimeout
-	if timeout <= 0 {
-		timeout = 8 * time.Second
-	}
+	timeout := e.pluginTimeout()
 	type answer struct {
 		reply string
 		err   error
@@ -67,6 +64,13 @@ func (e *Engine) runPlugins(ctx context.Context, req Request) string {
 		return ""
 	}
 	return reply
+}
+
+func (e *Engine) pluginTimeout() time.Duration {
+	if e.PluginTimeout > 0 {
+		return e.PluginTimeout
+	}
+	return 8 * time.Second
 }
 
 func (e *Engine) pluginGrace() time.Duration {

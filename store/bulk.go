@@ -30,8 +30,7 @@ func (db *DB) bulkPhones(ctx context.Context, start, end int, fill func(i int, p
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO phones (`+phoneColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO phones (`+phoneColumns+`) VALUES (`+phonePlaceholders+`)`)
 	if err != nil {
 		return err
 	}
@@ -42,13 +41,7 @@ func (db *DB) bulkPhones(ctx context.Context, start, end int, fill func(i int, p
 		}
 		var p bot.Phone
 		fill(i, &p)
-		var userID any
-		if p.UserID != "" {
-			userID = p.UserID
-		}
-		if _, err := stmt.ExecContext(ctx, p.Number, p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt),
-			nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
-			ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt)); err != nil {
+		if _, err := stmt.ExecContext(ctx, phoneValues(&p)...); err != nil {
 			if isConstraint(err) {
 				return constraintError(p.Number, err)
 			}

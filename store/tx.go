@@ -34,15 +34,32 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 
 const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash,
 	code_mac, code_user_id, code_email, code_login, code_attempts,
-	reply_window, reply_count, created_at, updated_at`
+	reply_window, reply_count, created_at, updated_at,
+	last_seen, verified_at, suspended_at, suspend_reason`
+
+// phonePlaceholders has one ? per column of phoneColumns.
+const phonePlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+// phoneValues returns p's values in the order of phoneColumns.
+func phoneValues(p *bot.Phone) []any {
+	var userID any
+	if p.UserID != "" {
+		userID = p.UserID
+	}
+	return []any{p.Number, p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt), nilIfEmpty(p.LinkHash),
+		nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
+		ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt),
+		ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt), p.SuspendReason}
+}
 
 func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
 	var p bot.Phone
 	var userID sql.NullString
-	var expires, bound, window, created, updated int64
+	var expires, bound, window, created, updated, seen, verified, suspended int64
 	err := row.Scan(&p.Number, &p.State, &expires, &userID, &p.Email, &bound, &p.LinkHash,
 		&p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin, &p.CodeAttempts,
-		&window, &p.ReplyCount, &created, &updated)
+		&window, &p.ReplyCount, &created, &updated,
+		&seen, &verified, &suspended, &p.SuspendReason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
 	} else if err != nil {
@@ -51,6 +68,7 @@ func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
 	p.UserID = userID.String
 	p.ExpiresAt, p.BoundAt, p.ReplyWindow = fromMS(expires), fromMS(bound), fromMS(window)
 	p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
+	p.LastSeen, p.VerifiedAt, p.SuspendedAt = fromMS(seen), fromMS(verified), fromMS(suspended)
 	return &p, nil
 }
 
@@ -76,20 +94,18 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 			state = ?, expires_at = ?, user_id = ?, email = ?, bound_at = ?,
 			link_hash = ?, code_mac = ?, code_user_id = ?, code_email = ?,
 			code_login = ?, code_attempts = ?, reply_window = ?, reply_count = ?,
-			updated_at = ?
+			updated_at = ?, last_seen = ?, verified_at = ?, suspended_at = ?,
+			suspend_reason = ?
 		WHERE phone = ?`,
 		p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt),
 		nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail,
 		p.CodeLogin, p.CodeAttempts, ms(p.ReplyWindow), p.ReplyCount,
-		ms(p.UpdatedAt), p.Number)
+		ms(p.UpdatedAt), ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt),
+		p.SuspendReason, p.Number)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			_, err = t.exec(ctx, `INSERT INTO phones (`+phoneColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				p.Number, p.State, ms(p.ExpiresAt), userID, p.Email, ms(p.BoundAt), nilIfEmpty(p.LinkHash),
-				nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin, p.CodeAttempts,
-				ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt))
+			_, err = t.exec(ctx, `INSERT INTO phones (`+phoneColumns+`) VALUES (`+phonePlaceholders+`)`, phoneValues(p)...)
 		}
 	}
 	if isConstraint(err) {
@@ -181,4 +197,34 @@ func (t *Tx) Audit(ctx context.Context, e *bot.AuditEntry) error {
 	_, err := t.exec(ctx, `INSERT INTO audit (at, phone, user_id, action, reason) VALUES (?, ?, ?, ?, ?)`,
 		ms(e.At), e.Phone, e.UserID, e.Action, e.Reason)
 	return err
+}
+
+// AddWrongCode records a wrong code meant for a user's account.
+func (t *Tx) AddWrongCode(ctx context.Context, userID, phone string, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO wrong_codes (user_id, phone, at) VALUES (?, ?, ?)`, userID, phone, ms(at))
+	return err
+}
+
+// CountWrongCodes counts the wrong codes meant for a user at or after
+// since, from every phone.
+func (t *Tx) CountWrongCodes(ctx context.Context, userID string, since time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM wrong_codes WHERE user_id = ? AND at >= ?`, userID, ms(since)).Scan(&n)
+	return n, err
+}
+
+// AddLostDelivery records a delivery error that says the number is gone;
+// the same ref (message) twice is recorded once.
+func (t *Tx) AddLostDelivery(ctx context.Context, phone, ref string, code int, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO lost_deliveries (phone, ref, code, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (phone, ref) DO NOTHING`, phone, ref, code, ms(at))
+	return err
+}
+
+// CountLostDeliveries counts the distinct messages to phone that failed
+// with such an error at or after since.
+func (t *Tx) CountLostDeliveries(ctx context.Context, phone string, since time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM lost_deliveries WHERE phone = ? AND at >= ?`, phone, ms(since)).Scan(&n)
+	return n, err
 }

@@ -172,6 +172,11 @@ func (c countedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot
 	return res, nil
 }
 
+// NumberLost passes delivery errors through.
+func (c countedConversation) NumberLost(ctx context.Context, phone, ref string, code int) error {
+	return c.next.NumberLost(ctx, phone, ref, code)
+}
+
 // auth0Transport times every call to Auth0 and counts the failed ones.
 type auth0Transport struct {
 	base http.RoundTripper
