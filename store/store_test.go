@@ -118,6 +118,10 @@ func TestTx_SavePhone_Constraints(t *testing.T) {
 		"awaiting code, no code":  {Number: "+15555550104", State: bot.StateAwaitingCode},
 		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
 		"unknown state":           {Number: "+15555550106", State: "limbo"},
+		"suspended, no account":   {Number: "+15555550107", State: bot.StateIdle, SuspendedAt: t0, SuspendReason: bot.CauseSilent},
+		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: t0},
+		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
+		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: t0, SuspendReason: "moon"},
 	} {
 		err := save(p)
 		if bot.ErrorCode(err) != bot.EINTERNAL {
