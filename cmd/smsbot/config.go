@@ -74,6 +74,8 @@ var settings = []setting{
 	{"SMSBOT_LINKS_PER_HOUR", "3", "login links per phone per hour"},
 	{"SMSBOT_LINKS_PER_DAY", "10", "login links per phone per day"},
 	{"SMSBOT_CODE_ATTEMPTS", "5", "wrong codes allowed per login"},
+	{"SMSBOT_CODE_ATTEMPTS_PER_ACCOUNT", "10", "wrong codes allowed per Auth0 account per 24 hours, across all phones; then no code is checked"},
+	{"SMSBOT_REVERIFY_AFTER", "2160h", "a bound phone silent this long must link again (S) before its next command"},
 	{"SMSBOT_REPLY_BUDGET", "20", "replies per phone per 10 minutes, then silence"},
 	{"SMSBOT_WEB_PER_MINUTE", "30", "requests per minute per client address on /l/ and /auth/callback"},
 	{"SMSBOT_WEB_BURST", "10", "burst allowed above SMSBOT_WEB_PER_MINUTE"},
@@ -179,6 +181,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_LINKS_PER_HOUR", &c.Limits.LinksPerHour},
 		{"SMSBOT_LINKS_PER_DAY", &c.Limits.LinksPerDay},
 		{"SMSBOT_CODE_ATTEMPTS", &c.Limits.CodeAttempts},
+		{"SMSBOT_CODE_ATTEMPTS_PER_ACCOUNT", &c.Limits.CodeAttemptsPerAccount},
 		{"SMSBOT_REPLY_BUDGET", &c.Limits.ReplyBudget},
 		{"SMSBOT_WEB_PER_MINUTE", &c.WebPerMinute},
 		{"SMSBOT_WEB_BURST", &c.WebBurst},
@@ -204,6 +207,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"SMSBOT_OUTBOX_RETRY_BASE", &c.RetryBase},
 		{"SMSBOT_OUTBOX_RETRY_MAX", &c.RetryMax},
 		{"SMSBOT_RETENTION", &c.Retention},
+		{"SMSBOT_REVERIFY_AFTER", &c.Limits.ReverifyAfter},
 	} {
 		if v := getenv(d.env); v != "" {
 			t, err := time.ParseDuration(v)
