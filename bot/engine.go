@@ -237,13 +237,13 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return fmt.Errorf("load phone: %w", err)
 		}
-		reply := reply
+		text := reply
 		if gone {
-			if reply, err = e.suspendReassigned(ctx, t, p, plugin.UserID); err != nil {
+			if text, err = e.suspendReassigned(ctx, t, p, plugin.UserID); err != nil {
 				return err
 			}
 		}
-		res, err = e.record(ctx, t, p, in, reply)
+		res, err = e.record(ctx, t, p, in, text)
 		return err
 	})
 	if err != nil {
@@ -536,18 +536,6 @@ func (e *Engine) accountLocked(ctx context.Context, p *Phone) (string, error) {
 		return "", err
 	}
 	return e.render(ReplyCodeLimit, ReplyData{})
-}
-
-// suspendReassigned suspends p's binding after the carrier lookup said the
-// number changed hands, unless the binding changed meanwhile, and returns
-// the reply.
-func (e *Engine) suspendReassigned(ctx context.Context, t *turn, p *Phone, userID string) (string, error) {
-	if p.UserID == userID && !p.Suspended() {
-		if err := e.suspend(ctx, t, p, CauseReassigned, "carrier lookup: number reassigned"); err != nil {
-			return "", err
-		}
-	}
-	return e.render(ReplyReverify, ReplyData{})
 }
 
 // confirm binds the phone to the account that logged in. One phone per

@@ -87,6 +87,18 @@ func (e *Engine) reassigned(ctx context.Context, req Request, since time.Time) b
 	return gone
 }
 
+// suspendReassigned suspends p's binding after the carrier lookup said the
+// number changed hands, unless the binding changed meanwhile, and returns
+// the reply.
+func (e *Engine) suspendReassigned(ctx context.Context, t *turn, p *Phone, userID string) (string, error) {
+	if p.UserID == userID && !p.Suspended() {
+		if err := e.suspend(ctx, t, p, CauseReassigned, "carrier lookup: number reassigned"); err != nil {
+			return "", err
+		}
+	}
+	return e.render(ReplyReverify, ReplyData{})
+}
+
 // NumberLost records a delivery error for a text to phone (ref names the
 // message) and suspends the phone's binding when the errors say the number
 // is gone (see lostCodes). Other codes, unknown phones and phones that are
