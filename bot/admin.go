@@ -13,9 +13,8 @@ import (
 // texted us, EINVALID for one that is not bound.
 func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool) (*Phone, error) {
 	var out *Phone
-	var t *turn
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
+	err := e.update(ctx, func(t *turn) error {
+		tx := t.tx
 		p, err := tx.Phone(ctx, number)
 		if err != nil {
 			return err
@@ -54,9 +53,6 @@ func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool)
 	})
 	if err != nil {
 		return nil, err
-	}
-	if t.queued && e.Notify != nil {
-		e.Notify()
 	}
 	e.logger().Info("phone unbound by operator", "phone", MaskPhone(number))
 	return out, nil

@@ -41,10 +41,21 @@ type Phone struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	LastSeen  time.Time // the last inbound text; zero when unknown
+
+	// VerifiedAt is when the binding was last proven by a code.
+	VerifiedAt time.Time
+	// A suspended binding stays, but runs no plugin command until the
+	// phone links again (S and a code). Only a bound phone is suspended.
+	SuspendedAt   time.Time
+	SuspendReason SuspendCause // "" unless suspended
 }
 
 // Bound reports whether the phone is bound to an account.
 func (p *Phone) Bound() bool { return p.UserID != "" }
+
+// Suspended reports whether the phone's binding is suspended.
+func (p *Phone) Suspended() bool { return p.SuspendReason != "" }
 
 // Link is a one-time login link. Only the SHA-256 of its token is stored.
 type Link struct {
@@ -89,7 +100,7 @@ type AuditEntry struct {
 	At     time.Time
 	Phone  string
 	UserID string
-	Action string // "bind" or "unbind"
+	Action string // "bind", "unbind", "suspend" or "verify"
 	Reason string
 }
 
@@ -120,6 +131,17 @@ type Tx interface {
 	UseLink(ctx context.Context, hash []byte, at time.Time) error
 	// CountLinks counts the links made for phone at or after since.
 	CountLinks(ctx context.Context, phone string, since time.Time) (int, error)
+
+	// AddWrongCode records a wrong code meant for userID's account;
+	// CountWrongCodes counts those made at or after since, from any phone.
+	AddWrongCode(ctx context.Context, userID, phone string, at time.Time) error
+	CountWrongCodes(ctx context.Context, userID string, since time.Time) (int, error)
+
+	// AddLostDelivery records a delivery error that says phone's number is
+	// gone; ref names the message, and one ref counts once.
+	// CountLostDeliveries counts those recorded at or after since.
+	AddLostDelivery(ctx context.Context, phone, ref string, code int, at time.Time) error
+	CountLostDeliveries(ctx context.Context, phone string, since time.Time) (int, error)
 
 	Enqueue(ctx context.Context, j *Job) error
 	Audit(ctx context.Context, e *AuditEntry) error

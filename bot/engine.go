@@ -21,7 +21,16 @@ type Limits struct {
 	LinksPerDay  int           // links per phone per rolling day
 	ReplyBudget  int           // replies per phone per ReplyWindow; beyond it the bot is silent
 	ReplyWindow  time.Duration
+	// CodeAttemptsPerAccount bounds the wrong codes meant for one account
+	// in CodeAttemptWindow, across all phones; 0 for no bound.
+	CodeAttemptsPerAccount int
+	// ReverifyAfter is how long a bound phone may stay silent before its
+	// binding is suspended until it links again; 0 for never.
+	ReverifyAfter time.Duration
 }
+
+// CodeAttemptWindow is the rolling window of Limits.CodeAttemptsPerAccount.
+const CodeAttemptWindow = 24 * time.Hour
 
 // DefaultLimits returns the limits of DESIGN.md.
 func DefaultLimits() Limits {
@@ -33,6 +42,9 @@ func DefaultLimits() Limits {
 		LinksPerDay:  10,
 		ReplyBudget:  20,
 		ReplyWindow:  10 * time.Minute,
+
+		CodeAttemptsPerAccount: 10,
+		ReverifyAfter:          90 * 24 * time.Hour,
 	}
 }
 
@@ -49,21 +61,6 @@ type Result struct {
 	State     string // the phone's state afterwards
 	Duplicate bool   // the MessageSid was seen before; Reply is the first answer
 	Muted     bool   // a reply was due but the reply budget was spent
-}
-
-// LinkInfo describes a live login link.
-type LinkInfo struct {
-	Hash      []byte
-	Phone     string
-	ExpiresAt time.Time
-}
-
-// CodeInfo is what the code page shows after a login.
-type CodeInfo struct {
-	Code      string
-	Phone     string
-	Email     string
-	ExpiresAt time.Time
 }
 
 // Engine runs the conversation.
@@ -93,6 +90,9 @@ type Engine struct {
 	// Count is called with the name of a counter to increment (limits hit,
 	// transitions); nil ignores.
 	Count func(name string, labels ...string)
+	// Reassigned, when set, is asked before each plugin command whether
+	// the carrier reassigned the number since the binding was proven.
+	Reassigned Reassigned
 }
 
 func (e *Engine) now() time.Time {
@@ -135,6 +135,24 @@ func (t *turn) enqueue(ctx context.Context, j *Job) error {
 	return t.tx.Enqueue(ctx, j)
 }
 
+// update runs fn as one turn in one transaction and, once it has
+// committed, wakes the outbox if the turn queued jobs. fn may run more than
+// once when the store retries the transaction; each run gets a fresh turn.
+func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
+	var t *turn
+	err := e.Store.Update(ctx, func(tx Tx) error {
+		t = &turn{tx: tx, now: e.now()}
+		return fn(t)
+	})
+	if err != nil {
+		return err
+	}
+	if t.queued && e.Notify != nil {
+		e.Notify()
+	}
+	return nil
+}
+
 // HandleSMS answers one inbound text in one transaction: it reads the
 // phone, runs the state machine, saves the phone, records the MessageSid
 // with its reply and queues side effects. A MessageSid seen before gets the
@@ -153,10 +171,10 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	}
 	cmd := Parse(in.Body)
 	var res Result
-	var t *turn
 	var plugin *Request
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
+	var verified time.Time // when the plugin's caller last proved the binding
+	err := e.update(ctx, func(t *turn) error {
+		tx := t.tx
 		res, plugin = Result{}, nil
 		dup, ok, err := e.stored(ctx, tx, in)
 		if err != nil || ok {
@@ -176,6 +194,10 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return err
 		}
+		if err := e.checkSilence(ctx, t, p); err != nil {
+			return err
+		}
+		p.LastSeen = t.now // saved with the phone below, in this transaction
 		reply, err := e.converse(ctx, t, p, cmd, expired)
 		if err != nil {
 			return err
@@ -183,6 +205,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
 			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+			verified = p.VerifiedAt
 			p.UpdatedAt = t.now
 			res.State = p.State
 			return tx.SavePhone(ctx, p)
@@ -196,25 +219,31 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if t.queued && e.Notify != nil {
-		e.Notify()
-	}
 	if plugin == nil {
 		return res, nil
 	}
-	reply := e.runPlugins(ctx, *plugin)
-	err = e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
-		dup, ok, err := e.stored(ctx, tx, in)
+	gone := e.reassigned(ctx, *plugin, verified)
+	var reply string
+	if !gone {
+		reply = e.runPlugins(ctx, *plugin)
+	}
+	err = e.update(ctx, func(t *turn) error {
+		dup, ok, err := e.stored(ctx, t.tx, in)
 		if err != nil || ok {
 			res = dup
 			return err
 		}
-		p, err := tx.Phone(ctx, in.From)
+		p, err := t.tx.Phone(ctx, in.From)
 		if err != nil {
 			return fmt.Errorf("load phone: %w", err)
 		}
-		res, err = e.record(ctx, t, p, in, reply)
+		text := reply
+		if gone {
+			if text, err = e.suspendReassigned(ctx, t, p, plugin.UserID); err != nil {
+				return err
+			}
+		}
+		res, err = e.record(ctx, t, p, in, text)
 		return err
 	})
 	if err != nil {
@@ -265,78 +294,6 @@ func (e *Engine) record(ctx context.Context, t *turn, p *Phone, in Inbound, repl
 	}
 	res.Reply, res.State = reply, p.State
 	return res, nil
-}
-
-// runPlugins asks each plugin in turn, within PluginTimeout. A plugin that
-// is slower keeps going in the background and its answer is texted later.
-func (e *Engine) runPlugins(ctx context.Context, req Request) string {
-	timeout := e.PluginTimeout
-	if timeout <= 0 {
-		timeout = 8 * time.Second
-	}
-	type answer struct {
-		reply string
-		err   error
-	}
-	done := make(chan answer, 1)
-	// The plugin outlives the webhook when it is slow: its context does not
-	// end with the request, but has a bound of its own.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+e.pluginGrace())
-	go func() {
-		defer cancel()
-		reply, err := e.command(pctx, req)
-		done <- answer{reply, err}
-	}()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case a := <-done:
-		return e.pluginReply(req, a.reply, a.err)
-	case <-timer.C:
-	}
-	e.count("plugin_slow")
-	go func() {
-		a := <-done
-		if text := e.pluginReply(req, a.reply, a.err); text != "" {
-			if err := e.SendLater(context.Background(), req.Phone, text); err != nil {
-				e.logger().Error("queue late answer", "phone", MaskPhone(req.Phone), "err", err)
-			}
-		}
-	}()
-	reply, err := e.render(ReplyWorking, ReplyData{})
-	if err != nil {
-		return ""
-	}
-	return reply
-}
-
-func (e *Engine) pluginGrace() time.Duration {
-	if e.PluginGrace > 0 {
-		return e.PluginGrace
-	}
-	return 50 * time.Second
-}
-
-func (e *Engine) pluginReply(req Request, reply string, err error) string {
-	if err == nil {
-		return reply
-	}
-	e.logger().Error("command failed", "phone", MaskPhone(req.Phone), "err", err)
-	return ErrorMessage(err)
-}
-
-// SendLater queues a text to a phone that texted us, through the outbox.
-func (e *Engine) SendLater(ctx context.Context, phone, body string) error {
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Phone(ctx, phone); err != nil {
-			return fmt.Errorf("send later: %w", err) // only phones that texted us
-		}
-		return tx.Enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body, CreatedAt: e.now()})
-	})
-	if err == nil && e.Notify != nil {
-		e.Notify()
-	}
-	return err
 }
 
 // spend takes one reply from the phone's budget and reports whether there
@@ -459,6 +416,9 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
+		if p.Suspended() {
+			return e.render(ReplyReverify, ReplyData{})
+		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
 			return "", nil // HandleSMS runs the plugins outside the transaction
 		}
@@ -534,10 +494,27 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 }
 
 // checkCode compares a code in constant time and confirms or counts it.
+// Wrong codes are counted per login and per account; an account that has
+// had Limits.CodeAttemptsPerAccount wrong codes in CodeAttemptWindow gets
+// no code checked, not even the right one, and the login ends.
 func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+	wrong, err := t.tx.CountWrongCodes(ctx, p.CodeUserID, t.now.Add(-CodeAttemptWindow))
+	if err != nil {
+		return "", fmt.Errorf("count wrong codes: %w", err)
+	}
+	capped := e.Limits.CodeAttemptsPerAccount > 0
+	if capped && wrong >= e.Limits.CodeAttemptsPerAccount {
+		return e.accountLocked(ctx, p)
+	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
 		return e.confirm(ctx, t, p)
+	}
+	if err := t.tx.AddWrongCode(ctx, p.CodeUserID, p.Number, t.now); err != nil {
+		return "", fmt.Errorf("add wrong code: %w", err)
+	}
+	if capped && wrong+1 >= e.Limits.CodeAttemptsPerAccount {
+		return e.accountLocked(ctx, p)
 	}
 	p.CodeAttempts++
 	left := e.Limits.CodeAttempts - p.CodeAttempts
@@ -549,6 +526,16 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 		return "", err
 	}
 	return e.render(ReplyLocked, ReplyData{})
+}
+
+// accountLocked ends a login whose account has had too many wrong codes.
+func (e *Engine) accountLocked(ctx context.Context, p *Phone) (string, error) {
+	e.count("limit_hit", "account_code_attempts")
+	e.logger().InfoContext(ctx, "account code limit", "phone", MaskPhone(p.Number))
+	if err := e.endAttempt(ctx, p); err != nil {
+		return "", err
+	}
+	return e.render(ReplyCodeLimit, ReplyData{})
 }
 
 // confirm binds the phone to the account that logged in. One phone per
@@ -591,14 +578,22 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 			return "", err
 		}
 	}
-	if p.UserID != acct.ID {
+	switch {
+	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
 		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
-	} else {
+	case p.Suspended():
+		p.Email = acct.Email
+		unsuspend(p)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed; suspension lifted"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	default:
 		p.Email = acct.Email
 	}
+	p.VerifiedAt = t.now
 	if err := fire(ctx, p, EvConfirm); err != nil {
 		return "", err
 	}
@@ -613,119 +608,12 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 // unbind removes p's binding, records it and queues the provider update.
 func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
 	user := p.UserID
-	p.UserID, p.Email, p.BoundAt = "", "", time.Time{}
+	p.UserID, p.Email, p.BoundAt, p.VerifiedAt = "", "", time.Time{}, time.Time{}
+	unsuspend(p)
 	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: user})
-}
-
-// command hands a subscribed phone's text to the plugins.
-func (e *Engine) command(ctx context.Context, req Request) (string, error) {
-	for _, pl := range e.Plugins {
-		reply, ok, err := pl.Handle(ctx, req)
-		if err != nil || ok {
-			return reply, err
-		}
-	}
-	return e.render(ReplyUnknown, ReplyData{})
-}
-
-// OpenLink checks a link that a browser opened. It changes nothing: link
-// previewers open links too, so only the login consumes it.
-func (e *Engine) OpenLink(ctx context.Context, token string) (LinkInfo, error) {
-	hash, err := HashToken(token)
-	if err != nil {
-		return LinkInfo{}, err
-	}
-	var info LinkInfo
-	err = e.Store.View(ctx, func(tx Tx) error {
-		l, p, err := e.liveLink(ctx, tx, hash, e.now())
-		if err != nil {
-			return err
-		}
-		info = LinkInfo{Hash: hash, Phone: p.Number, ExpiresAt: l.ExpiresAt}
-		return nil
-	})
-	return info, err
-}
-
-// liveLink loads a link and its phone and checks the link can still be
-// used.
-func (e *Engine) liveLink(ctx context.Context, tx Tx, hash []byte, now time.Time) (*Link, *Phone, error) {
-	l, err := tx.Link(ctx, hash)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil, Errorf(ENOTFOUND, "This link is not valid. Text S for a new one.")
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("load link: %w", err)
-	}
-	if !l.UsedAt.IsZero() {
-		return nil, nil, Errorf(EUSED, "This link was already used. Text S for a new one.")
-	}
-	if !now.Before(l.ExpiresAt) {
-		return nil, nil, Errorf(EEXPIRED, "This link has expired. Text S for a new one.")
-	}
-	p, err := tx.Phone(ctx, l.Phone)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load phone: %w", err)
-	}
-	if p.State != StateAwaitingLogin || !hmac.Equal(p.LinkHash, hash) {
-		return nil, nil, Errorf(EEXPIRED, "This link is no longer valid: a newer one was sent, or the phone moved on. Text S for a new one.")
-	}
-	return l, p, nil
-}
-
-// ConfirmLogin consumes the link after the person logged in as acct, makes
-// the code for the page and texts the phone to reply with it. loginID names
-// the login transaction; the code is bound to it, the phone and the account.
-func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, acct Account) (CodeInfo, error) {
-	if acct.ID == "" || loginID == "" {
-		return CodeInfo{}, Errorf(EINVALID, "The login did not say who you are. Please try again.")
-	}
-	var info CodeInfo
-	var t *turn
-	err := e.Store.Update(ctx, func(tx Tx) error {
-		t = &turn{tx: tx, now: e.now()}
-		l, p, err := e.liveLink(ctx, tx, hash, t.now)
-		if err != nil {
-			return err
-		}
-		if err := tx.UseLink(ctx, l.Hash, t.now); err != nil {
-			return fmt.Errorf("use link: %w", err)
-		}
-		code, err := NewCode(e.rand())
-		if err != nil {
-			return err
-		}
-		if err := fire(ctx, p, EvLogin); err != nil {
-			return err
-		}
-		clearPending(p)
-		p.CodeMAC = e.Keys.MAC("code", p.Number, acct.ID, loginID, code)
-		p.CodeUserID, p.CodeEmail, p.CodeLogin = acct.ID, acct.Email, loginID
-		p.ExpiresAt = t.now.Add(e.Limits.CodeTTL)
-		p.UpdatedAt = t.now
-		body, err := e.render(ReplyCodePrompt, ReplyData{})
-		if err != nil {
-			return err
-		}
-		if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
-			return err
-		}
-		if err := tx.SavePhone(ctx, p); err != nil {
-			return fmt.Errorf("save phone: %w", err)
-		}
-		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt}
-		return nil
-	})
-	if err != nil {
-		return CodeInfo{}, err
-	}
-	if t.queued && e.Notify != nil {
-		e.Notify()
-	}
-	e.count("transition", StateAwaitingLogin, StateAwaitingCode)
-	return info, nil
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:

@@ -217,6 +217,7 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.Permanent:
 		log.Warn("delivery failed for good", "code", de.Code, "err", de.Err)
+		w.lost(ctx, j, de.Code)
 		w.observe(j.Kind, "failed", de.Code)
 		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}

@@ -1,6 +1,10 @@
 package bot
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Plugin is a set of commands for subscribed phones (a thermostat, ...).
 // The conversation core knows nothing of what a plugin controls.
@@ -20,4 +24,87 @@ type Request struct {
 	UserID string
 	Text   string   // trimmed
 	Words  []string // Text split on white space
+}
+
+// runPlugins asks each plugin in turn, within PluginTimeout. A plugin that
+// is slower keeps going in the background and its answer is texted later.
+func (e *Engine) runPlugins(ctx context.Context, req Request) string {
+	timeout := e.pluginTimeout()
+	type answer struct {
+		reply string
+		err   error
+	}
+	done := make(chan answer, 1)
+	// The plugin outlives the webhook when it is slow: its context does not
+	// end with the request, but has a bound of its own.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+e.pluginGrace())
+	go func() {
+		defer cancel()
+		reply, err := e.command(pctx, req)
+		done <- answer{reply, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return e.pluginReply(req, a.reply, a.err)
+	case <-timer.C:
+	}
+	e.count("plugin_slow")
+	go func() {
+		a := <-done
+		if text := e.pluginReply(req, a.reply, a.err); text != "" {
+			if err := e.SendLater(context.Background(), req.Phone, text); err != nil {
+				e.logger().Error("queue late answer", "phone", MaskPhone(req.Phone), "err", err)
+			}
+		}
+	}()
+	reply, err := e.render(ReplyWorking, ReplyData{})
+	if err != nil {
+		return ""
+	}
+	return reply
+}
+
+func (e *Engine) pluginTimeout() time.Duration {
+	if e.PluginTimeout > 0 {
+		return e.PluginTimeout
+	}
+	return 8 * time.Second
+}
+
+func (e *Engine) pluginGrace() time.Duration {
+	if e.PluginGrace > 0 {
+		return e.PluginGrace
+	}
+	return 50 * time.Second
+}
+
+func (e *Engine) pluginReply(req Request, reply string, err error) string {
+	if err == nil {
+		return reply
+	}
+	e.logger().Error("command failed", "phone", MaskPhone(req.Phone), "err", err)
+	return ErrorMessage(err)
+}
+
+// SendLater queues a text to a phone that texted us, through the outbox.
+func (e *Engine) SendLater(ctx context.Context, phone, body string) error {
+	return e.update(ctx, func(t *turn) error {
+		if _, err := t.tx.Phone(ctx, phone); err != nil {
+			return fmt.Errorf("send later: %w", err) // only phones that texted us
+		}
+		return t.enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body})
+	})
+}
+
+// command hands a subscribed phone's text to the plugins.
+func (e *Engine) command(ctx context.Context, req Request) (string, error) {
+	for _, pl := range e.Plugins {
+		reply, ok, err := pl.Handle(ctx, req)
+		if err != nil || ok {
+			return reply, err
+		}
+	}
+	return e.render(ReplyUnknown, ReplyData{})
 }

@@ -30,6 +30,8 @@ const (
 	ReplyStopped       = "stopped"
 	ReplyStarted       = "started"
 	ReplyWorking       = "working"
+	ReplyReverify      = "reverify"
+	ReplyCodeLimit     = "code_limit"
 )
 
 // DefaultReplies are the built-in reply templates. Each renders with
@@ -57,6 +59,8 @@ var DefaultReplies = map[string]string{
 	ReplyStopped:       `{{.Name}}: you will get no more texts from us. Reply START to resume.`,
 	ReplyStarted:       `{{.Name}}: texts resumed. Send H for help.`,
 	ReplyWorking:       `{{.Name}}: working on it; the answer will follow in a text.`,
+	ReplyReverify:      `{{.Name}}: please confirm this phone is still yours: send S to link it again. H for help.`,
+	ReplyCodeLimit:     `{{.Name}}: too many wrong codes for this account today. Please try again tomorrow.`,
 }
 
 // ReplyData is what reply templates can use.

@@ -43,7 +43,7 @@ func (db *DB) bulkPhones(ctx context.Context, start, end int, fill func(i int, p
 		fill(i, &p)
 		if _, err := stmt.ExecContext(ctx, phoneArgs(&p)...); err != nil {
 			if isConstraint(err) {
-				return bot.Errorf(bot.EINVALID, "phone %s breaks a constraint: %v", bot.MaskPhone(p.Number), err)
+				return constraintError(p.Number, err)
 			}
 			return err
 		}

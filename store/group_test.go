@@ -131,7 +131,7 @@ func TestDB_Update_GroupFnErrorIsolated(t *testing.T) {
 	if !errors.Is(errs[1], mine) {
 		t.Fatalf("fn error: %v", errs[1])
 	}
-	if bot.ErrorCode(errs[3]) != bot.EINVALID {
+	if !isConstraint(errs[3]) || bot.ErrorCode(errs[3]) != bot.EINTERNAL {
 		t.Fatalf("constraint error: %v", errs[3])
 	}
 	for i, want := range []bool{true, false, true, false, true} {

@@ -35,7 +35,8 @@ func TestPhoneTable_MatchesSchema(t *testing.T) {
 	p := &bot.Phone{Number: "+15555550101", State: bot.StateAwaitingCode, ExpiresAt: at.Add(time.Minute),
 		UserID: "auth0|1", Email: "a@example.com", BoundAt: at, LinkHash: []byte{9},
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
-		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second)}
+		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second),
+		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
@@ -60,6 +61,7 @@ func TestPhoneTable_MatchesSchema(t *testing.T) {
 	q := &bot.Phone{Number: p.Number, State: bot.StateSubscribed, ExpiresAt: at.Add(2 * time.Minute),
 		UserID: "auth0|3", Email: "c@example.com", BoundAt: at.Add(time.Hour), LinkHash: []byte{8},
 		CodeMAC: []byte{4}, CodeUserID: "auth0|4", CodeEmail: "d@example.com", CodeLogin: "M", CodeAttempts: 4,
-		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour)}
+		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
+		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost}
 	check(q)
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
 // pruneBatch bounds the rows one prune transaction deletes, so that the
@@ -14,13 +16,16 @@ const pruneBatch = 2000
 // Pruned counts the rows Prune deleted.
 type Pruned struct {
 	Inbound, Links, Outbox, Messages int64
+	WrongCodes, LostDeliveries       int64
 }
 
 // Prune deletes what is no longer needed: inbound MessageSids and their
 // stored replies received before keep ago (a replay older than that is
 // answered afresh), links made more than two days ago (the daily link limit
 // looks back one), outbox jobs finished and delivery statuses last changed
-// before keep ago. Phones and the audit trail are kept. It deletes in small
+// before keep ago, wrong codes older than twice the per-account window and
+// lost-delivery errors older than bot.LostWindow. Phones and the audit
+// trail are kept. It deletes in small
 // batches until nothing is left or ctx ends.
 func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (Pruned, error) {
 	var p Pruned
@@ -34,6 +39,8 @@ func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (Pru
 		{&p.Links, `DELETE FROM links WHERE hash IN (SELECT hash FROM links WHERE created_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-48 * time.Hour))},
 		{&p.Outbox, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state <> 'pending' AND finished_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
 		{&p.Messages, `DELETE FROM messages WHERE sid IN (SELECT sid FROM messages WHERE updated_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
+		{&p.WrongCodes, `DELETE FROM wrong_codes WHERE id IN (SELECT id FROM wrong_codes WHERE at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-2 * bot.CodeAttemptWindow))},
+		{&p.LostDeliveries, `DELETE FROM lost_deliveries WHERE (phone, ref) IN (SELECT phone, ref FROM lost_deliveries WHERE at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-bot.LostWindow))},
 	}
 	for _, s := range steps {
 		for ctx.Err() == nil {

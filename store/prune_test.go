@@ -27,6 +27,18 @@ func TestDB_Prune(t *testing.T) {
 				return err
 			}
 		}
+		for i, old := range []bool{true, false} {
+			wrong, lost := now.Add(-time.Hour), now.Add(-time.Hour)
+			if old {
+				wrong, lost = now.Add(-3*bot.CodeAttemptWindow), now.Add(-bot.LostWindow-time.Hour)
+			}
+			if err := tx.AddWrongCode(ctx, "u1", "+15555550101", wrong); err != nil {
+				return err
+			}
+			if err := tx.AddLostDelivery(ctx, "+15555550101", fmt.Sprint("SM", i), 30005, lost); err != nil {
+				return err
+			}
+		}
 		return tx.Enqueue(ctx, &bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: "pending", CreatedAt: t0})
 	})
 	if err != nil {
@@ -47,7 +59,7 @@ func TestDB_Prune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Inbound != 2501 || p.Links != 1 || p.Outbox != 1 || p.Messages != 1 {
+	if p.Inbound != 2501 || p.Links != 1 || p.Outbox != 1 || p.Messages != 1 || p.WrongCodes != 1 || p.LostDeliveries != 1 {
 		t.Fatalf("pruned %+v", p)
 	}
 	err = db.View(ctx, func(tx bot.Tx) error {
@@ -56,6 +68,9 @@ func TestDB_Prune(t *testing.T) {
 		}
 		if _, err := tx.Link(ctx, []byte{1}); err != nil {
 			return fmt.Errorf("recent link pruned: %w", err)
+		}
+		if n, err := tx.CountWrongCodes(ctx, "u1", time.Time{}); n != 1 || err != nil {
+			return fmt.Errorf("wrong codes left %d, want 1: %v", n, err)
 		}
 		return nil
 	})

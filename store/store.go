@@ -305,6 +305,14 @@ func isConstraint(err error) bool {
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
+// constraintError reports a phone row that broke a constraint. That is a
+// bug or a race, never the sender's fault: the error is internal (no
+// *bot.Error in its chain), so a person gets bot's fixed message and only
+// the log sees SQLite's text.
+func constraintError(number string, err error) error {
+	return fmt.Errorf("phone %s breaks a constraint: %w", bot.MaskPhone(number), err)
+}
+
 func ms(t time.Time) int64 {
 	if t.IsZero() {
 		return 0

@@ -3,11 +3,14 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store"
@@ -115,9 +118,21 @@ func TestTx_SavePhone_Constraints(t *testing.T) {
 		"awaiting code, no code":  {Number: "+15555550104", State: bot.StateAwaitingCode},
 		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
 		"unknown state":           {Number: "+15555550106", State: "limbo"},
+		"suspended, no account":   {Number: "+15555550107", State: bot.StateIdle, SuspendedAt: t0, SuspendReason: bot.CauseSilent},
+		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: t0},
+		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
+		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: t0, SuspendReason: "moon"},
 	} {
-		if err := save(p); bot.ErrorCode(err) != bot.EINVALID {
-			t.Errorf("%s: %v", name, err)
+		err := save(p)
+		if bot.ErrorCode(err) != bot.EINTERNAL {
+			t.Errorf("%s: code %q (%v), want %q", name, bot.ErrorCode(err), err, bot.EINTERNAL)
+		}
+		if msg := bot.ErrorMessage(err); msg != bot.ErrorMessage(errors.New("any")) {
+			t.Errorf("%s: a person would read %q", name, msg)
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			t.Errorf("%s: SQLite's error left the chain, the log needs it: %v", name, err)
 		}
 	}
 }

@@ -62,6 +62,10 @@ var phoneTable = []phoneColumn{
 	intColumn("reply_count", func(p *bot.Phone) *int { return &p.ReplyCount }),
 	timeColumn("created_at", func(p *bot.Phone) *time.Time { return &p.CreatedAt }, true),
 	timeColumn("updated_at", func(p *bot.Phone) *time.Time { return &p.UpdatedAt }, false),
+	timeColumn("last_seen", func(p *bot.Phone) *time.Time { return &p.LastSeen }, false),
+	timeColumn("verified_at", func(p *bot.Phone) *time.Time { return &p.VerifiedAt }, false),
+	timeColumn("suspended_at", func(p *bot.Phone) *time.Time { return &p.SuspendedAt }, false),
+	textColumn("suspend_reason", func(p *bot.Phone) *string { return (*string)(&p.SuspendReason) }, false),
 }
 
 func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {
@@ -184,7 +188,7 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 		}
 	}
 	if isConstraint(err) {
-		return bot.Errorf(bot.EINVALID, "phone %s breaks a constraint: %v", bot.MaskPhone(p.Number), err)
+		return constraintError(p.Number, err)
 	}
 	return err
 }
@@ -273,4 +277,34 @@ func (t *Tx) Audit(ctx context.Context, e *bot.AuditEntry) error {
 	_, err := t.exec(ctx, `INSERT INTO audit (at, phone, user_id, action, reason) VALUES (?, ?, ?, ?, ?)`,
 		ms(e.At), e.Phone, e.UserID, e.Action, e.Reason)
 	return err
+}
+
+// AddWrongCode records a wrong code meant for a user's account.
+func (t *Tx) AddWrongCode(ctx context.Context, userID, phone string, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO wrong_codes (user_id, phone, at) VALUES (?, ?, ?)`, userID, phone, ms(at))
+	return err
+}
+
+// CountWrongCodes counts the wrong codes meant for a user at or after
+// since, from every phone.
+func (t *Tx) CountWrongCodes(ctx context.Context, userID string, since time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM wrong_codes WHERE user_id = ? AND at >= ?`, userID, ms(since)).Scan(&n)
+	return n, err
+}
+
+// AddLostDelivery records a delivery error that says the number is gone;
+// the same ref (message) twice is recorded once.
+func (t *Tx) AddLostDelivery(ctx context.Context, phone, ref string, code int, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO lost_deliveries (phone, ref, code, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (phone, ref) DO NOTHING`, phone, ref, code, ms(at))
+	return err
+}
+
+// CountLostDeliveries counts the distinct messages to phone that failed
+// with such an error at or after since.
+func (t *Tx) CountLostDeliveries(ctx context.Context, phone string, since time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM lost_deliveries WHERE phone = ? AND at >= ?`, phone, ms(since)).Scan(&n)
+	return n, err
 }

@@ -19,9 +19,14 @@ import (
 	"github.com/smsbot/smsbot/bot"
 )
 
-// Conversation answers inbound texts; *bot.Engine implements it.
+// Conversation answers inbound texts and hears of texts that could not be
+// delivered; *bot.Engine implements it.
 type Conversation interface {
 	HandleSMS(ctx context.Context, in bot.Inbound) (bot.Result, error)
+	// NumberLost is told of a delivery error code for a text to phone;
+	// ref names the message. Codes that say the number is gone suspend
+	// its binding; others are ignored.
+	NumberLost(ctx context.Context, phone, ref string, code int) error
 }
 
 // StatusRecorder keeps delivery statuses; *store.DB implements it.
@@ -226,7 +231,8 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing MessageSid or MessageStatus", http.StatusBadRequest)
 		return
 	}
-	changed, err := s.Statuses.RecordStatus(r.Context(), sid, r.PostForm.Get("To"), status, code, s.now())
+	to := r.PostForm.Get("To")
+	changed, err := s.Statuses.RecordStatus(r.Context(), sid, to, status, code, s.now())
 	if err != nil {
 		if bot.ErrorCode(err) == bot.EINVALID {
 			outcome = "invalid"
@@ -236,6 +242,15 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if code != 0 && bot.ValidPhone(to) {
+		// Not only when changed: a callback repeated after a failure here
+		// must still count, and NumberLost counts each message once.
+		if err := s.Conversation.NumberLost(r.Context(), to, sid, code); err != nil {
+			s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 	}
 	outcome = "ok"
 	if changed && s.Delivered != nil {

@@ -37,6 +37,10 @@ func (f *fakeConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot.R
 	return bot.Result{Reply: f.reply, State: bot.StateIdle}, f.err
 }
 
+func (f *fakeConversation) NumberLost(ctx context.Context, phone, ref string, code int) error {
+	return nil
+}
+
 type fakeStatuses struct {
 	mu   sync.Mutex
 	seen []string

@@ -95,6 +95,8 @@ var settings = []setting{
 	{Env: "SMSBOT_LINKS_PER_HOUR", Default: strconv.Itoa(bot.DefaultLimits().LinksPerHour), Help: "login links per phone per hour", set: positive(func(c *config) *int { return &c.Limits.LinksPerHour })},
 	{Env: "SMSBOT_LINKS_PER_DAY", Default: strconv.Itoa(bot.DefaultLimits().LinksPerDay), Help: "login links per phone per day", set: positive(func(c *config) *int { return &c.Limits.LinksPerDay })},
 	{Env: "SMSBOT_CODE_ATTEMPTS", Default: strconv.Itoa(bot.DefaultLimits().CodeAttempts), Help: "wrong codes allowed per login", set: positive(func(c *config) *int { return &c.Limits.CodeAttempts })},
+	{Env: "SMSBOT_CODE_ATTEMPTS_PER_ACCOUNT", Default: strconv.Itoa(bot.DefaultLimits().CodeAttemptsPerAccount), Help: "wrong codes allowed per Auth0 account per 24 hours, across all phones; then no code is checked (0: no cap)", set: count(func(c *config) *int { return &c.Limits.CodeAttemptsPerAccount })},
+	{Env: "SMSBOT_REVERIFY_AFTER", Default: bot.DefaultLimits().ReverifyAfter.String(), Help: "a bound phone silent this long must link again (S) before its next command (0: never)", set: durationOrOff(func(c *config) *time.Duration { return &c.Limits.ReverifyAfter })},
 	{Env: "SMSBOT_REPLY_BUDGET", Default: strconv.Itoa(bot.DefaultLimits().ReplyBudget), Help: "replies per phone per 10 minutes, then silence", set: positive(func(c *config) *int { return &c.Limits.ReplyBudget })},
 	{Env: "SMSBOT_WEB_PER_MINUTE", Default: "30", Help: "requests per minute per client address on /l/ and /auth/callback", set: positive(func(c *config) *int { return &c.WebPerMinute })},
 	{Env: "SMSBOT_WEB_BURST", Default: "10", Help: "burst allowed above SMSBOT_WEB_PER_MINUTE", set: positive(func(c *config) *int { return &c.WebBurst })},
@@ -152,6 +154,30 @@ func duration(field func(*config) *time.Duration) func(*config, string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return fmt.Errorf("want a duration such as 10s, not %q", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// count parses a whole number, 0 meaning off.
+func count(field func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 0 {
+			return fmt.Errorf("want a whole number (0 for off), not %q", v)
+		}
+		*field(c) = i
+		return nil
+	}
+}
+
+// durationOrOff parses a duration such as 2160h, 0 meaning off.
+func durationOrOff(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 2160h (0 for off), not %q", v)
 		}
 		*field(c) = d
 		return nil

@@ -57,7 +57,7 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and HTTP status (0 for none).", "result", "status")
 	m.delivery = counter("delivery_status_total", "Delivery statuses from Twilio's status callbacks that moved a text forward, by status and Twilio error code (0 for none).", "status", "error_code")
 	m.signatureFail = counter("webhook_signature_failures_total", "Webhook requests refused for a missing or wrong X-Twilio-Signature.", "hook")
-	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, reply_budget, web (per client address).", "limit")
+	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, account_code_attempts, reply_budget, web (per client address).", "limit")
 	m.logins = counter("login_events_total", "Outcomes of the web half of subscribing (links opened, logins, errors).", "event")
 	m.events = counter("events_total", "Other events of the conversation engine.", "event")
 	m.webhook = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -170,6 +170,11 @@ func (c countedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot
 		c.m.replies.WithLabelValues("silent").Inc()
 	}
 	return res, nil
+}
+
+// NumberLost passes delivery errors through.
+func (c countedConversation) NumberLost(ctx context.Context, phone, ref string, code int) error {
+	return c.next.NumberLost(ctx, phone, ref, code)
 }
 
 // auth0Transport times every call to Auth0 and counts the failed ones.

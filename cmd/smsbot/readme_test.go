@@ -67,6 +67,8 @@ var templateUse = map[string]string{
 	bot.ReplyHelpLogin:     "`H` while the login is awaited",
 	bot.ReplyHelpCode:      "`H` while a code is awaited",
 	bot.ReplyHelpSub:       "`H` when subscribed (`.Commands`: the plugins' commands)",
+	bot.ReplyReverify:      "a command from a phone whose binding is suspended (silent too long, or its number looks reassigned)",
+	bot.ReplyCodeLimit:     "a code while the account is over its wrong codes for the day",
 	bot.ReplyStopped:       "STOP and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyStarted:       "START and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",

@@ -203,6 +203,9 @@ func showPhone(ctx context.Context, db *store.DB, phone string, email func(strin
 	fmt.Fprintf(tw, "account\t%s\n", orDash(p.UserID))
 	fmt.Fprintf(tw, "email\t%s\n", orDash(email(p.Email)))
 	fmt.Fprintf(tw, "bound since\t%s\n", when(p.BoundAt))
+	if p.Suspended() {
+		fmt.Fprintf(tw, "suspended\t%s (%s): commands wait until the phone links again\n", when(p.SuspendedAt), p.SuspendReason)
+	}
 	if p.State == bot.StateAwaitingCode {
 		fmt.Fprintf(tw, "logging in as\t%s (%s), %d wrong codes so far\n", p.CodeUserID, email(p.CodeEmail), p.CodeAttempts)
 	}

@@ -1,0 +1,165 @@
+package nest
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// Limits keep a person within SDM's per-user quotas (about 10 commands,
+// 10 device reads and 5 device lists a minute) and say how long answers are
+// reused.
+type Limits struct {
+	Commands, Gets, Lists int
+	Window                time.Duration
+	// Fresh is how long a device list or a device read is reused instead
+	// of asking Google again. A command makes its device stale.
+	Fresh time.Duration
+	// Names is how long a device list is trusted to resolve names.
+	Names time.Duration
+}
+
+// DefaultLimits returns SDM's documented per-user limits.
+func DefaultLimits() Limits {
+	return Limits{Commands: 10, Gets: 10, Lists: 5, Window: time.Minute, Fresh: 30 * time.Second, Names: 10 * time.Minute}
+}
+
+func (p *Plugin) limits() Limits {
+	l, d := p.Limits, DefaultLimits()
+	if l.Commands <= 0 {
+		l.Commands = d.Commands
+	}
+	if l.Gets <= 0 {
+		l.Gets = d.Gets
+	}
+	if l.Lists <= 0 {
+		l.Lists = d.Lists
+	}
+	if l.Window <= 0 {
+		l.Window = d.Window
+	}
+	if l.Fresh <= 0 {
+		l.Fresh = d.Fresh
+	}
+	if l.Names <= 0 {
+		l.Names = d.Names
+	}
+	return l
+}
+
+// call kinds, each with its own limit.
+const (
+	callCommand = iota
+	callGet
+	callList
+	callKinds
+)
+
+// call runs fn with an access token, within the person's limit for kind,
+// refreshing the token once when Google refuses it.
+func (s *session) call(ctx context.Context, kind int, fn func(token string) error) error {
+	if err := s.allow(kind); err != nil {
+		return err
+	}
+	if s.token == "" {
+		t, err := s.p.Auth.Token(ctx, s.userID)
+		if err != nil {
+			return s.authError(err)
+		}
+		s.token = t
+	}
+	s.u.calls[kind] = append(s.u.calls[kind], s.p.now())
+	err := fn(s.token)
+	if e := asAPIError(err); e != nil && e.HTTPStatus == 401 {
+		t, rerr := s.p.Auth.Refresh(ctx, s.userID)
+		if rerr != nil {
+			return s.authError(rerr)
+		}
+		s.token = t
+		err = fn(s.token)
+	}
+	if e := asAPIError(err); e != nil {
+		switch {
+		case e.HTTPStatus == 401 || e.HTTPStatus == 403:
+			s.p.Auth.Forget(s.userID)
+			return &bot.Error{Code: bot.EEXPIRED, Message: msgLinkExpired}
+		case e.HTTPStatus == 429 || e.Status == "RESOURCE_EXHAUSTED":
+			return &bot.Error{Code: bot.ELIMIT, Message: msgBusy}
+		}
+	}
+	return err
+}
+
+func (s *session) authError(err error) error {
+	switch {
+	case errors.Is(err, ErrLinkExpired):
+		return &bot.Error{Code: bot.EEXPIRED, Message: msgLinkExpired}
+	case noGoogle(err):
+		return &bot.Error{Code: bot.ENOTFOUND, Message: msgNoGoogle}
+	}
+	return err
+}
+
+// allow checks the person's sliding-window limit for kind.
+func (s *session) allow(kind int) error {
+	now := s.p.now()
+	calls := s.u.calls[kind]
+	i := 0
+	for i < len(calls) && !now.Before(calls[i].Add(s.lim.Window)) {
+		i++
+	}
+	calls = calls[i:]
+	s.u.calls[kind] = calls
+	max, what := s.lim.Commands, "changes"
+	switch kind {
+	case callGet:
+		max, what = s.lim.Gets, "reads"
+	case callList:
+		max, what = s.lim.Lists, "lists"
+	}
+	if len(calls) < max {
+		return nil
+	}
+	wait := int(math.Ceil(calls[0].Add(s.lim.Window).Sub(now).Seconds()))
+	return bot.Errorf(bot.ELIMIT, "Google allows %d thermostat %s a minute: try again in %ds.", max, what, max1(wait))
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// apiError turns what Google answered into a safe answer. name is the
+// thermostat concerned, if any.
+func (s *session) apiError(err error, name string) error {
+	e := asAPIError(err)
+	if e == nil {
+		return err
+	}
+	s.p.logger().Warn("sdm error", "status", e.HTTPStatus, "rpc", e.Status)
+	if name == "" {
+		name = "The thermostat"
+	}
+	offline := strings.Contains(strings.ToLower(e.Message), "offline")
+	switch {
+	case offline || e.Status == "UNAVAILABLE" && name != "The thermostat":
+		s.stale()
+		return bot.Errorf(bot.EINVALID, "%s is offline.", name)
+	case e.Status == "FAILED_PRECONDITION":
+		s.stale()
+		return bot.Errorf(bot.EINVALID, "%s won't take that in its current mode; send GT %s to check.", name, strings.ToLower(name))
+	case e.Status == "NOT_FOUND" || e.HTTPStatus == 404:
+		s.u.devices = nil
+		return bot.Errorf(bot.ENOTFOUND, "%s is no longer in your Google account.", name)
+	case e.Status == "INVALID_ARGUMENT" || e.HTTPStatus == 400:
+		s.stale()
+		return bot.Errorf(bot.EINVALID, "%s refused that setting.", name)
+	}
+	return &bot.Error{Code: bot.EINTERNAL, Message: msgFailed}
+}
