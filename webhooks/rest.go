@@ -83,6 +83,11 @@ type Sender struct {
 	// StatusCallback is where Twilio reports delivery, normally PublicURL +
 	// /webhooks/twilio/status; empty for none.
 	StatusCallback string
+	// LookupMax is how many of Twilio's messages to a phone the check of
+	// an ambiguous text reads at most; 0 means 5000. A phone with more
+	// leaves the answer unknown, and the text fails rather than risk a
+	// second copy.
+	LookupMax int
 }
 
 // Send sends one text. Before retrying a text whose earlier try may have
@@ -91,7 +96,10 @@ type Sender struct {
 func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 	if j.Ambiguous {
 		sid, err := s.find(j)
-		if err != nil {
+		var de *bot.DeliveryError
+		if errors.As(err, &de) {
+			return "", de
+		} else if err != nil {
 			return "", classify(fmt.Errorf("look for an earlier try: %w", err))
 		}
 		if sid != "" {
@@ -121,8 +129,8 @@ func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 
 // Bounds of the lookup for an earlier try of an ambiguous text.
 const (
-	findPageSize = 100         // messages per page of the list
-	findMax      = 1000        // messages looked at, at most
+	findPageSize = 1000        // messages per page of the list (Twilio's most)
+	findMax      = 5000        // messages read at most, unless Sender.LookupMax
 	findMargin   = time.Minute // slack for the clocks of Twilio and ours
 )
 
@@ -135,21 +143,27 @@ const (
 //
 // The list is filtered by To only and date_created is checked here:
 // Twilio's DateSent filters match the sent date, which a message still
-// queued does not have, and the list's order is not relied on. It returns
-// "" when there is no such message, and an error when the phone has more
-// messages than findMax, which leaves the answer unknown.
+// queued does not have, and the list's order (documented as by sent
+// date) is not relied on. It returns "" when there is no such message,
+// and a permanent *bot.DeliveryError when the phone has more messages than
+// LookupMax, which leaves the answer unknown.
 func (s *Sender) find(j *bot.Job) (string, error) {
+	most := s.LookupMax
+	if most <= 0 {
+		most = findMax
+	}
 	since := j.FirstTry.Add(-findMargin).Truncate(time.Second)
 	p := &openapi.ListMessageParams{}
 	p.SetTo(j.To)
-	p.SetPageSize(findPageSize)
-	p.SetLimit(findMax + 1)
+	p.SetPageSize(min(findPageSize, most+1))
+	p.SetLimit(most + 1)
 	msgs, err := s.Client.Api.ListMessage(p)
 	if err != nil {
 		return "", err
 	}
-	if len(msgs) > findMax {
-		return "", fmt.Errorf("more than %d messages to %s: cannot tell whether the text went out", findMax, bot.MaskPhone(j.To))
+	if len(msgs) > most {
+		return "", &bot.DeliveryError{Permanent: true,
+			Err: fmt.Errorf("more than %d messages to %s at twilio: cannot tell whether an earlier try went out, so not sending again", most, bot.MaskPhone(j.To))}
 	}
 	var sid string
 	var first time.Time

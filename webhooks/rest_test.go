@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,5 +165,33 @@ func TestSender_Send_AmbiguousNotOthers(t *testing.T) {
 	}
 	if n := len(tw.Messages()); n != 4 || got == taken {
 		t.Fatalf("sid %s (taken %s), %d messages; want the text sent", got, taken, n)
+	}
+}
+
+// TestSender_Send_AmbiguousTooManyToTell retries an ambiguous text to a
+// phone with more messages at Twilio than the lookup reads: the answer is
+// unknown, so the text fails for good instead of risking a second copy.
+func TestSender_Send_AmbiguousTooManyToTell(t *testing.T) {
+	s, tw := newSender(t)
+	s.LookupMax = 3
+	ctx := context.Background()
+	to := "+15555550101"
+	for i := range 4 {
+		if _, err := s.Send(ctx, &bot.Job{To: to, Body: fmt.Sprint("earlier text ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.Send(ctx, &bot.Job{To: to, Body: "your code prompt", Ambiguous: true, FirstTry: time.Now()})
+	var d *bot.DeliveryError
+	if !errors.As(err, &d) || !d.Permanent || d.Ambiguous {
+		t.Fatalf("error %#v, want a permanent failure", err)
+	}
+	if n := len(tw.Messages()); n != 4 {
+		t.Fatalf("%d messages, want the 4 earlier ones and no new one", n)
+	}
+	// Within the bound the lookup decides, and the text is sent.
+	s.LookupMax = 4
+	if _, err := s.Send(ctx, &bot.Job{To: to, Body: "your code prompt", Ambiguous: true, FirstTry: time.Now()}); err != nil || len(tw.Messages()) != 5 {
+		t.Fatalf("within the bound: %v, %d messages", err, len(tw.Messages()))
 	}
 }
