@@ -27,9 +27,10 @@ import (
 // code page shown has its text delivered, every queued text reaches the
 // Twilio stand-in exactly once, and no phone is in an impossible state.
 //
-// The outbox runs four lanes, and Twilio's stand-in answers some creates
-// only after the client gave up (the message is listed already) and keeps
-// some messages queued, out of reach of DateSent filters.
+// The outbox runs four lanes, and Twilio's stand-in drops some creates
+// before or after accepting them, answers some late (the message is listed
+// before its answer arrives, if it arrives before the client gives up) and
+// keeps some messages queued, out of reach of DateSent filters.
 //
 // make test runs a few kills; make crashtest runs SMSBOT_CRASH_KILLS=25.
 // The random seed is logged; SMSBOT_CRASH_SEED=N replays its load, kill
@@ -49,7 +50,7 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tw.Close()
-	tw.SetFaults(twiliotest.Faults{RateLateAnswer: 0.05, RateQueued: 0.3, Seed: int64(seed)})
+	tw.SetFaults(twiliotest.Faults{RateDropBefore: 0.05, RateDropAfter: 0.05, RateLateAnswer: 0.1, RateQueued: 0.3, Hang: 1500 * time.Millisecond, Seed: int64(seed)})
 	port := freePort(t)
 	e := &e2e{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), dbPath: filepath.Join(dir, "crash.db"), twilio: tw, logs: &syncBuffer{}}
 	e.public = e.base
@@ -171,7 +172,7 @@ func TestCrash(t *testing.T) {
 	if failed != 0 {
 		t.Errorf("%d texts failed", failed)
 	}
-	done, duplicates, _ := e.checkOnce()
+	done, duplicates, shared := e.checkOnce()
 	missing := 0
 	for phone, n := range pages {
 		if got := e.prompts(phone); got < n {
@@ -197,8 +198,8 @@ func TestCrash(t *testing.T) {
 	if len(acked) == 0 || done == 0 {
 		t.Errorf("the load never got through: %d acked, %d delivered", len(acked), done)
 	}
-	t.Logf("crash test: %d kills, %d acknowledged texts (%d in %d whole flows), lost %d, %d texts delivered, %d duplicates, %d code prompts missing",
-		kills, len(acked), len(acked)-texts, flows, lost, done, duplicates, missing)
+	t.Logf("crash test: %d kills, %d acknowledged texts (%d in %d whole flows), lost %d, %d texts delivered, %d duplicates, %d code prompts missing, %d messages recorded by two jobs",
+		kills, len(acked), len(acked)-texts, flows, lost, done, duplicates, missing, shared)
 }
 
 // crashSeed returns SMSBOT_CRASH_SEED, or a fresh seed, and logs it.

@@ -126,8 +126,8 @@ func (e *e2e) checkOnce() (delivered, duplicates, shared int) {
 // Twilio's queue. Each text reaches Twilio exactly once.
 func TestFaults_FlakyFarEnds(t *testing.T) {
 	e := startE2E(t, fastOutbox)
-	e.twilio.SetFaults(twiliotest.Faults{Rate429: 0.1, Rate500: 0.05, RateHang: 0.05, RateDropBefore: 0.05, RateDropAfter: 0.1,
-		RateLateAnswer: 0.2, RateQueued: 0.3, Hang: 800 * time.Millisecond, Seed: 7})
+	e.twilio.SetFaults(twiliotest.Faults{Rate429: 0.05, Rate500: 0.1, RateHang: 0.05, RateDropBefore: 0.1, RateDropAfter: 0.05,
+		RateLateAnswer: 0.3, RateQueued: 0.3, Hang: 1500 * time.Millisecond, Seed: 7})
 	e.auth0.SetFaults(auth0test.Faults{Rate429: 0.15, Rate500: 0.15, RateDrop: 0.1, Seed: 11, ResetAfter: time.Second})
 	const n, flows = 24, 3
 	var phones, emails []string

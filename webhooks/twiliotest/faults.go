@@ -18,8 +18,9 @@ type Faults struct {
 	RateDropBefore float64 // drop the connection without accepting the message
 	RateDropAfter  float64 // accept and store the message, then drop the connection
 	// RateLateAnswer accepts and stores the message, so that the Messages
-	// list shows it at once, and answers only after Hang; with Hang 0 it
-	// never answers and drops the connection when the client gives up.
+	// list shows it at once, and answers only after a delay drawn up to
+	// Hang: before or after the client gives up, which it then learns by
+	// a dropped connection. With Hang 0 it never answers.
 	RateLateAnswer float64
 	// RateQueued keeps an accepted message queued: its date_sent stays
 	// null, it never moves on (even with DeliverStatus), and no DateSent
@@ -27,8 +28,8 @@ type Faults struct {
 	// filters on the sent date only, which such a message does not have.
 	RateQueued float64
 	Seed       int64
-	// Hang is how long a hanging request or a late answer is held; 0 means
-	// until the client gives up or the Server closes.
+	// Hang is how long a hanging request is held (a late answer: at most);
+	// 0 means until the client gives up or the Server closes.
 	Hang time.Duration
 }
 
@@ -80,6 +81,9 @@ func (s *Server) drawFault() (faultKind, time.Duration) {
 		{f.RateLateAnswer, faultLateAnswer},
 	} {
 		if u < c.rate {
+			if c.kind == faultLateAnswer && f.Hang > 0 {
+				return c.kind, 1 + time.Duration(s.rng.Int64N(int64(f.Hang)))
+			}
 			return c.kind, f.Hang
 		}
 		u -= c.rate
