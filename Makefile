@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test ./nest -run '^$$' -fuzz '^FuzzParseSetting$$' -fuzztime $(FUZZTIME)
 
 # The real binary under load, killed with SIGKILL 25 times (make test runs 3).
+# It logs its random seed; SMSBOT_CRASH_SEED=N make crashtest replays it.
 crashtest:
 	SMSBOT_CRASH_KILLS=$${SMSBOT_CRASH_KILLS:-25} SMSBOT_CRASH_PHONES=$${SMSBOT_CRASH_PHONES:-200} \
 		$(GO) test ./cmd/smsbot -run '^TestCrash$$' -count=1 -v -timeout 30m

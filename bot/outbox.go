@@ -14,8 +14,12 @@ import (
 // in the transaction of the state change that caused them.
 type Outbox interface {
 	// Claim leases the oldest due job to the caller until now+lease, so that
-	// no other worker takes it meanwhile. It returns ENOTFOUND when no job
-	// is due.
+	// no other worker takes it meanwhile. Jobs for one recipient (the phone
+	// of a text, the user of an account sync) are handed out one at a time,
+	// oldest first: a job waits while an older one for its recipient is
+	// pending, so an ambiguous text's lookup at the provider never meets
+	// another job's text in flight. It returns ENOTFOUND when no job is
+	// due.
 	Claim(ctx context.Context, now time.Time, lease time.Duration) (*Job, error)
 	// Done marks a job delivered.
 	Done(ctx context.Context, id int64, now time.Time, result string) error
@@ -83,8 +87,8 @@ type Worker struct {
 
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Observe, when set, is told of each delivery: kind, outcome
-	// ("sent", "retry", "failed", "skipped") and provider code.
+	// Observe, when set, is told once of each claimed job: kind, outcome
+	// ("sent", "retry", "failed", "skipped", "deferred") and provider code.
 	Observe func(kind, outcome string, code int)
 
 	wake     chan struct{}
@@ -186,19 +190,35 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	} else if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
 	}
-	if j.Kind == JobSMS && w.Limit != nil {
-		if d := w.Limit(now); d > 0 {
-			// The global outbound budget is spent: the text waits its turn.
-			w.observe(j.Kind, "deferred", 0)
-			return false, w.Outbox.Defer(ctx, j.ID, now.Add(d))
+	if j.Kind == JobSMS {
+		ok, err := w.mayText(ctx, j.To)
+		if err != nil {
+			return true, w.failed(ctx, j, err)
+		}
+		if !ok {
+			w.observe(j.Kind, "skipped", 0)
+			return true, w.Outbox.Done(ctx, j.ID, w.now(), "skipped: recipient opted out or unknown")
+		}
+		if w.Limit != nil {
+			if d := w.Limit(now); d > 0 {
+				// The global outbound budget is spent: the text waits its turn.
+				w.observe(j.Kind, "deferred", 0)
+				return false, w.Outbox.Defer(ctx, j.ID, now.Add(d))
+			}
 		}
 	}
-	result, derr := w.deliver(ctx, j)
-	log := w.logger().With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)
-	if derr == nil {
-		w.observe(j.Kind, "sent", 0)
-		return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+	result, err := w.deliver(ctx, j)
+	if err != nil {
+		return true, w.failed(ctx, j, err)
 	}
+	w.observe(j.Kind, "sent", 0)
+	return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+}
+
+// failed decides what becomes of job j after a failed try: given up for
+// good, or put back to be retried after a backoff.
+func (w *Worker) failed(ctx context.Context, j *Job, derr error) error {
+	log := w.logger().With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)
 	var de *DeliveryError
 	if !errors.As(derr, &de) {
 		de = &DeliveryError{Err: derr}
@@ -207,24 +227,24 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	case de.OptedOut:
 		log.Info("recipient opted out", "phone", MaskPhone(j.To), "code", de.Code)
 		if err := w.optOut(ctx, j.To); err != nil {
-			return true, err
+			return err
 		}
 		w.observe(j.Kind, "failed", de.Code)
-		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.BadSender:
 		log.Error("OUTBOX STOPPED FOR THIS JOB: the sender is misconfigured; fix TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID", "code", de.Code, "err", de.Err)
 		w.observe(j.Kind, "failed", de.Code)
-		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.Permanent:
 		log.Warn("delivery failed for good", "code", de.Code, "err", de.Err)
 		w.lost(ctx, j, de.Code)
 		w.observe(j.Kind, "failed", de.Code)
-		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	if j.Attempts+1 >= orDefault(w.MaxAttempts, 12) {
 		log.Error("delivery gave up after the last attempt", "code", de.Code, "err", de.Err)
 		w.observe(j.Kind, "failed", de.Code)
-		return true, w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	delay := w.backoff(j.Attempts)
 	if de.RetryAfter > delay {
@@ -232,7 +252,7 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	}
 	log.Info("delivery will be retried", "in", delay.Round(time.Millisecond), "code", de.Code, "err", de.Err)
 	w.observe(j.Kind, "retry", de.Code)
-	return true, w.Outbox.Retry(ctx, j.ID, w.now().Add(delay), de.Error(), de.Ambiguous || j.Ambiguous)
+	return w.Outbox.Retry(ctx, j.ID, w.now().Add(delay), de.Error(), de.Ambiguous || j.Ambiguous)
 }
 
 // backoff is exponential with full jitter: a random delay up to
@@ -256,26 +276,8 @@ func (w *Worker) observe(kind, outcome string, code int) {
 func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 	switch j.Kind {
 	case JobSMS:
-		// Only phones that texted us, and have not opted out, get texts.
-		var send bool
-		err := w.Store.View(ctx, func(tx Tx) error {
-			p, err := tx.Phone(ctx, j.To)
-			if ErrorCode(err) == ENOTFOUND {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			send = p.State != StateOptedOut
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-		if !send {
-			w.observe(j.Kind, "skipped", 0)
-			return "skipped: recipient opted out or unknown", nil
-		}
 		if j.Ambiguous {
+			var err error
 			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, j.Body, j.FirstTry.Add(-time.Minute)); err != nil {
 				return "", err
 			}
@@ -303,6 +305,26 @@ func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 	default:
 		return "", &DeliveryError{Err: fmt.Errorf("unknown job kind %q", j.Kind), Permanent: true}
 	}
+}
+
+// mayText reports whether phone may get texts: only phones that texted
+// us, and have not opted out, do.
+func (w *Worker) mayText(ctx context.Context, phone string) (bool, error) {
+	var ok bool
+	err := w.Store.View(ctx, func(tx Tx) error {
+		p, err := tx.Phone(ctx, phone)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ok = p.State != StateOptedOut
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("recipient: %w", err)
+	}
+	return ok, nil
 }
 
 // optOut records that the carrier will not deliver to phone any more.

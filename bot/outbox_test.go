@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,12 +181,21 @@ func TestWorker_PermanentErrors(t *testing.T) {
 func TestWorker_SkipsOptedOut(t *testing.T) {
 	h := newHarness(t)
 	w, s, _ := newWorker(h)
+	var observed []string
+	w.Observe = func(kind, outcome string, code int) { observed = append(observed, kind+" "+outcome) }
 	h.text(alice, "hi")
 	h.e.SendLater(context.Background(), alice, "hello")
 	h.text(alice, "STOP")
 	drain(t, w)
 	if len(s.sent) != 0 {
 		t.Fatal("texted a phone that opted out")
+	}
+	// Reported once, as skipped, never also as sent.
+	if strings.Join(observed, ",") != "sms skipped" {
+		t.Fatalf("observed %q, want exactly [sms skipped]", observed)
+	}
+	if st, _ := h.db.OutboxStats(context.Background()); st.Done != 1 || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 	// Never a phone that did not text us.
 	if err := h.e.SendLater(context.Background(), bob, "hello"); err == nil {
@@ -232,19 +242,11 @@ func TestWorker_Run_WakesAndStops(t *testing.T) {
 	h.text(alice, "hi")
 	h.e.Notify = w.Wake
 	h.e.SendLater(context.Background(), alice, "hello")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	pollUntil(t, "Wake to start a delivery", func() bool {
 		s.mu.Lock()
-		n := len(s.sent)
-		s.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Wake did not start a delivery")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer s.mu.Unlock()
+		return len(s.sent) == 1
+	})
 	if !w.Running() {
 		t.Fatal("Running() false while running")
 	}
@@ -256,75 +258,92 @@ func TestWorker_Run_WakesAndStops(t *testing.T) {
 	}
 }
 
-// slowSender holds each send until released, counting how many run at once.
+// slowSender holds each send until released, counting how many run at
+// once, in all and per phone.
 type slowSender struct {
 	mu       sync.Mutex
-	inFlight int
-	most     int
-	sent     map[string]int
+	inFlight map[string]int
+	most     int // most sends under way at once
+	mostOne  int // most sends to one phone under way at once
+	sent     []string
 	release  chan struct{}
 }
 
 func (s *slowSender) Send(ctx context.Context, j *bot.Job) (string, error) {
 	s.mu.Lock()
-	s.inFlight++
-	s.most = max(s.most, s.inFlight)
+	s.inFlight[j.To]++
+	s.mostOne = max(s.mostOne, s.inFlight[j.To])
+	total := 0
+	for _, n := range s.inFlight {
+		total += n
+	}
+	s.most = max(s.most, total)
 	s.mu.Unlock()
 	<-s.release
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inFlight--
-	s.sent[j.Body]++
+	s.inFlight[j.To]--
+	s.sent = append(s.sent, j.Body)
 	return "SM" + j.Body, nil
 }
 
+func (s *slowSender) under() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.most
+}
+
+// TestWorker_Run_Concurrency runs four lanes over texts to four phones:
+// four texts go out at once, never two to one phone, and each phone's
+// texts in the order queued.
 func TestWorker_Run_Concurrency(t *testing.T) {
 	h := newHarness(t)
 	h.e.Now = nil
-	s := &slowSender{sent: map[string]int{}, release: make(chan struct{})}
+	s := &slowSender{inFlight: map[string]int{}, release: make(chan struct{})}
 	w := &bot.Worker{Outbox: h.db, Store: h.db, SMS: s, Accounts: &fakeAccounts{}, Concurrency: 4, Idle: 20 * time.Millisecond}
-	h.text(alice, "hi")
-	for i := 0; i < 12; i++ {
-		h.e.SendLater(context.Background(), alice, fmt.Sprint(i))
+	phones := []string{alice, bob, "+15555550103", "+15555550104"}
+	for _, p := range phones {
+		h.text(p, "hi")
+	}
+	for i := range 12 {
+		h.e.SendLater(context.Background(), phones[i%4], fmt.Sprintf("%s/%02d", phones[i%4], i))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	w.Wake()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.mu.Lock()
-		n := s.inFlight
-		s.mu.Unlock()
-		if n == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sends under way, want 4", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	pollUntil(t, "four sends under way", func() bool { return s.under() == 4 })
 	close(s.release)
-	for {
+	pollUntil(t, "the outbox to drain", func() bool {
 		st, _ := h.db.OutboxStats(context.Background())
-		if st.Pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still pending: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return st.Pending == 0
+	})
 	cancel()
 	<-done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.most != 4 || len(s.sent) != 12 {
-		t.Fatalf("at most %d at once, %d distinct texts", s.most, len(s.sent))
+	if s.most != 4 || s.mostOne != 1 || len(s.sent) != 12 {
+		t.Fatalf("at most %d at once, %d to one phone, %d texts", s.most, s.mostOne, len(s.sent))
 	}
-	for body, n := range s.sent {
-		if n != 1 {
-			t.Fatalf("text %s sent %d times", body, n)
+	last := map[string]string{}
+	for _, body := range s.sent {
+		phone, _, _ := strings.Cut(body, "/")
+		if body <= last[phone] {
+			t.Fatalf("%s sent after %s", body, last[phone])
 		}
+		last[phone] = body
+	}
+}
+
+// pollUntil polls cond every few milliseconds and fails the test when it
+// does not hold within 10 s.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,9 +10,13 @@ import (
 	"github.com/smsbot/smsbot/bot"
 )
 
-// Claim leases the oldest due pending job. A job whose earlier lease ran
-// out without a result (its worker died) comes back marked ambiguous: the
-// far end may have it already.
+// Claim leases the oldest due pending job. Jobs for one recipient (the
+// phone of a text, the user of an account sync) go out one at a time and
+// in order: a job is claimable only while no older job of the same kind
+// and recipient is pending, so no two workers, in this process or another,
+// ever have jobs for one recipient under way at once. A job whose earlier
+// lease ran out without a result (its worker died) comes back marked
+// ambiguous: the far end may have it already.
 func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*bot.Job, error) {
 	var j bot.Job
 	var created, firstTry int64
@@ -23,8 +27,11 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 				ambiguous = ambiguous OR lease_until <> 0,
 				first_try = CASE first_try WHEN 0 THEN ?1 ELSE first_try END,
 				lease_until = ?2
-			WHERE id = (SELECT id FROM outbox WHERE state = 'pending' AND next_at <= ?1 AND lease_until <= ?1
-				ORDER BY next_at, id LIMIT 1)
+			WHERE id = (SELECT o.id FROM outbox o
+				WHERE o.state = 'pending' AND o.next_at <= ?1 AND o.lease_until <= ?1
+					AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'
+						AND e.kind = o.kind AND e.phone = o.phone AND e.user_id = o.user_id AND e.id < o.id)
+				ORDER BY o.next_at, o.id LIMIT 1)
 			RETURNING id, kind, phone, body, user_id, created_at, attempts - 1, first_try, ambiguous`,
 			ms(now), ms(now.Add(lease))).
 			Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, &created, &j.Attempts, &firstTry, &ambiguous)

@@ -44,10 +44,11 @@ func TestDB_Prune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The pending job is claimed and put back later; a second job is done.
+	// The pending job is claimed and put back later; a second job, to
+	// another phone, is done.
 	j, _ := db.Claim(ctx, t0, time.Minute)
 	db.Defer(ctx, j.ID, now)
-	enqueue(t, db, &bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: "done", CreatedAt: t0})
+	enqueue(t, db, &bot.Job{Kind: bot.JobSMS, To: "+15555550102", Body: "done", CreatedAt: t0})
 	j2, err := db.Claim(ctx, t0, time.Minute)
 	if err != nil || j2.Body != "done" {
 		t.Fatalf("claim: %+v %v", j2, err)

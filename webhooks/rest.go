@@ -83,6 +83,11 @@ type Sender struct {
 	// StatusCallback is where Twilio reports delivery, normally PublicURL +
 	// /webhooks/twilio/status; empty for none.
 	StatusCallback string
+	// LookupMax is how many of Twilio's messages to a phone the check of
+	// an ambiguous text reads at most; 0 means 5000. A phone with more
+	// leaves the answer unknown, and the text fails rather than risk a
+	// second copy.
+	LookupMax int
 }
 
 // Send sends one text. Before retrying a text whose earlier try may have
@@ -91,7 +96,10 @@ type Sender struct {
 func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 	if j.Ambiguous {
 		sid, err := s.find(j)
-		if err != nil {
+		var de *bot.DeliveryError
+		if errors.As(err, &de) {
+			return "", de
+		} else if err != nil {
 			return "", classify(fmt.Errorf("look for an earlier try: %w", err))
 		}
 		if sid != "" {
@@ -119,31 +127,77 @@ func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 	return *m.Sid, nil
 }
 
-// find looks for a text to j.To with j.Body created since the job's first
-// try.
+// Bounds of the lookup for an earlier try of an ambiguous text.
+const (
+	findPageSize = 1000        // messages per page of the list (Twilio's most)
+	findMax      = 5000        // messages read at most, unless Sender.LookupMax
+	findMargin   = time.Minute // slack for the clocks of Twilio and ours
+)
+
+// find looks for the message an earlier try of the ambiguous job j may
+// have created: to j.To, sent through the API by our sender, ending with
+// j.Body (trial accounts prefix it), created at Twilio no earlier than a
+// margin before the job's first try, and not the result of another job
+// (j.Taken). The Outbox hands out one job per phone at a time, so no other
+// job's text can be in flight meanwhile.
+//
+// The list is filtered by To only and date_created is checked here:
+// Twilio's DateSent filters match the sent date, which a message still
+// queued does not have, and the list's order (documented as by sent
+// date) is not relied on. It returns "" when there is no such message,
+// and a permanent *bot.DeliveryError when the phone has more messages than
+// LookupMax, which leaves the answer unknown.
 func (s *Sender) find(j *bot.Job) (string, error) {
-	since := j.FirstTry.Add(-time.Minute)
+	most := s.LookupMax
+	if most <= 0 {
+		most = findMax
+	}
+	since := j.FirstTry.Add(-findMargin).Truncate(time.Second)
 	p := &openapi.ListMessageParams{}
 	p.SetTo(j.To)
-	p.SetDateSentAfter(since.UTC().Truncate(24 * time.Hour))
-	p.SetPageSize(100)
-	p.SetLimit(500)
+	p.SetPageSize(min(findPageSize, most+1))
+	p.SetLimit(most + 1)
 	msgs, err := s.Client.Api.ListMessage(p)
 	if err != nil {
 		return "", err
 	}
+	if len(msgs) > most {
+		return "", &bot.DeliveryError{Permanent: true,
+			Err: fmt.Errorf("more than %d messages to %s at twilio: cannot tell whether an earlier try went out, so not sending again", most, bot.MaskPhone(j.To))}
+	}
+	var sid string
+	var first time.Time
 	for _, m := range msgs {
-		if m.Sid == nil || m.Body == nil || !strings.HasSuffix(*m.Body, j.Body) || slices.Contains(j.Taken, *m.Sid) {
+		if !s.ours(m, j) {
 			continue
 		}
-		if m.DateCreated != nil {
-			if t, err := time.Parse(time.RFC1123Z, *m.DateCreated); err == nil && t.Before(since) {
-				continue
-			}
+		created, err := time.Parse(time.RFC1123Z, *m.DateCreated)
+		if err != nil {
+			return "", fmt.Errorf("message %s: date_created: %w", *m.Sid, err)
 		}
-		return *m.Sid, nil
+		if !created.Before(since) && (sid == "" || created.Before(first)) {
+			sid, first = *m.Sid, created
+		}
 	}
-	return "", nil
+	return sid, nil
+}
+
+// ours reports whether m could be a try of job j: a message we sent
+// through the API, from our sender, with j's body, that no other job has
+// taken.
+func (s *Sender) ours(m openapi.ApiV2010Message, j *bot.Job) bool {
+	switch {
+	case m.Sid == nil || m.DateCreated == nil || slices.Contains(j.Taken, *m.Sid):
+		return false
+	case m.Direction != nil && *m.Direction != "outbound-api":
+		return false // a TwiML reply, or a text to us
+	case m.Body == nil || !strings.HasSuffix(*m.Body, j.Body):
+		return false
+	case s.MessagingServiceSID != "":
+		return m.MessagingServiceSid != nil && *m.MessagingServiceSid == s.MessagingServiceSID
+	default:
+		return m.From != nil && *m.From == s.From
+	}
 }
 
 // Twilio error codes that decide what the outbox does.

@@ -12,8 +12,9 @@ import (
 )
 
 // fastOutbox makes the outbox retry quickly, so that fault tests finish in
-// seconds.
+// seconds, with several delivery lanes.
 var fastOutbox = map[string]string{
+	"SMSBOT_OUTBOX_WORKERS":    "4",
 	"SMSBOT_HTTP_TIMEOUT":      "1s",
 	"SMSBOT_OUTBOX_RETRY_BASE": "20ms",
 	"SMSBOT_OUTBOX_RETRY_MAX":  "300ms",
@@ -51,9 +52,10 @@ func (e *e2e) pending() int {
 	return n
 }
 
-// checkDelivered asserts that every phone got its code prompt exactly once
-// and every account carries its phone in Auth0.
-func (e *e2e) checkDelivered(phones, emails []string) {
+// checkDelivered asserts that every phone got its code prompt exactly
+// prompts times, every text reached Twilio once, and every account
+// carries its phone in Auth0.
+func (e *e2e) checkDelivered(phones, emails []string, prompts int) {
 	e.t.Helper()
 	e.waitFor("the outbox to drain", func() bool { return e.pending() == 0 })
 	var failed int
@@ -62,29 +64,72 @@ func (e *e2e) checkDelivered(phones, emails []string) {
 		e.t.Errorf("%d outbox jobs failed", failed)
 	}
 	for i, p := range phones {
-		n := 0
-		for _, body := range e.textsTo(p) {
-			if strings.Contains(body, "reply with the 6-digit code") {
-				n++
-			}
-		}
-		if n != 1 {
-			e.t.Errorf("%s got the code prompt %d times", p, n)
+		if n := e.prompts(p); n != prompts {
+			e.t.Errorf("%s got the code prompt %d times, want %d", p, n, prompts)
 		}
 		if got := e.appPhone(emails[i]); got != p {
 			e.t.Errorf("%s: app_metadata.phone = %v", emails[i], got)
 		}
 	}
-	if d := e.twilio.Duplicates(); d != 0 {
-		e.t.Errorf("Twilio accepted %d duplicate texts", d)
-	}
+	e.checkOnce()
 }
 
+// prompts counts the code prompts Twilio accepted for phone.
+func (e *e2e) prompts(phone string) int {
+	n := 0
+	for _, body := range e.textsTo(phone) {
+		if strings.Contains(body, "reply with the 6-digit code") {
+			n++
+		}
+	}
+	return n
+}
+
+// checkOnce asserts that the outbox's delivered texts and Twilio's
+// messages match one to one: no two jobs recorded one message (one of
+// their texts was never sent) and no message lacks its job (a text was
+// sent twice). It returns how many texts were delivered, how many
+// messages no job recorded and how many jobs shared a message.
+func (e *e2e) checkOnce() (delivered, duplicates, shared int) {
+	e.t.Helper()
+	rows, err := e.db.Query(`SELECT result FROM outbox WHERE kind = 'sms' AND state = 'done' AND result LIKE 'SM%'`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	results := map[string]bool{}
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			e.t.Fatal(err)
+		}
+		if results[sid] {
+			e.t.Errorf("two jobs recorded Twilio message %s: one of their texts was never sent", sid)
+			shared++
+		}
+		results[sid] = true
+		delivered++
+	}
+	for _, m := range e.twilio.Messages() {
+		if !results[m.SID] {
+			e.t.Errorf("Twilio has %s (%q to %s) that no job recorded: a text sent twice", m.SID, m.Body, m.To)
+			duplicates++
+		}
+	}
+	return delivered, duplicates, shared
+}
+
+// TestFaults_FlakyFarEnds subscribes phones three times each (three code
+// prompts of the same text per phone, over four delivery lanes) while Twilio and Auth0 fail in every way they
+// can: errors, hangs, dropped connections, messages accepted although the
+// answer was lost or came after the client gave up, messages stuck in
+// Twilio's queue. Each text reaches Twilio exactly once.
 func TestFaults_FlakyFarEnds(t *testing.T) {
 	e := startE2E(t, fastOutbox)
-	e.twilio.SetFaults(twiliotest.Faults{Rate429: 0.1, Rate500: 0.1, RateHang: 0.05, RateDropBefore: 0.05, RateDropAfter: 0.1, Hang: 1500 * time.Millisecond, Seed: 7})
+	e.twilio.SetFaults(twiliotest.Faults{Rate429: 0.05, Rate500: 0.1, RateHang: 0.05, RateDropBefore: 0.1, RateDropAfter: 0.05,
+		RateLateAnswer: 0.3, RateQueued: 0.3, Hang: 1500 * time.Millisecond, Seed: 7})
 	e.auth0.SetFaults(auth0test.Faults{Rate429: 0.15, Rate500: 0.15, RateDrop: 0.1, Seed: 11, ResetAfter: time.Second})
-	const n = 24
+	const n, flows = 24, 3
 	var phones, emails []string
 	for i := 0; i < n; i++ {
 		phones = append(phones, fmt.Sprintf("+1555560%04d", i))
@@ -94,8 +139,11 @@ func TestFaults_FlakyFarEnds(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range phones {
 		wg.Go(func() {
-			if err := e.flow(phones[i], emails[i]); err != nil {
-				errs <- err
+			for range flows {
+				if err := e.flow(phones[i], emails[i]); err != nil {
+					errs <- err
+					return
+				}
 			}
 		})
 	}
@@ -104,11 +152,20 @@ func TestFaults_FlakyFarEnds(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	e.checkDelivered(phones, emails)
-	if r := e.twilio.Requests(); r <= n {
-		t.Errorf("only %d send attempts for %d texts: the faults never fired", r, n)
+	e.checkDelivered(phones, emails, flows)
+	if r := e.twilio.Requests(); r <= flows*n {
+		t.Errorf("only %d send attempts for %d texts: the faults never fired", r, flows*n)
 	}
-	t.Logf("%d texts took %d send attempts; %d Management API requests", n, e.twilio.Requests(), e.auth0.MgmtRequests())
+	held := 0
+	for _, m := range e.twilio.Messages() {
+		if m.Held {
+			held++
+		}
+	}
+	if held == 0 {
+		t.Error("no message stayed queued: RateQueued never fired")
+	}
+	t.Logf("%d texts took %d send attempts, %d stayed queued; %d Management API requests", flows*n, e.twilio.Requests(), held, e.auth0.MgmtRequests())
 }
 
 func TestFaults_FarEndsDown(t *testing.T) {
@@ -132,5 +189,5 @@ func TestFaults_FarEndsDown(t *testing.T) {
 	}
 	e.twilio.SetFaults(twiliotest.Faults{})
 	e.auth0.SetFaults(auth0test.Faults{})
-	e.checkDelivered(phones, emails)
+	e.checkDelivered(phones, emails, 1)
 }

@@ -8,18 +8,28 @@ import (
 
 // Faults injects failures into POST .../Messages.json, each attempt
 // drawing one kind (or none) with the given probabilities, in this order.
-// Rates add up to at most 1; whatever exceeds 1 never fires. The draws are
-// deterministic: the same Seed and the same sequence of requests give the
-// same faults.
+// Rates add up to at most 1; whatever exceeds 1 never fires. RateQueued is
+// drawn apart, for each message accepted. The draws are deterministic: the
+// same Seed and the same sequence of requests give the same faults.
 type Faults struct {
 	Rate429        float64 // answer 429 with Twilio error 20429 (JSON body)
 	Rate500        float64 // answer 500 with a plain, non-JSON body
 	RateHang       float64 // hold the request for Hang, then drop the connection
 	RateDropBefore float64 // drop the connection without accepting the message
 	RateDropAfter  float64 // accept and store the message, then drop the connection
-	Seed           int64
-	// Hang is how long a hanging request is held before its connection is
-	// dropped; 0 means until the client gives up or the Server closes.
+	// RateLateAnswer accepts and stores the message, so that the Messages
+	// list shows it at once, and answers only after a delay drawn up to
+	// Hang: before or after the client gives up, which it then learns by
+	// a dropped connection. With Hang 0 it never answers.
+	RateLateAnswer float64
+	// RateQueued keeps an accepted message queued: its date_sent stays
+	// null, it never moves on (even with DeliverStatus), and no DateSent
+	// filter of the Messages list returns it. Twilio documents those
+	// filters on the sent date only, which such a message does not have.
+	RateQueued float64
+	Seed       int64
+	// Hang is how long a hanging request is held (a late answer: at most);
+	// 0 means until the client gives up or the Server closes.
 	Hang time.Duration
 }
 
@@ -33,6 +43,7 @@ const (
 	faultHang
 	faultDropBefore
 	faultDropAfter
+	faultLateAnswer
 )
 
 // newFaultRand returns a deterministic source of fault draws for seed.
@@ -54,7 +65,7 @@ func (s *Server) drawFault() (faultKind, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
-	if f.Rate429+f.Rate500+f.RateHang+f.RateDropBefore+f.RateDropAfter <= 0 {
+	if f.Rate429+f.Rate500+f.RateHang+f.RateDropBefore+f.RateDropAfter+f.RateLateAnswer <= 0 {
 		return faultNone, 0
 	}
 	u := s.rng.Float64()
@@ -67,13 +78,23 @@ func (s *Server) drawFault() (faultKind, time.Duration) {
 		{f.RateHang, faultHang},
 		{f.RateDropBefore, faultDropBefore},
 		{f.RateDropAfter, faultDropAfter},
+		{f.RateLateAnswer, faultLateAnswer},
 	} {
 		if u < c.rate {
+			if c.kind == faultLateAnswer && f.Hang > 0 {
+				return c.kind, 1 + time.Duration(s.rng.Int64N(int64(f.Hang)))
+			}
 			return c.kind, f.Hang
 		}
 		u -= c.rate
 	}
 	return faultNone, 0
+}
+
+// drawQueued decides whether a message being accepted stays queued. The
+// caller holds s.mu.
+func (s *Server) drawQueued() bool {
+	return s.faults.RateQueued > 0 && s.rng.Float64() < s.faults.RateQueued
 }
 
 // hang holds a request for d (0: forever) or until the client goes away or

@@ -29,6 +29,9 @@ type Message struct {
 	DateUpdated         time.Time
 	NumSegments         int // 0 while "accepted", like Twilio
 	ErrorCode           int // 0 when none
+	// Held is set on a message Faults.RateQueued keeps queued: it is never
+	// sent, and the DateSent filters of the list do not return it.
+	Held bool
 }
 
 var (
@@ -141,9 +144,18 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	if fault == faultDropAfter {
+	switch fault {
+	case faultDropAfter:
 		dropConnection(w)
 		return
+	case faultLateAnswer:
+		// The message is listed already; its answer comes late or never.
+		s.hang(r, hang)
+		if hang == 0 || r.Context().Err() != nil || s.ctx.Err() != nil {
+			dropConnection(w)
+			return
+		}
+		m, _ = s.Message(m.SID)
 	}
 	writeJSON(w, http.StatusCreated, s.messageJSON(m))
 }
@@ -197,6 +209,7 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 		DateCreated:         now,
 		DateUpdated:         now,
 		NumSegments:         bot.Segments(body),
+		Held:                s.drawQueued(),
 	}
 	if from == "" {
 		// Twilio picks the sender from the service's pool later.
@@ -211,7 +224,7 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 	}
 	s.sentPairs[pair] = true
 	s.feeds[feedAccepted].publish(*m)
-	if s.opts.DeliverStatus && !s.closed {
+	if s.opts.DeliverStatus && !s.closed && !m.Held {
 		s.wg.Add(1)
 		go s.deliver(m.SID)
 	}
@@ -275,7 +288,8 @@ var listFilterKeys = []string{"To", "From", "DateSent", "DateSent<", "DateSent>"
 
 // listMessages serves GET .../Messages.json: newest first, filtered by To,
 // From and DateSent (=, <=, >=), paged with PageSize, Page and PageToken.
-// A message not yet sent is matched on its creation time.
+// A message not yet sent is matched on its creation time, unless it is
+// Held: then no DateSent filter returns it.
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var dates []dateFilter
@@ -302,7 +316,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	var matched []Message
 	for i := len(s.messages) - 1; i >= 0; i-- {
 		m := s.messages[i]
-		if to != "" && m.To != to || from != "" && m.From != from {
+		if to != "" && m.To != to || from != "" && m.From != from || m.Held && len(dates) > 0 {
 			continue
 		}
 		when := m.DateSent

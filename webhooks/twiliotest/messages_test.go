@@ -1,6 +1,7 @@
 package twiliotest_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,6 +402,94 @@ func TestServer_Faults(t *testing.T) {
 		}
 	})
 
+	t.Run("LateAnswer", func(t *testing.T) {
+		s := start(t, nil)
+		rc := rest(t, s, testAccount, testToken)
+		s.SetFaults(twiliotest.Faults{RateLateAnswer: 1})
+		// The create is held until its client gives up; meanwhile the
+		// message is in the list already.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- postMessage(ctx, s, alice, "late") }()
+		var listed []openapi.ApiV2010Message
+		for deadline := time.Now().Add(10 * time.Second); len(listed) == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the message never appeared in the list")
+			}
+			var err error
+			if listed, err = rc.Api.ListMessage((&openapi.ListMessageParams{}).SetTo(alice)); err != nil {
+				t.Fatalf("list: %v", err)
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the create was answered (%v) before its client gave up", err)
+		default:
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("create error = %v, want the client's cancellation", err)
+		}
+		if ms := s.Messages(); len(ms) != 1 || ms[0].SID != str(listed[0].Sid) {
+			t.Errorf("stored %+v, listed %s", ms, str(listed[0].Sid))
+		}
+
+		// With a Hang the answer does come, late, for the listed message.
+		s.SetFaults(twiliotest.Faults{RateLateAnswer: 1, Hang: 20 * time.Millisecond})
+		m, err := send(rc, bob, "late but answered")
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		if got, ok := s.Message(str(m.Sid)); !ok || got.Body != "late but answered" {
+			t.Errorf("answered %s, stored %+v", str(m.Sid), got)
+		}
+	})
+
+	t.Run("Queued", func(t *testing.T) {
+		s := start(t, func(o *twiliotest.Options) { o.DeliverStatus = true })
+		rc := rest(t, s, testAccount, testToken)
+		status, stop := s.SubscribeStatus()
+		defer stop()
+		after := time.Now().UTC().Truncate(24 * time.Hour) // today, before anything is sent
+		s.SetFaults(twiliotest.Faults{RateQueued: 1})
+		held, err := send(rc, alice, "stuck in the queue")
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		s.SetFaults(twiliotest.Faults{})
+		moved, err := send(rc, alice, "goes out")
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		// The other message goes through; the held one never changes.
+		for m := receive(t, status); m.Status != "delivered"; m = receive(t, status) {
+			if m.SID != str(moved.Sid) {
+				t.Fatalf("the held message moved on: %+v", m)
+			}
+		}
+		if m, _ := s.Message(str(held.Sid)); m.Status != "queued" || !m.DateSent.IsZero() || !m.Held {
+			t.Errorf("held message = %+v, want queued without a sent date", m)
+		}
+		list := func(p *openapi.ListMessageParams) []string {
+			t.Helper()
+			ms, err := rc.Api.ListMessage(p)
+			if err != nil {
+				t.Fatalf("list: %v", err)
+			}
+			var sids []string
+			for _, m := range ms {
+				sids = append(sids, str(m.Sid))
+			}
+			return sids
+		}
+		if got := list((&openapi.ListMessageParams{}).SetTo(alice)); len(got) != 2 {
+			t.Errorf("list by To = %v, want both messages", got)
+		}
+		if got := list((&openapi.ListMessageParams{}).SetTo(alice).SetDateSentAfter(after)); len(got) != 1 || got[0] != str(moved.Sid) {
+			t.Errorf("list by DateSent> = %v, want only the sent message %s", got, str(moved.Sid))
+		}
+	})
+
 	t.Run("Deterministic", func(t *testing.T) {
 		f := twiliotest.Faults{Rate429: 0.2, Rate500: 0.2, RateDropBefore: 0.2, RateDropAfter: 0.2, Seed: 42}
 		outcomes := func() string {
@@ -507,4 +596,22 @@ func TestServer_Subscribe(t *testing.T) {
 			t.Error("subscription after Close is open")
 		}
 	})
+}
+
+// postMessage creates a message with a plain HTTP request that ctx can
+// cancel (twilio-go takes no context).
+func postMessage(ctx context.Context, s *twiliotest.Server, to, body string) error {
+	form := url.Values{"To": {to}, "From": {botNumber}, "Body": {body}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"https://api.twilio.com/2010-04-01/Accounts/"+testAccount+"/Messages.json", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testAccount, testToken)
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }

@@ -7,7 +7,8 @@
 //
 // Dev mode runs it in-process; tests use it to check what the bot sent and
 // to inject the faults a real network produces (429, 500, hangs, dropped
-// connections, messages accepted although the client saw an error).
+// connections, messages accepted although the client saw an error or
+// before it got its answer, messages stuck in the queue).
 //
 // Nothing in production mode uses it.
 package twiliotest
