@@ -28,6 +28,9 @@ type Outbox interface {
 	Retry(ctx context.Context, id int64, next time.Time, lastErr string, ambiguous bool) error
 	// Fail gives up on a job for good.
 	Fail(ctx context.Context, id int64, now time.Time, lastErr string) error
+	// Extend keeps a claimed job leased to the caller until until; a job
+	// that is no longer pending is left alone.
+	Extend(ctx context.Context, id int64, until time.Time) error
 	// Defer puts a claimed job back until next without counting the
 	// attempt (the job was not tried).
 	Defer(ctx context.Context, id int64, next time.Time) error
@@ -79,6 +82,7 @@ type Worker struct {
 	BaseDelay   time.Duration // first retry delay; default 1 s
 	MaxDelay    time.Duration // longest retry delay; default 10 min
 	Idle        time.Duration // longest sleep when nothing is due; default 5 s
+	Heartbeat   time.Duration // how often a delivery under way renews its lease; default Lease/3
 	Concurrency int           // deliveries under way at once; default 1
 
 	// Limit, when set, is asked before each text and returns how long to
@@ -207,12 +211,44 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 			}
 		}
 	}
+	stop := w.holdLease(ctx, j.ID)
 	result, err := w.deliver(ctx, j)
+	stop()
 	if err != nil {
 		return true, w.failed(ctx, j, err)
 	}
 	w.observe(j.Kind, "sent", 0)
 	return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+}
+
+// holdLease renews job id's lease every third of it until stop is
+// called, so that a delivery slower than the lease (Twilio's list paged
+// through, timeouts one after another) is never taken over by another
+// worker while it is still under way: the takeover could send the text a
+// second time. A worker that dies stops renewing, and the job comes back
+// once the lease runs out.
+func (w *Worker) holdLease(ctx context.Context, id int64) (stop func()) {
+	lease := orDefault(w.Lease, time.Minute)
+	every := orDefault(w.Heartbeat, lease/3)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := w.Outbox.Extend(ctx, id, w.now().Add(lease)); err != nil && ctx.Err() == nil {
+					w.logger().ErrorContext(ctx, "outbox: renew lease", "job", id, "err", err)
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // failed decides what becomes of job j after a failed try: given up for

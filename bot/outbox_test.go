@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store"
 )
 
 // fakeSender answers each text with the next scripted error (nil: sent).
@@ -345,5 +347,83 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// renewingOutbox reports each lease renewal after the store made it.
+type renewingOutbox struct {
+	*store.DB
+	renewed chan time.Time
+}
+
+func (o *renewingOutbox) Extend(ctx context.Context, id int64, until time.Time) error {
+	err := o.DB.Extend(ctx, id, until)
+	if err == nil {
+		select {
+		case o.renewed <- until:
+		default:
+		}
+	}
+	return err
+}
+
+// blockingSender holds each text until release is closed.
+type blockingSender struct {
+	entered chan struct{}
+	release chan struct{}
+	sent    atomic.Int32
+}
+
+func (b *blockingSender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	b.sent.Add(1)
+	return "SM1", nil
+}
+
+// TestWorker_HoldsLeaseWhileSending: a delivery slower than its lease keeps
+// the job, so no other worker takes it over and sends it a second time.
+func TestWorker_HoldsLeaseWhileSending(t *testing.T) {
+	h := newHarness(t)
+	h.text(alice, "hi")
+	if err := h.e.SendLater(context.Background(), alice, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	start := h.now
+	var clock atomic.Int64
+	clock.Store(start.UnixMilli())
+	out := &renewingOutbox{DB: h.db, renewed: make(chan time.Time, 1)}
+	s := &blockingSender{entered: make(chan struct{}), release: make(chan struct{})}
+	w := &bot.Worker{Outbox: out, Store: h.db, SMS: s, Accounts: &fakeAccounts{},
+		Lease: time.Minute, Heartbeat: time.Millisecond, Now: func() time.Time { return time.UnixMilli(clock.Load()) }}
+	done := make(chan error, 1)
+	go func() { _, err := w.RunOnce(context.Background()); done <- err }()
+	<-s.entered
+
+	// 50 s into the send, the lease is renewed to a minute from then.
+	clock.Store(start.Add(50 * time.Second).UnixMilli())
+	want := start.Add(110 * time.Second)
+	deadline := time.After(10 * time.Second)
+	for renewed := false; !renewed; {
+		select {
+		case until := <-out.renewed:
+			renewed = !until.Before(want)
+		case <-deadline:
+			t.Fatal("the lease was never renewed")
+		}
+	}
+	// Past the first lease, another worker finds nothing to take over.
+	if j, err := h.db.Claim(context.Background(), start.Add(90*time.Second), time.Minute); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("claimed %+v (%v) while its first delivery was still under way", j, err)
+	}
+	close(s.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := s.sent.Load(); n != 1 {
+		t.Fatalf("sent %d times", n)
+	}
+	if st, _ := h.db.OutboxStats(context.Background()); st.Pending != 0 || st.Done != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

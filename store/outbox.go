@@ -70,6 +70,11 @@ func (db *DB) Fail(ctx context.Context, id int64, now time.Time, lastErr string)
 		lastErr, ms(now), id)
 }
 
+// Extend renews a claimed job's lease until until.
+func (db *DB) Extend(ctx context.Context, id int64, until time.Time) error {
+	return db.finish(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND state = 'pending' AND lease_until <> 0`, ms(until), id)
+}
+
 // Defer puts a claimed job back until next, undoing the claim's attempt.
 func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 	return db.finish(ctx, `UPDATE outbox SET next_at = ?, attempts = attempts - 1, lease_until = 0,
