@@ -238,6 +238,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		return nil, err
 	}
 	a.links.Logger = log.With("component", "magiclink")
+	registerFarEnds(a.metrics.reg, a.links.Auth0Reachable)
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
 	a.instrument()
