@@ -373,13 +373,20 @@ func TestSubscribers(t *testing.T) {
 		t.Errorf("export json: %d %v %+v", code, err, rows)
 	}
 
-	// Remove unbinds here and in Auth0, through the audit table and outbox.
+	// Remove unbinds here and in Auth0, through the audit table and the
+	// outbox: Auth0 is updated once, by the server.
+	e.waitFor("the outbox to drain", func() bool { return e.pending() == 0 })
+	mgmtBefore, tokensBefore := e.auth0.MgmtRequests(), e.auth0.TokenRequests()
 	out, errOut, code = runCmd(t, e.env, "subscribers", "remove", alice, "--reason", "test removal")
-	if code != 0 || !strings.Contains(out, "removed in Auth0") {
+	if code != 0 || !strings.Contains(out, "outbox removes app_metadata.phone") {
 		t.Fatalf("remove: %d %s %s", code, out, errOut)
 	}
-	if e.state(alice) != "idle" || e.appPhone("alice@example.com") != nil {
-		t.Fatalf("after remove: state %s, Auth0 phone %v", e.state(alice), e.appPhone("alice@example.com"))
+	e.waitFor("app_metadata.phone removed", func() bool { return e.appPhone("alice@example.com") == nil && e.pending() == 0 })
+	if e.state(alice) != "idle" {
+		t.Fatalf("after remove: state %s", e.state(alice))
+	}
+	if n, tok := e.auth0.MgmtRequests()-mgmtBefore, e.auth0.TokenRequests()-tokensBefore; n != 1 || tok != 0 {
+		t.Errorf("remove made %d Management API requests and %d token requests, want 1 and 0", n, tok)
 	}
 	var audits, jobs int
 	e.db.QueryRow(`SELECT COUNT(*) FROM audit WHERE phone = ? AND action = 'unbind' AND reason = 'test removal'`, alice).Scan(&audits)
