@@ -173,8 +173,13 @@ func TestRun_Help(t *testing.T) {
 	}
 }
 
+// voiceCallback is an operator's own status callback for calls to the
+// number, which smsbot must leave alone.
+const voiceCallback = "https://voice.example.com/call-status"
+
 func TestTwilioWebhook(t *testing.T) {
 	f := newFarEnds(t, nil)
+	f.twilio.SetStatusCallback(e2eNumber, voiceCallback)
 	out, errOut, code := runCmd(t, f.env, "twilio-webhook", "--dry-run")
 	if code != 0 || !strings.Contains(out, "Dry run") {
 		t.Fatalf("dry run: %d %s %s", code, out, errOut)
@@ -187,8 +192,8 @@ func TestTwilioWebhook(t *testing.T) {
 		t.Fatalf("twilio-webhook: %d %s %s", code, out, errOut)
 	}
 	n, _ := f.twilio.Number(e2eNumber)
-	if n.SmsURL != cmdPublic+"/webhooks/twilio/sms" || n.SmsMethod != "POST" || n.StatusCallback != cmdPublic+"/webhooks/twilio/status" {
-		t.Fatalf("number after twilio-webhook: %+v", n)
+	if n.SmsURL != cmdPublic+"/webhooks/twilio/sms" || n.SmsMethod != "POST" || n.StatusCallback != voiceCallback {
+		t.Fatalf("number after twilio-webhook (the voice status callback must stay): %+v", n)
 	}
 	if out, _, code = runCmd(t, f.env, "twilio-webhook"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Fatalf("second run: %d %s", code, out)
@@ -217,12 +222,17 @@ func TestTwilioWebhook(t *testing.T) {
 
 func TestDoctor_AllGood(t *testing.T) {
 	f := newFarEnds(t, nil)
+	f.twilio.SetStatusCallback(e2eNumber, voiceCallback) // calls are none of doctor's business
 	if _, errOut, code := runCmd(t, f.env, "twilio-webhook"); code != 0 {
 		t.Fatal(errOut)
 	}
+	tokens := f.auth0.TokenRequests()
 	out, errOut, code := runCmd(t, f.env, "doctor")
 	if code != exitOK {
 		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := f.auth0.TokenRequests() - tokens; n != 1 {
+		t.Errorf("doctor asked for %d Management API tokens, want 1", n)
 	}
 	for _, check := range []string{"config", "public URL", "database", "reply templates", "twilio account", "twilio sender",
 		"twilio webhook", "auth0 domain", "auth0 login app", "auth0 management", "auth0 callback", "auth0 scopes"} {
