@@ -16,6 +16,13 @@ const (
 	pathSMS      = "/webhooks/twilio/sms"
 	pathStatus   = "/webhooks/twilio/status"
 	pathCallback = "/auth/callback"
+	pathReady    = "/readyz"
+)
+
+// Headers of /readyz that doctor reads.
+const (
+	headerInstance = "X-Smsbot-Instance"         // the nonce of this start
+	headerClientIP = "X-Smsbot-Client-IP-Header" // present or absent: did the request carry SMSBOT_CLIENT_IP_HEADER
 )
 
 // newFlags returns a flag set for a command whose --help prints help (the

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -268,11 +270,14 @@ func TestDoctor_Failures(t *testing.T) {
 		check, want string
 	}{
 		{"http public URL", []string{"SMSBOT_PUBLIC_URL", "http://bot.example.com"}, "FAIL", "config", "must be https"},
+		{"http public URL: wrong scheme", []string{"SMSBOT_PUBLIC_URL", "http://bot.example.com"}, "FAIL", "public URL", "wrong scheme"},
 		{"webhook elsewhere", []string{"SMSBOT_PUBLIC_URL", "https://other.example.com"}, "FAIL", "twilio webhook", "run smsbot twilio-webhook"},
 		{"wrong Twilio token", []string{"TWILIO_AUTH_TOKEN", "wrongtoken000000000000000000000000"}, "FAIL", "twilio account", "20003"},
 		{"unknown number", []string{"TWILIO_FROM_NUMBER", "+15005550999"}, "FAIL", "twilio sender", "not a number of account"},
 		{"unknown service", []string{"TWILIO_FROM_NUMBER", "", "TWILIO_MESSAGING_SERVICE_SID", "MG99999999999999999999999999999999"}, "FAIL", "twilio sender", "MG9999"},
 		{"unreachable Auth0", []string{"AUTH0_DOMAIN", "127.0.0.1:1"}, "FAIL", "auth0 domain", "127.0.0.1:1"},
+		{"untrusted Twilio certificate: the host dialled", []string{"SMSBOT_CA_FILE", ""}, "FAIL", "twilio account", strings.TrimPrefix(f.env["TWILIO_API_URL"], "https://")},
+		{"untrusted Twilio certificate: the fix", []string{"SMSBOT_CA_FILE", ""}, "FAIL", "twilio account", "SMSBOT_CA_FILE"},
 		{"wrong app secret", []string{"AUTH0_CLIENT_SECRET", "not-the-secret"}, "FAIL", "auth0 login app", "AUTH0_CLIENT_SECRET"},
 		{"wrong management secret", []string{"AUTH0_MGMT_CLIENT_SECRET", "not-the-secret"}, "FAIL", "auth0 management", "AUTH0_MGMT_CLIENT_SECRET"},
 		{"callback not allowed", []string{"SMSBOT_PUBLIC_URL", "https://other.example.com"}, "FAIL", "auth0 callback", "Allowed Callback URLs"},
@@ -423,4 +428,64 @@ func TestSubscribers(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// doctorJSON runs doctor --json and returns its findings by check.
+func doctorJSON(t *testing.T, env map[string]string) map[string]finding {
+	t.Helper()
+	out, errOut, _ := runCmd(t, env, "doctor", "--json")
+	var res struct {
+		Findings []finding `json:"findings"`
+		Failed   int       `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("doctor --json: %v\n%s\n%s", err, out, errOut)
+	}
+	m := map[string]finding{}
+	for _, f := range res.Findings {
+		m[f.Check] = f
+	}
+	return m
+}
+
+func TestDoctor_PublicPath(t *testing.T) {
+	e := startE2E(t, map[string]string{"SMSBOT_CLIENT_IP_HEADER": "X-Forwarded-For"})
+
+	// Straight to the server: this very instance, but no proxy sets the header.
+	got := doctorJSON(t, e.env)
+	if f := got["public path"]; f.Status != checkOK {
+		t.Errorf("public path: %+v", f)
+	}
+	if f := got["client IP header"]; f.Status != checkFail || !strings.Contains(f.Fix, "X-Forwarded-For") {
+		t.Errorf("client IP header without a proxy: %+v", f)
+	}
+	if f := got["public URL"]; f.Status != checkFail || !strings.Contains(f.Detail, "wrong scheme") {
+		t.Errorf("http public URL: %+v", f)
+	}
+
+	// Through a reverse proxy that sets X-Forwarded-For.
+	target, _ := url.Parse(e.base)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(proxy.Close)
+	got = doctorJSON(t, with(e.env, "SMSBOT_PUBLIC_URL", proxy.URL))
+	if got["public path"].Status != checkOK || got["client IP header"].Status != checkOK {
+		t.Errorf("through the proxy: %+v %+v", got["public path"], got["client IP header"])
+	}
+
+	// Another database: the public URL reaches some other smsbot.
+	other := filepath.Join(t.TempDir(), "other.db")
+	db, err := store.Open(context.Background(), other, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetInstance(context.Background(), "another-start")
+	db.Close()
+	if f := doctorJSON(t, with(e.env, "SMSBOT_DB", other))["public path"]; f.Status != checkFail || !strings.Contains(f.Detail, "another smsbot") {
+		t.Errorf("another instance: %+v", f)
+	}
+
+	// Nothing listens: could not check, not a failure.
+	if f := doctorJSON(t, with(e.env, "SMSBOT_PUBLIC_URL", "http://127.0.0.1:1"))["public path"]; f.Status != checkWarn {
+		t.Errorf("nothing listening: %+v", f)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ earlier check failed). It reads the same environment as smsbot serve.
   config            every setting serve needs is set and well-formed
   public URL        SMSBOT_PUBLIC_URL is https
   database          SMSBOT_DB opens, migrates and takes a write
+  public path       SMSBOT_PUBLIC_URL/readyz reaches the smsbot serve that
+                    uses SMSBOT_DB (it serves a nonce written at its start)
+  client IP header  with SMSBOT_CLIENT_IP_HEADER set: the proxy sets it
   reply templates   SMSBOT_TEMPLATES parses; HELP replies meet carrier rules
   twilio account    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work
   twilio sender     TWILIO_FROM_NUMBER is a number of the account, or
@@ -41,7 +45,8 @@ earlier check failed). It reads the same environment as smsbot serve.
                     update:users_app_metadata
 
 It changes nothing at Twilio or Auth0; it creates the database file if
-there is none. It exits 1 when any check fails.
+there is none. It exits 1 when any check fails. --json prints the same
+findings as one JSON object, for scripts.
 `
 
 // Statuses of a doctor check.
@@ -54,21 +59,31 @@ const (
 
 // finding is the result of one check.
 type finding struct {
-	Status, Check, Detail, Fix string
+	Status string `json:"status"`
+	Check  string `json:"check"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
 }
 
-// doctor runs the checks and prints each one as it finishes.
+// doctor runs the checks and prints each one as it finishes (or all of
+// them as JSON at the end).
 type doctor struct {
-	ctx    context.Context
-	cfg    *config
-	out    io.Writer
-	hc     *http.Client
-	failed int
+	ctx      context.Context
+	cfg      *config
+	out      io.Writer
+	hc       *http.Client
+	json     bool
+	findings []finding
+	failed   int
 }
 
 func (d *doctor) report(f finding) {
 	if f.Status == checkFail {
 		d.failed++
+	}
+	d.findings = append(d.findings, f)
+	if d.json {
+		return
 	}
 	line := fmt.Sprintf("%-4s  %-17s %s", f.Status, f.Check, f.Detail)
 	if f.Fix != "" {
@@ -92,7 +107,8 @@ func (d *doctor) skip(check, why string) {
 // runDoctor is `smsbot doctor`.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("doctor", "smsbot doctor [flags]", doctorHelp, stderr)
-	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for each call to Twilio or Auth0")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for each call to Twilio, Auth0 or the public URL")
+	asJSON := fs.Bool("json", false, `print the findings as one JSON object ({"findings": [{"status", "check", "detail", "fix"}], "failed": N}) at the end`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -100,7 +116,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))}
 	}
 	cfg, cfgErr := envConfig(getenv)
-	d := &doctor{ctx: ctx, cfg: cfg, out: stdout}
+	d := &doctor{ctx: ctx, cfg: cfg, out: stdout, json: *asJSON}
 	d.checkConfig(cfgErr)
 	hc, err := cfg.httpClient()
 	if err != nil {
@@ -111,9 +127,24 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.hc = hc
 	d.checkPublicURL()
 	d.checkDatabase()
+	d.checkPublicPath()
 	d.checkTemplates()
 	d.checkTwilio()
 	d.checkAuth0()
+	if d.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Findings []finding `json:"findings"`
+			Failed   int       `json:"failed"`
+		}{d.findings, d.failed}); err != nil {
+			return err
+		}
+		if d.failed > 0 {
+			return fmt.Errorf("doctor: %d check(s) failed", d.failed)
+		}
+		return nil
+	}
 	if d.failed > 0 {
 		fmt.Fprintf(stdout, "\n%d check(s) failed.\n", d.failed)
 		return fmt.Errorf("doctor: %d check(s) failed", d.failed)
@@ -148,7 +179,7 @@ func (d *doctor) checkPublicURL() {
 	case err != nil || u.Host == "":
 		d.fail(check, fmt.Sprintf("%q is not a URL", pub), "set SMSBOT_PUBLIC_URL to https://your-host")
 	case u.Scheme != "https":
-		d.fail(check, fmt.Sprintf("%s is not https", pub),
+		d.fail(check, fmt.Sprintf("wrong scheme: %s is %s, Twilio and browsers need https", pub, u.Scheme),
 			"put a TLS-terminating reverse proxy in front of smsbot and set SMSBOT_PUBLIC_URL to its https:// URL")
 	default:
 		d.ok(check, "%s", pub)
@@ -173,6 +204,82 @@ func (d *doctor) checkDatabase() {
 		return
 	}
 	d.ok(check, "%s is writable, %d migrations applied", d.cfg.DB, len(names))
+}
+
+// checkPublicPath fetches SMSBOT_PUBLIC_URL/readyz, as Twilio and
+// browsers reach it, and compares the instance nonce it serves with the
+// one smsbot serve wrote into SMSBOT_DB at its start; with
+// SMSBOT_CLIENT_IP_HEADER set, it checks that the proxy sets that header.
+func (d *doctor) checkPublicPath() {
+	const check, ipCheck = "public path", "client IP header"
+	c := d.cfg
+	if c.PublicURL == "" {
+		d.skip(check, "SMSBOT_PUBLIC_URL is not set")
+		return
+	}
+	target := strings.TrimRight(c.PublicURL, "/") + pathReady
+	req, err := http.NewRequestWithContext(d.ctx, http.MethodGet, target, nil)
+	if err != nil {
+		d.fail(check, err.Error(), "set SMSBOT_PUBLIC_URL to https://your-host")
+		return
+	}
+	res, err := d.hc.Do(req)
+	if err != nil {
+		// Not a failure: doctor also runs before the server first starts.
+		d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("%s: %v", target, err),
+			Fix: "start smsbot serve and run doctor again; if it runs, check DNS, the reverse proxy, the firewall and its TLS certificate (SMSBOT_CA_FILE if it is from a private CA)"})
+		d.skipClientIP(ipCheck)
+		return
+	}
+	res.Body.Close()
+	got := res.Header.Get(headerInstance)
+	want, dbErr := d.instance()
+	switch {
+	case res.StatusCode != http.StatusOK:
+		d.fail(check, fmt.Sprintf("%s answered %s", target, res.Status), "see the server's log: /readyz fails while the database or the outbox worker does")
+	case got == "":
+		d.fail(check, fmt.Sprintf("%s answers, but not as smsbot (no %s header)", target, headerInstance),
+			"point the reverse proxy at smsbot serve (SMSBOT_ADDR)")
+	case dbErr != nil:
+		d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("smsbot answers at %s; cannot read this start's nonce: %v", target, dbErr)})
+	case want == "":
+		d.report(finding{Status: checkWarn, Check: check,
+			Detail: fmt.Sprintf("smsbot answers at %s, but no smsbot serve has started on %s", target, c.DB),
+			Fix:    "run doctor with the same SMSBOT_DB as smsbot serve"})
+	case got != want:
+		d.fail(check, fmt.Sprintf("%s is answered by another smsbot than the one using %s", target, c.DB),
+			"point the reverse proxy (and DNS) at this server, or run doctor with its SMSBOT_DB")
+	default:
+		d.ok(check, "%s reaches the smsbot serve using %s", target, c.DB)
+	}
+	if c.ClientIPHeader == "" {
+		return
+	}
+	switch res.Header.Get(headerClientIP) {
+	case "present":
+		d.ok(ipCheck, "the proxy sets %s", c.ClientIPHeader)
+	case "absent":
+		d.fail(ipCheck, fmt.Sprintf("requests through %s arrive without %s", c.PublicURL, c.ClientIPHeader),
+			fmt.Sprintf("make the reverse proxy set %s (nginx: proxy_set_header %s $remote_addr;), or unset SMSBOT_CLIENT_IP_HEADER", c.ClientIPHeader, c.ClientIPHeader))
+	default:
+		d.skipClientIP(ipCheck)
+	}
+}
+
+func (d *doctor) skipClientIP(check string) {
+	if d.cfg.ClientIPHeader != "" {
+		d.skip(check, "smsbot did not answer at the public URL")
+	}
+}
+
+// instance reads the nonce smsbot serve wrote into SMSBOT_DB at its start.
+func (d *doctor) instance() (string, error) {
+	db, err := store.Open(d.ctx, d.cfg.DB, store.Options{Synchronous: d.cfg.Synchronous})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	return db.Instance(d.ctx)
 }
 
 func (d *doctor) checkTemplates() {
