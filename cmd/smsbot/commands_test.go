@@ -489,3 +489,12 @@ func TestDoctor_PublicPath(t *testing.T) {
 		t.Errorf("nothing listening: %+v", f)
 	}
 }
+
+func TestServe_BadFlag(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--bogus"}, {"serve", "extra"}} {
+		_, errOut, code := runCmd(t, map[string]string{}, args...)
+		if code != exitUsage || strings.Contains(errOut, "configuration is incomplete") {
+			t.Errorf("%q: exit %d\n%s", args, code, errOut)
+		}
+	}
+}
