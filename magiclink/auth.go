@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auth0/go-auth0/authentication"
@@ -33,12 +34,13 @@ type authClient struct {
 	ctx   context.Context
 	build func(ctx context.Context) (*authentication.Authentication, error)
 
-	mu       sync.Mutex
+	mu       sync.Mutex // held while building: one attempt at a time
 	auth     *authentication.Authentication
 	failedAt time.Time
+
 	// contact is the outcome of the last call to Auth0: 0 none yet, 1
-	// answered, -1 unreachable.
-	contact int
+	// answered, -1 unreachable. It is read without waiting for a build.
+	contact atomic.Int32
 }
 
 func newAuthClient(ctx context.Context, cfg Config) *authClient {
@@ -73,31 +75,31 @@ func (c *authClient) get(now time.Time, retryAfter time.Duration) (*authenticati
 	a, err := c.build(ctx)
 	if err != nil {
 		cancel() // stops the key cache of the failed attempt
-		c.failedAt, c.contact = now, -1
+		c.failedAt = now
+		c.contact.Store(-1)
 		return nil, fmt.Errorf("%w: %w", errLoginUnavailable, err)
 	}
 	context.AfterFunc(c.ctx, cancel) // the key cache ends with the service's context
-	c.auth, c.contact = a, 1
+	c.auth = a
+	c.contact.Store(1)
 	return a, nil
 }
 
 // saw records whether a call to Auth0 got an answer.
 func (c *authClient) saw(answered bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.contact = -1
 	if answered {
-		c.contact = 1
+		c.contact.Store(1)
+		return
 	}
+	c.contact.Store(-1)
 }
 
 // Auth0Reachable reports whether the login's last call to Auth0 (fetching
 // its signing keys, or exchanging a code) got an answer; known is false
 // until a login first calls Auth0.
 func (s *Service) Auth0Reachable() (up, known bool) {
-	s.auth.mu.Lock()
-	defer s.auth.mu.Unlock()
-	return s.auth.contact == 1, s.auth.contact != 0
+	c := s.auth.contact.Load()
+	return c == 1, c != 0
 }
 
 // auth0 returns the Authentication API client, or errLoginUnavailable.
