@@ -101,9 +101,6 @@ func (d *Directory) SetPhone(ctx context.Context, userID, phone string) error {
 	return de
 }
 
-// Management returns the underlying go-auth0 client.
-func (d *Directory) Management() *management.Management { return d.m }
-
 type retryAfterKey struct{}
 
 // retryAfter carries the wait a 429 asked for back to SetPhone.

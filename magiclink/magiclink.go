@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth0/go-auth0/authentication"
 	"github.com/auth0/go-auth0/authentication/oauth"
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/oauth2"
@@ -69,38 +68,29 @@ type Service struct {
 	cfg    Config
 	logins Logins
 	keys   *bot.Keyring
-	auth   *authentication.Authentication
+	auth   *authClient
 	oauth  *oauth2.Config
 	pages  *pages
 	secure bool // the public URL is https: cookies are Secure
 
 	LoginTTL time.Duration // how long a login may take; default 15 min
-	Now      func() time.Time
-	Rand     io.Reader
-	Logger   *slog.Logger
+	// RetryAfter is how long after failing to reach Auth0 the login waits
+	// before trying again; default 5 s. Meanwhile it shows "try again in a
+	// minute".
+	RetryAfter time.Duration
+	Now        func() time.Time
+	Rand       io.Reader
+	Logger     *slog.Logger
 	// Count, when set, is told of each outcome ("link_ok", "link_expired", ...).
 	Count func(event string)
 }
 
-// New builds the service. It fetches Auth0's signing keys, so the domain
-// must be reachable.
+// New builds the service. It does not call Auth0: the Authentication API
+// client (which fetches the signing keys) is built at the first login and
+// lives as long as ctx.
 func New(ctx context.Context, cfg Config, logins Logins, keys *bot.Keyring) (*Service, error) {
 	if cfg.Domain == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("magiclink: Auth0 domain, client id and client secret are required")
-	}
-	hc := &http.Client{Timeout: 10 * time.Second}
-	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient // go-auth0 wraps the transport of the client it is given
-		hc = &c
-	}
-	auth, err := authentication.New(ctx, cfg.Domain,
-		authentication.WithClientID(cfg.ClientID),
-		authentication.WithClientSecret(cfg.ClientSecret),
-		authentication.WithClient(hc),
-		authentication.WithNoAuth0ClientInfo(),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("magiclink: auth0 authentication client: %w", err)
 	}
 	authorize := cfg.AuthorizeURL
 	if authorize == "" {
@@ -118,7 +108,7 @@ func New(ctx context.Context, cfg Config, logins Logins, keys *bot.Keyring) (*Se
 		cfg:    cfg,
 		logins: logins,
 		keys:   keys,
-		auth:   auth,
+		auth:   newAuthClient(ctx, cfg),
 		oauth: &oauth2.Config{
 			ClientID:    cfg.ClientID,
 			Endpoint:    oauth2.Endpoint{AuthURL: authorize},
@@ -194,6 +184,11 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Sending the browser to an Auth0 that is down helps nobody.
+	if _, err := s.auth0(); err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
 	lg := login{LinkHash: info.Hash}
 	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
 		if *f, err = s.random(24); err != nil {
@@ -265,24 +260,41 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login session is unknown, expired or already used in this browser. Open the link from your text again."))
 		return
 	}
-	// The cookie has done its job whatever happens next.
-	http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	auth, err := s.auth0()
+	if err != nil {
+		// The cookie stays: reloading the page tries again.
+		s.unavailable(w, r, err)
+		return
+	}
+	// The cookie has done its job once Auth0 has answered or the login is
+	// void; while Auth0 cannot be reached it stays, so a reload tries again.
+	forget := func() {
+		http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	}
 	lg, err := s.openLogin(c.Value)
 	if err != nil || subtle.ConstantTimeCompare([]byte(lg.State), []byte(state)) != 1 {
+		forget()
 		s.count("callback_bad_state")
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login does not match the one started in this browser. Open the link from your text again."))
 		return
 	}
 	if !s.now().Before(lg.Expires) {
+		forget()
 		s.count("callback_expired")
 		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. Open the link from your text again, or text S for a new one."))
 		return
 	}
-	tokens, err := s.auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
+	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
 		Code:         q.Get("code"),
 		CodeVerifier: lg.Verifier,
 		RedirectURI:  s.oauth.RedirectURL,
 	}, oauth.IDTokenValidationOptions{Nonce: lg.Nonce})
+	s.auth.saw(!unreachable(err))
+	if unreachable(err) {
+		s.unavailable(w, r, err)
+		return
+	}
+	forget()
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "err", err)

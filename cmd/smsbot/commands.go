@@ -8,10 +8,16 @@ import (
 	"net/http"
 	"strings"
 
-	twilio "github.com/twilio/twilio-go"
-	"github.com/twilio/twilio-go/client"
-
 	"github.com/smsbot/smsbot/webhooks"
+)
+
+// pathReady is the readiness route; doctor fetches it through the public URL.
+const pathReady = "/readyz"
+
+// Headers of /readyz that doctor reads.
+const (
+	headerInstance = "X-Smsbot-Instance"         // the nonce of this start
+	headerClientIP = "X-Smsbot-Client-IP-Header" // present or absent: did the request carry SMSBOT_CLIENT_IP_HEADER
 )
 
 // newFlags returns a flag set for a command whose --help prints help (the
@@ -66,36 +72,10 @@ func require(want ...[2]string) error {
 	return usageError{fmt.Errorf("%s not set (see smsbot serve --help)", strings.Join(missing, ", "))}
 }
 
-// twilioClient is the twilio-go client for the configured account,
-// making its requests with hc.
-func (c *config) twilioClient(hc *http.Client) (*twilio.RestClient, error) {
-	return webhooks.NewRestClient(webhooks.ClientConfig{
+// twilioAdmin is the Twilio account's configuration API, making its
+// requests with hc.
+func (c *config) twilioAdmin(hc *http.Client) (*webhooks.Admin, error) {
+	return webhooks.NewAdmin(webhooks.ClientConfig{
 		AccountSID: c.TwilioSID, AuthToken: c.TwilioToken, APIURL: c.TwilioAPIURL, HTTPClient: hc,
 	})
-}
-
-// twilioError describes a Twilio API error for a person.
-func twilioError(err error) string {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("Twilio error %d: %s (HTTP %d)", te.Code, te.Message, te.Status)
-	}
-	return err.Error()
-}
-
-// twilioCode returns the Twilio error code of err, or 0.
-func twilioCode(err error) int {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) {
-		return te.Code
-	}
-	return 0
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }

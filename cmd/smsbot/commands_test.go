@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,8 +16,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
+	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -78,7 +79,7 @@ func newFarEnds(t *testing.T, auth0Opts func(*auth0test.Options)) *farEnds {
 	t.Cleanup(tw.Close)
 	t.Cleanup(func() { f.twilio.Close() })
 
-	o := auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{cmdPublic + magiclink.PathCallback}}
+	o := auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{cmdPublic + "/auth/callback"}}
 	if auth0Opts != nil {
 		auth0Opts(&o)
 	}
@@ -174,8 +175,13 @@ func TestRun_Help(t *testing.T) {
 	}
 }
 
+// voiceCallback is an operator's own status callback for calls to the
+// number, which smsbot must leave alone.
+const voiceCallback = "https://voice.example.com/call-status"
+
 func TestTwilioWebhook(t *testing.T) {
 	f := newFarEnds(t, nil)
+	f.twilio.SetStatusCallback(e2eNumber, voiceCallback)
 	out, errOut, code := runCmd(t, f.env, "twilio-webhook", "--dry-run")
 	if code != 0 || !strings.Contains(out, "Dry run") {
 		t.Fatalf("dry run: %d %s %s", code, out, errOut)
@@ -188,8 +194,8 @@ func TestTwilioWebhook(t *testing.T) {
 		t.Fatalf("twilio-webhook: %d %s %s", code, out, errOut)
 	}
 	n, _ := f.twilio.Number(e2eNumber)
-	if n.SmsURL != cmdPublic+webhooks.PathSMS || n.SmsMethod != "POST" || n.StatusCallback != cmdPublic+webhooks.PathStatus {
-		t.Fatalf("number after twilio-webhook: %+v", n)
+	if n.SmsURL != cmdPublic+"/webhooks/twilio/sms" || n.SmsMethod != "POST" || n.StatusCallback != voiceCallback {
+		t.Fatalf("number after twilio-webhook (the voice status callback must stay): %+v", n)
 	}
 	if out, _, code = runCmd(t, f.env, "twilio-webhook"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Fatalf("second run: %d %s", code, out)
@@ -200,7 +206,7 @@ func TestTwilioWebhook(t *testing.T) {
 	if out, errOut, code = runCmd(t, svcEnv, "twilio-webhook"); code != 0 || !strings.Contains(out, "Updated.") {
 		t.Fatalf("service: %d %s %s", code, out, errOut)
 	}
-	if got := f.svc.conf["InboundRequestUrl"]; got != cmdPublic+webhooks.PathSMS {
+	if got := f.svc.conf["InboundRequestUrl"]; got != cmdPublic+"/webhooks/twilio/sms" {
 		t.Fatalf("service inbound URL %q", got)
 	}
 
@@ -218,12 +224,17 @@ func TestTwilioWebhook(t *testing.T) {
 
 func TestDoctor_AllGood(t *testing.T) {
 	f := newFarEnds(t, nil)
+	f.twilio.SetStatusCallback(e2eNumber, voiceCallback) // calls are none of doctor's business
 	if _, errOut, code := runCmd(t, f.env, "twilio-webhook"); code != 0 {
 		t.Fatal(errOut)
 	}
+	tokens := f.auth0.TokenRequests()
 	out, errOut, code := runCmd(t, f.env, "doctor")
 	if code != exitOK {
 		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := f.auth0.TokenRequests() - tokens; n != 1 {
+		t.Errorf("doctor asked for %d Management API tokens, want 1", n)
 	}
 	for _, check := range []string{"config", "public URL", "database", "reply templates", "twilio account", "twilio sender",
 		"twilio webhook", "auth0 domain", "auth0 login app", "auth0 management", "auth0 callback", "auth0 scopes"} {
@@ -259,11 +270,14 @@ func TestDoctor_Failures(t *testing.T) {
 		check, want string
 	}{
 		{"http public URL", []string{"SMSBOT_PUBLIC_URL", "http://bot.example.com"}, "FAIL", "config", "must be https"},
+		{"http public URL: wrong scheme", []string{"SMSBOT_PUBLIC_URL", "http://bot.example.com"}, "FAIL", "public URL", "wrong scheme"},
 		{"webhook elsewhere", []string{"SMSBOT_PUBLIC_URL", "https://other.example.com"}, "FAIL", "twilio webhook", "run smsbot twilio-webhook"},
 		{"wrong Twilio token", []string{"TWILIO_AUTH_TOKEN", "wrongtoken000000000000000000000000"}, "FAIL", "twilio account", "20003"},
 		{"unknown number", []string{"TWILIO_FROM_NUMBER", "+15005550999"}, "FAIL", "twilio sender", "not a number of account"},
 		{"unknown service", []string{"TWILIO_FROM_NUMBER", "", "TWILIO_MESSAGING_SERVICE_SID", "MG99999999999999999999999999999999"}, "FAIL", "twilio sender", "MG9999"},
 		{"unreachable Auth0", []string{"AUTH0_DOMAIN", "127.0.0.1:1"}, "FAIL", "auth0 domain", "127.0.0.1:1"},
+		{"untrusted Twilio certificate: the host dialled", []string{"SMSBOT_CA_FILE", ""}, "FAIL", "twilio account", strings.TrimPrefix(f.env["TWILIO_API_URL"], "https://")},
+		{"untrusted Twilio certificate: the fix", []string{"SMSBOT_CA_FILE", ""}, "FAIL", "twilio account", "SMSBOT_CA_FILE"},
 		{"wrong app secret", []string{"AUTH0_CLIENT_SECRET", "not-the-secret"}, "FAIL", "auth0 login app", "AUTH0_CLIENT_SECRET"},
 		{"wrong management secret", []string{"AUTH0_MGMT_CLIENT_SECRET", "not-the-secret"}, "FAIL", "auth0 management", "AUTH0_MGMT_CLIENT_SECRET"},
 		{"callback not allowed", []string{"SMSBOT_PUBLIC_URL", "https://other.example.com"}, "FAIL", "auth0 callback", "Allowed Callback URLs"},
@@ -342,9 +356,9 @@ func TestSubscribers(t *testing.T) {
 	e.waitFor("the code prompt", func() bool { return len(e.twilio.MessagesTo(alice)) == 1 })
 	status := url.Values{"MessageSid": {e.twilio.MessagesTo(alice)[0].SID}, "MessageStatus": {"undelivered"},
 		"ErrorCode": {"30003"}, "To": {alice}, "AccountSid": {e2eSID}}
-	req, _ := http.NewRequest(http.MethodPost, e.base+webhooks.PathStatus, strings.NewReader(status.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/twilio/status", strings.NewReader(status.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, e.public+webhooks.PathStatus, status))
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, e.public+"/webhooks/twilio/status", status))
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent {
 		t.Fatalf("status callback: %v %v", res, err)
 	}
@@ -374,13 +388,20 @@ func TestSubscribers(t *testing.T) {
 		t.Errorf("export json: %d %v %+v", code, err, rows)
 	}
 
-	// Remove unbinds here and in Auth0, through the audit table and outbox.
+	// Remove unbinds here and in Auth0, through the audit table and the
+	// outbox: Auth0 is updated once, by the server.
+	e.waitFor("the outbox to drain", func() bool { return e.pending() == 0 })
+	mgmtBefore, tokensBefore := e.auth0.MgmtRequests(), e.auth0.TokenRequests()
 	out, errOut, code = runCmd(t, e.env, "subscribers", "remove", alice, "--reason", "test removal")
-	if code != 0 || !strings.Contains(out, "removed in Auth0") {
+	if code != 0 || !strings.Contains(out, "outbox removes app_metadata.phone") {
 		t.Fatalf("remove: %d %s %s", code, out, errOut)
 	}
-	if e.state(alice) != "idle" || e.appPhone("alice@example.com") != nil {
-		t.Fatalf("after remove: state %s, Auth0 phone %v", e.state(alice), e.appPhone("alice@example.com"))
+	e.waitFor("app_metadata.phone removed", func() bool { return e.appPhone("alice@example.com") == nil && e.pending() == 0 })
+	if e.state(alice) != "idle" {
+		t.Fatalf("after remove: state %s", e.state(alice))
+	}
+	if n, tok := e.auth0.MgmtRequests()-mgmtBefore, e.auth0.TokenRequests()-tokensBefore; n != 1 || tok != 0 {
+		t.Errorf("remove made %d Management API requests and %d token requests, want 1 and 0", n, tok)
 	}
 	var audits, jobs int
 	e.db.QueryRow(`SELECT COUNT(*) FROM audit WHERE phone = ? AND action = 'unbind' AND reason = 'test removal'`, alice).Scan(&audits)
@@ -407,4 +428,73 @@ func TestSubscribers(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// doctorJSON runs doctor --json and returns its findings by check.
+func doctorJSON(t *testing.T, env map[string]string) map[string]finding {
+	t.Helper()
+	out, errOut, _ := runCmd(t, env, "doctor", "--json")
+	var res struct {
+		Findings []finding `json:"findings"`
+		Failed   int       `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("doctor --json: %v\n%s\n%s", err, out, errOut)
+	}
+	m := map[string]finding{}
+	for _, f := range res.Findings {
+		m[f.Check] = f
+	}
+	return m
+}
+
+func TestDoctor_PublicPath(t *testing.T) {
+	e := startE2E(t, map[string]string{"SMSBOT_CLIENT_IP_HEADER": "X-Forwarded-For"})
+
+	// Straight to the server: this very instance, but no proxy sets the header.
+	got := doctorJSON(t, e.env)
+	if f := got["public path"]; f.Status != checkOK {
+		t.Errorf("public path: %+v", f)
+	}
+	if f := got["client IP header"]; f.Status != checkFail || !strings.Contains(f.Fix, "X-Forwarded-For") {
+		t.Errorf("client IP header without a proxy: %+v", f)
+	}
+	if f := got["public URL"]; f.Status != checkFail || !strings.Contains(f.Detail, "wrong scheme") {
+		t.Errorf("http public URL: %+v", f)
+	}
+
+	// Through a reverse proxy that sets X-Forwarded-For.
+	target, _ := url.Parse(e.base)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(proxy.Close)
+	got = doctorJSON(t, with(e.env, "SMSBOT_PUBLIC_URL", proxy.URL))
+	if got["public path"].Status != checkOK || got["client IP header"].Status != checkOK {
+		t.Errorf("through the proxy: %+v %+v", got["public path"], got["client IP header"])
+	}
+
+	// Another database: the public URL reaches some other smsbot.
+	other := filepath.Join(t.TempDir(), "other.db")
+	db, err := store.Open(context.Background(), other, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetInstance(context.Background(), "another-start")
+	db.Close()
+	if f := doctorJSON(t, with(e.env, "SMSBOT_DB", other))["public path"]; f.Status != checkFail || !strings.Contains(f.Detail, "another smsbot") {
+		t.Errorf("another instance: %+v", f)
+	}
+
+	// Nothing listens: could not check, not a failure.
+	if f := doctorJSON(t, with(e.env, "SMSBOT_PUBLIC_URL", "http://127.0.0.1:1"))["public path"]; f.Status != checkWarn {
+		t.Errorf("nothing listening: %+v", f)
+	}
+}
+
+func TestServe_BadFlag(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--bogus"}, {"serve", "extra"}} {
+		_, errOut, code := runCmd(t, map[string]string{}, args...)
+		if code != exitUsage || strings.Contains(errOut, "configuration is incomplete") {
+			t.Errorf("%q: exit %d\n%s", args, code, errOut)
+		}
+	}
 }

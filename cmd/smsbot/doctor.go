@@ -12,11 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth0/go-auth0/management"
-	twilio "github.com/twilio/twilio-go"
-	openapi "github.com/twilio/twilio-go/rest/api/v2010"
-	"golang.org/x/oauth2"
-
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
@@ -31,12 +26,17 @@ earlier check failed). It reads the same environment as smsbot serve.
   config            every setting serve needs is set and well-formed
   public URL        SMSBOT_PUBLIC_URL is https
   database          SMSBOT_DB opens, migrates and takes a write
+  public path       SMSBOT_PUBLIC_URL/readyz reaches the smsbot serve that
+                    uses SMSBOT_DB (it serves a nonce written at its start)
+  client IP header  with SMSBOT_CLIENT_IP_HEADER set: the proxy sets it
   reply templates   SMSBOT_TEMPLATES parses; HELP replies meet carrier rules
   twilio account    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work
   twilio sender     TWILIO_FROM_NUMBER is a number of the account, or
                     TWILIO_MESSAGING_SERVICE_SID exists
-  twilio webhook    the number's SMS URL (POST) and status callback are
-                    SMSBOT_PUBLIC_URL + /webhooks/twilio/sms and /status
+  twilio webhook    the number's SMS URL (POST) is SMSBOT_PUBLIC_URL +
+                    /webhooks/twilio/sms (its voice status callback is left
+                    alone); a Messaging Service's incoming URL and status
+                    callback are /webhooks/twilio/sms and /status
   auth0 domain      AUTH0_DOMAIN answers with its signing keys (JWKS)
   auth0 login app   AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET are accepted
   auth0 management  the management client gets a Management API token
@@ -45,7 +45,8 @@ earlier check failed). It reads the same environment as smsbot serve.
                     update:users_app_metadata
 
 It changes nothing at Twilio or Auth0; it creates the database file if
-there is none. It exits 1 when any check fails.
+there is none. It exits 1 when any check fails. --json prints the same
+findings as one JSON object, for scripts.
 `
 
 // Statuses of a doctor check.
@@ -58,24 +59,31 @@ const (
 
 // finding is the result of one check.
 type finding struct {
-	Status, Check, Detail, Fix string
+	Status string `json:"status"`
+	Check  string `json:"check"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
 }
 
-// doctor runs the checks and prints each one as it finishes.
+// doctor runs the checks and prints each one as it finishes (or all of
+// them as JSON at the end).
 type doctor struct {
-	ctx    context.Context
-	cfg    *config
-	out    io.Writer
-	hc     *http.Client
-	failed int
-	// mgmtToken is the Management API token once the management check
-	// passed.
-	mgmtToken string
+	ctx      context.Context
+	cfg      *config
+	out      io.Writer
+	hc       *http.Client
+	json     bool
+	findings []finding
+	failed   int
 }
 
 func (d *doctor) report(f finding) {
 	if f.Status == checkFail {
 		d.failed++
+	}
+	d.findings = append(d.findings, f)
+	if d.json {
+		return
 	}
 	line := fmt.Sprintf("%-4s  %-17s %s", f.Status, f.Check, f.Detail)
 	if f.Fix != "" {
@@ -99,7 +107,8 @@ func (d *doctor) skip(check, why string) {
 // runDoctor is `smsbot doctor`.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("doctor", "smsbot doctor [flags]", doctorHelp, stderr)
-	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for each call to Twilio or Auth0")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for each call to Twilio, Auth0 or the public URL")
+	asJSON := fs.Bool("json", false, `print the findings as one JSON object ({"findings": [{"status", "check", "detail", "fix"}], "failed": N}) at the end`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -107,7 +116,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))}
 	}
 	cfg, cfgErr := envConfig(getenv)
-	d := &doctor{ctx: ctx, cfg: cfg, out: stdout}
+	d := &doctor{ctx: ctx, cfg: cfg, out: stdout, json: *asJSON}
 	d.checkConfig(cfgErr)
 	hc, err := cfg.httpClient()
 	if err != nil {
@@ -118,9 +127,24 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.hc = hc
 	d.checkPublicURL()
 	d.checkDatabase()
+	d.checkPublicPath()
 	d.checkTemplates()
 	d.checkTwilio()
 	d.checkAuth0()
+	if d.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Findings []finding `json:"findings"`
+			Failed   int       `json:"failed"`
+		}{d.findings, d.failed}); err != nil {
+			return err
+		}
+		if d.failed > 0 {
+			return fmt.Errorf("doctor: %d check(s) failed", d.failed)
+		}
+		return nil
+	}
 	if d.failed > 0 {
 		fmt.Fprintf(stdout, "\n%d check(s) failed.\n", d.failed)
 		return fmt.Errorf("doctor: %d check(s) failed", d.failed)
@@ -155,7 +179,7 @@ func (d *doctor) checkPublicURL() {
 	case err != nil || u.Host == "":
 		d.fail(check, fmt.Sprintf("%q is not a URL", pub), "set SMSBOT_PUBLIC_URL to https://your-host")
 	case u.Scheme != "https":
-		d.fail(check, fmt.Sprintf("%s is not https", pub),
+		d.fail(check, fmt.Sprintf("wrong scheme: %s is %s, Twilio and browsers need https", pub, u.Scheme),
 			"put a TLS-terminating reverse proxy in front of smsbot and set SMSBOT_PUBLIC_URL to its https:// URL")
 	default:
 		d.ok(check, "%s", pub)
@@ -180,6 +204,82 @@ func (d *doctor) checkDatabase() {
 		return
 	}
 	d.ok(check, "%s is writable, %d migrations applied", d.cfg.DB, len(names))
+}
+
+// checkPublicPath fetches SMSBOT_PUBLIC_URL/readyz, as Twilio and
+// browsers reach it, and compares the instance nonce it serves with the
+// one smsbot serve wrote into SMSBOT_DB at its start; with
+// SMSBOT_CLIENT_IP_HEADER set, it checks that the proxy sets that header.
+func (d *doctor) checkPublicPath() {
+	const check, ipCheck = "public path", "client IP header"
+	c := d.cfg
+	if c.PublicURL == "" {
+		d.skip(check, "SMSBOT_PUBLIC_URL is not set")
+		return
+	}
+	target := strings.TrimRight(c.PublicURL, "/") + pathReady
+	req, err := http.NewRequestWithContext(d.ctx, http.MethodGet, target, nil)
+	if err != nil {
+		d.fail(check, err.Error(), "set SMSBOT_PUBLIC_URL to https://your-host")
+		return
+	}
+	res, err := d.hc.Do(req)
+	if err != nil {
+		// Not a failure: doctor also runs before the server first starts.
+		d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("%s: %v", target, err),
+			Fix: "start smsbot serve and run doctor again; if it runs, check DNS, the reverse proxy, the firewall and its TLS certificate (SMSBOT_CA_FILE if it is from a private CA)"})
+		d.skipClientIP(ipCheck)
+		return
+	}
+	res.Body.Close()
+	got := res.Header.Get(headerInstance)
+	want, dbErr := d.instance()
+	switch {
+	case res.StatusCode != http.StatusOK:
+		d.fail(check, fmt.Sprintf("%s answered %s", target, res.Status), "see the server's log: /readyz fails while the database or the outbox worker does")
+	case got == "":
+		d.fail(check, fmt.Sprintf("%s answers, but not as smsbot (no %s header)", target, headerInstance),
+			"point the reverse proxy at smsbot serve (SMSBOT_ADDR)")
+	case dbErr != nil:
+		d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("smsbot answers at %s; cannot read this start's nonce: %v", target, dbErr)})
+	case want == "":
+		d.report(finding{Status: checkWarn, Check: check,
+			Detail: fmt.Sprintf("smsbot answers at %s, but no smsbot serve has started on %s", target, c.DB),
+			Fix:    "run doctor with the same SMSBOT_DB as smsbot serve"})
+	case got != want:
+		d.fail(check, fmt.Sprintf("%s is answered by another smsbot than the one using %s", target, c.DB),
+			"point the reverse proxy (and DNS) at this server, or run doctor with its SMSBOT_DB")
+	default:
+		d.ok(check, "%s reaches the smsbot serve using %s", target, c.DB)
+	}
+	if c.ClientIPHeader == "" {
+		return
+	}
+	switch res.Header.Get(headerClientIP) {
+	case "present":
+		d.ok(ipCheck, "the proxy sets %s", c.ClientIPHeader)
+	case "absent":
+		d.fail(ipCheck, fmt.Sprintf("requests through %s arrive without %s", c.PublicURL, c.ClientIPHeader),
+			fmt.Sprintf("make the reverse proxy set %s (nginx: proxy_set_header %s $remote_addr;), or unset SMSBOT_CLIENT_IP_HEADER", c.ClientIPHeader, c.ClientIPHeader))
+	default:
+		d.skipClientIP(ipCheck)
+	}
+}
+
+func (d *doctor) skipClientIP(check string) {
+	if d.cfg.ClientIPHeader != "" {
+		d.skip(check, "smsbot did not answer at the public URL")
+	}
+}
+
+// instance reads the nonce smsbot serve wrote into SMSBOT_DB at its start.
+func (d *doctor) instance() (string, error) {
+	db, err := store.Open(d.ctx, d.cfg.DB, store.Options{Synchronous: d.cfg.Synchronous})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	return db.Instance(d.ctx)
 }
 
 func (d *doctor) checkTemplates() {
@@ -247,60 +347,55 @@ func (d *doctor) checkTwilio() {
 		d.skip("twilio webhook", "no Twilio credentials")
 		return
 	}
-	rc, err := c.twilioClient(d.hc)
+	tw, err := c.twilioAdmin(d.hc)
 	if err != nil {
 		d.fail("twilio account", err.Error(), "fix TWILIO_API_URL, or unset it")
 		d.skip("twilio sender", "no Twilio client")
 		d.skip("twilio webhook", "no Twilio client")
 		return
 	}
-	acct, err := rc.Api.FetchAccount(c.TwilioSID)
+	acct, err := tw.Account()
 	switch {
 	case err != nil:
 		fix := "copy Account SID and Auth Token from the Twilio console (Account Info) into TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
-		if twilioCode(err) == 0 {
-			fix = "check that api.twilio.com is reachable from here (proxy, firewall, SMSBOT_CA_FILE)"
+		if webhooks.ErrorCode(err) == 0 {
+			fix = "check that " + twilioHost(c) + " is reachable from here (proxy, firewall; SMSBOT_CA_FILE if it presents a private CA)"
 		}
-		d.fail("twilio account", twilioError(err), fix)
+		d.fail("twilio account", err.Error(), fix)
 		d.skip("twilio sender", "the Twilio account check failed")
 		d.skip("twilio webhook", "the Twilio account check failed")
 		return
-	case deref(acct.Status) != "active":
-		d.fail("twilio account", fmt.Sprintf("account %s is %s", c.TwilioSID, deref(acct.Status)), "reactivate the account in the Twilio console")
+	case acct.Status != "active":
+		d.fail("twilio account", fmt.Sprintf("account %s is %s", c.TwilioSID, acct.Status), "reactivate the account in the Twilio console")
 	default:
 		d.ok("twilio account", "account %s is active", c.TwilioSID)
 	}
 	switch {
 	case c.TwilioFrom != "":
-		d.checkNumber(rc)
+		d.checkNumber(tw)
 	case c.TwilioService != "":
-		d.checkService(rc)
+		d.checkService(tw)
 	default:
 		d.skip("twilio sender", "neither TWILIO_FROM_NUMBER nor TWILIO_MESSAGING_SERVICE_SID is set")
 		d.skip("twilio webhook", "no sender")
 	}
 }
 
-// findNumber returns the account's IncomingPhoneNumber for phone.
-func findNumber(rc *twilio.RestClient, phone string) (*openapi.ApiV2010IncomingPhoneNumber, error) {
-	list, err := rc.Api.ListIncomingPhoneNumber((&openapi.ListIncomingPhoneNumberParams{}).SetPhoneNumber(phone).SetLimit(20))
-	if err != nil {
-		return nil, err
+// twilioHost is the host the Twilio checks call: TWILIO_API_URL's, or
+// Twilio's own.
+func twilioHost(c *config) string {
+	if u, err := url.Parse(c.TwilioAPIURL); err == nil && u.Host != "" {
+		return u.Host + " (TWILIO_API_URL)"
 	}
-	for i := range list {
-		if deref(list[i].PhoneNumber) == phone {
-			return &list[i], nil
-		}
-	}
-	return nil, nil
+	return "api.twilio.com"
 }
 
-func (d *doctor) checkNumber(rc *twilio.RestClient) {
+func (d *doctor) checkNumber(tw *webhooks.Admin) {
 	c := d.cfg
-	n, err := findNumber(rc, c.TwilioFrom)
+	n, err := tw.Number(c.TwilioFrom)
 	switch {
 	case err != nil:
-		d.fail("twilio sender", twilioError(err), "check the Twilio credentials and network")
+		d.fail("twilio sender", err.Error(), "check the Twilio credentials and network")
 		d.skip("twilio webhook", "the number could not be read")
 		return
 	case n == nil:
@@ -309,119 +404,65 @@ func (d *doctor) checkNumber(rc *twilio.RestClient) {
 		d.skip("twilio webhook", "no such number")
 		return
 	}
-	d.ok("twilio sender", "%s belongs to the account (%s)", c.TwilioFrom, deref(n.Sid))
+	d.ok("twilio sender", "%s belongs to the account (%s)", c.TwilioFrom, n.SID)
 	if c.PublicURL == "" {
 		d.skip("twilio webhook", "SMSBOT_PUBLIC_URL is not set")
 		return
 	}
-	d.checkHookURLs("SMS", deref(n.SmsUrl), deref(n.SmsMethod), deref(n.StatusCallback))
-}
-
-// checkHookURLs compares where Twilio sends texts (what names that URL:
-// "SMS" on a number, "incoming" on a Messaging Service) and delivery
-// statuses with our public URL.
-func (d *doctor) checkHookURLs(what, url, method, status string) {
-	pub := strings.TrimRight(d.cfg.PublicURL, "/")
+	pub := strings.TrimRight(c.PublicURL, "/")
 	var wrong []string
-	if want := pub + webhooks.PathSMS; url != want {
-		wrong = append(wrong, fmt.Sprintf("%s URL is %q, want %q", what, url, want))
+	if want := pub + webhooks.PathSMS; n.SMSURL != want {
+		wrong = append(wrong, fmt.Sprintf("SMS URL is %q, want %q", n.SMSURL, want))
 	}
-	if got := strings.ToUpper(method); got != "" && got != http.MethodPost {
-		wrong = append(wrong, fmt.Sprintf("%s method is %s, want POST", what, got))
-	}
-	if want := pub + webhooks.PathStatus; status != want {
-		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", status, want))
+	if n.SMSMethod != "" && n.SMSMethod != http.MethodPost {
+		wrong = append(wrong, fmt.Sprintf("SMS method is %s, want POST", n.SMSMethod))
 	}
 	if len(wrong) > 0 {
 		d.fail("twilio webhook", strings.Join(wrong, "; "), "run smsbot twilio-webhook")
 		return
 	}
-	d.ok("twilio webhook", "%s URL %s (POST), status callback %s", what, pub+webhooks.PathSMS, pub+webhooks.PathStatus)
+	d.ok("twilio webhook", "SMS URL %s (POST); delivery statuses come with each text", pub+webhooks.PathSMS)
 }
 
-func (d *doctor) checkService(rc *twilio.RestClient) {
+func (d *doctor) checkService(tw *webhooks.Admin) {
 	c := d.cfg
-	svc, err := rc.MessagingV1.FetchService(c.TwilioService)
+	svc, err := tw.MessagingService(c.TwilioService)
 	if err != nil {
 		fix := "check the Twilio credentials and network"
-		if twilioCode(err) == 20404 {
+		if webhooks.ErrorCode(err) == 20404 {
 			fix = "set TWILIO_MESSAGING_SERVICE_SID to a service of this account (Messaging > Services)"
 		}
-		d.fail("twilio sender", fmt.Sprintf("Messaging Service %s: %s", c.TwilioService, twilioError(err)), fix)
+		d.fail("twilio sender", fmt.Sprintf("Messaging Service %s: %v", c.TwilioService, err), fix)
 		d.skip("twilio webhook", "the Messaging Service could not be read")
 		return
 	}
-	d.ok("twilio sender", "Messaging Service %s (%s) exists", c.TwilioService, deref(svc.FriendlyName))
+	d.ok("twilio sender", "Messaging Service %s (%s) exists", c.TwilioService, svc.FriendlyName)
 	if c.PublicURL == "" {
 		d.skip("twilio webhook", "SMSBOT_PUBLIC_URL is not set")
 		return
 	}
-	if deref(svc.UseInboundWebhookOnNumber) {
+	if svc.UseNumberWebhooks {
 		d.report(finding{Status: checkWarn, Check: "twilio webhook",
 			Detail: "the service uses each number's own webhook; check the numbers' SMS URLs",
 			Fix:    "turn off \"use inbound webhook on number\", or run smsbot twilio-webhook with TWILIO_FROM_NUMBER set"})
 		return
 	}
-	d.checkHookURLs("incoming", deref(svc.InboundRequestUrl), deref(svc.InboundMethod), deref(svc.StatusCallback))
-}
-
-// auth0Error is the error body of Auth0's Authentication and Management
-// APIs.
-type auth0Error struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-	Message     string `json:"message"`
-	ErrorCode   string `json:"errorCode"`
-}
-
-func (e auth0Error) String() string {
-	s := e.Error
-	if d := e.Description + e.Message; d != "" {
-		s += ": " + d
+	pub := strings.TrimRight(c.PublicURL, "/")
+	var wrong []string
+	if want := pub + webhooks.PathSMS; svc.InboundURL != want {
+		wrong = append(wrong, fmt.Sprintf("incoming URL is %q, want %q", svc.InboundURL, want))
 	}
-	return s
-}
-
-// auth0Call makes one request to the tenant and decodes the answer into
-// out (on 2xx) or an auth0Error.
-func (d *doctor) auth0Call(method, path string, form url.Values, bearer string, out any) (int, auth0Error, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if svc.InboundMethod != "" && svc.InboundMethod != http.MethodPost {
+		wrong = append(wrong, fmt.Sprintf("incoming method is %s, want POST", svc.InboundMethod))
 	}
-	req, err := http.NewRequestWithContext(d.ctx, method, "https://"+d.cfg.Auth0Domain+path, body)
-	if err != nil {
-		return 0, auth0Error{}, err
+	if want := pub + webhooks.PathStatus; svc.StatusCallback != want {
+		wrong = append(wrong, fmt.Sprintf("status callback is %q, want %q", svc.StatusCallback, want))
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(wrong) > 0 {
+		d.fail("twilio webhook", strings.Join(wrong, "; "), "run smsbot twilio-webhook")
+		return
 	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	res, err := d.hc.Do(req)
-	if err != nil {
-		return 0, auth0Error{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return res.StatusCode, auth0Error{}, err
-	}
-	var ae auth0Error
-	if res.StatusCode >= 300 {
-		_ = json.Unmarshal(b, &ae)
-		if ae.Error == "" {
-			ae.Error = res.Status
-		}
-		return res.StatusCode, ae, nil
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return res.StatusCode, ae, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return res.StatusCode, ae, nil
+	d.ok("twilio webhook", "incoming URL %s (POST), status callback %s", pub+webhooks.PathSMS, pub+webhooks.PathStatus)
 }
 
 func (d *doctor) checkAuth0() {
@@ -433,133 +474,104 @@ func (d *doctor) checkAuth0() {
 		}
 		return
 	}
+	t := magiclink.NewTenant(magiclink.TenantConfig{
+		Domain: c.Auth0Domain, MgmtClientID: c.Auth0MgmtID, MgmtSecret: c.Auth0MgmtSecret, HTTPClient: d.hc,
+	})
 	// The domain and its signing keys, which the login needs to verify ID
 	// tokens.
-	var jwks struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	status, ae, err := d.auth0Call(http.MethodGet, "/.well-known/jwks.json", nil, "", &jwks)
+	keys, err := t.SigningKeys(d.ctx)
+	var ae *magiclink.AuthError
 	switch {
+	case errors.As(err, &ae):
+		d.fail("auth0 domain", fmt.Sprintf("https://%s/.well-known/jwks.json answered %v", c.Auth0Domain, ae),
+			"set AUTH0_DOMAIN to the tenant's domain, such as example.us.auth0.com")
+	case err == nil && keys == 0:
+		d.fail("auth0 domain", fmt.Sprintf("https://%s/.well-known/jwks.json has no signing keys", c.Auth0Domain),
+			"set AUTH0_DOMAIN to the tenant's domain, such as example.us.auth0.com")
 	case err != nil:
 		d.fail("auth0 domain", fmt.Sprintf("https://%s: %v", c.Auth0Domain, err),
-			"set AUTH0_DOMAIN to the tenant's domain (such as example.us.auth0.com) and check the network")
-		for _, ch := range checks[1:] {
-			d.skip(ch, "Auth0 is not reachable")
+			"set AUTH0_DOMAIN to the tenant's domain (such as example.us.auth0.com) and check the network (SMSBOT_CA_FILE if it presents a private CA)")
+	default:
+		d.ok("auth0 domain", "https://%s answers, %d signing keys", c.Auth0Domain, keys)
+		d.checkLoginApp(t)
+		if d.checkManagement(t) {
+			d.checkCallback(t)
+			d.checkScopes(t)
+			return
 		}
-		return
-	case status != http.StatusOK || len(jwks.Keys) == 0:
-		d.fail("auth0 domain", fmt.Sprintf("https://%s/.well-known/jwks.json answered %d %s with %d keys", c.Auth0Domain, status, ae, len(jwks.Keys)),
-			"set AUTH0_DOMAIN to the tenant's domain, such as example.us.auth0.com")
-		for _, ch := range checks[1:] {
-			d.skip(ch, "Auth0 is not reachable")
-		}
-		return
-	}
-	d.ok("auth0 domain", "https://%s answers, %d signing keys", c.Auth0Domain, len(jwks.Keys))
-	d.checkLoginApp()
-	d.checkManagement()
-	if d.mgmtToken == "" {
 		d.skip("auth0 callback", "no Management API token")
 		d.skip("auth0 scopes", "no Management API token")
 		return
 	}
-	d.checkCallback()
-	d.checkScopes()
+	for _, ch := range checks[1:] {
+		d.skip(ch, "Auth0 is not reachable")
+	}
 }
 
-// checkLoginApp redeems a made-up authorization code: Auth0 checks the
-// client's credentials first (401 when wrong), then the code (403
-// invalid_grant), so invalid_grant means the credentials are right.
-func (d *doctor) checkLoginApp() {
+// checkLoginApp checks the login application's client id and secret.
+func (d *doctor) checkLoginApp(t *magiclink.Tenant) {
 	const check = "auth0 login app"
 	c := d.cfg
 	if c.Auth0ClientID == "" || c.Auth0Secret == "" {
 		d.skip(check, "AUTH0_CLIENT_ID or AUTH0_CLIENT_SECRET is not set")
 		return
 	}
-	form := url.Values{
-		"grant_type":    {"authorization_code"},
-		"client_id":     {c.Auth0ClientID},
-		"client_secret": {c.Auth0Secret},
-		"code":          {"smsbot-doctor-check"},
-		"code_verifier": {strings.Repeat("v", 43)},
-		"redirect_uri":  {strings.TrimRight(c.PublicURL, "/") + magiclink.PathCallback},
-	}
-	status, ae, err := d.auth0Call(http.MethodPost, "/oauth/token", form, "", nil)
+	err := t.CheckLogin(d.ctx, c.Auth0ClientID, c.Auth0Secret, strings.TrimRight(c.PublicURL, "/")+magiclink.PathCallback)
+	var ae *magiclink.AuthError
 	switch {
-	case err != nil:
-		d.fail(check, err.Error(), "check the network to Auth0")
-	case status == http.StatusForbidden && ae.Error == "invalid_grant":
+	case err == nil:
 		d.ok(check, "client %s and its secret are accepted", c.Auth0ClientID)
-	case status == http.StatusUnauthorized || ae.Error == "access_denied" || ae.Error == "invalid_client":
-		d.fail(check, fmt.Sprintf("client %s: %s", c.Auth0ClientID, ae),
+	case !errors.As(err, &ae):
+		d.fail(check, err.Error(), "check the network to Auth0")
+	case ae.Status == http.StatusUnauthorized || ae.Code == "access_denied" || ae.Code == "invalid_client":
+		d.fail(check, fmt.Sprintf("client %s: %v", c.Auth0ClientID, ae),
 			"copy Client ID and Client Secret from Auth0 (Applications > your Regular Web Application > Settings) into AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET")
-	case ae.Error == "unauthorized_client":
-		d.fail(check, fmt.Sprintf("client %s: %s", c.Auth0ClientID, ae),
+	case ae.Code == "unauthorized_client":
+		d.fail(check, fmt.Sprintf("client %s: %v", c.Auth0ClientID, ae),
 			"enable the Authorization Code grant (Application > Advanced Settings > Grant Types)")
 	default:
-		d.fail(check, fmt.Sprintf("client %s: HTTP %d %s", c.Auth0ClientID, status, ae), "check the application in the Auth0 dashboard")
+		d.fail(check, fmt.Sprintf("client %s: %v", c.Auth0ClientID, ae), "check the application in the Auth0 dashboard")
 	}
 }
 
 // checkManagement gets a Management API token with the client
-// credentials grant, as the outbox worker does.
-func (d *doctor) checkManagement() {
+// credentials grant, as the outbox worker does; it reports whether it got
+// one.
+func (d *doctor) checkManagement(t *magiclink.Tenant) bool {
 	const check = "auth0 management"
 	c := d.cfg
 	if c.Auth0MgmtID == "" || c.Auth0MgmtSecret == "" {
 		d.skip(check, "AUTH0_MGMT_CLIENT_ID or AUTH0_MGMT_CLIENT_SECRET is not set")
-		return
+		return false
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Scope       string `json:"scope"`
-	}
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.Auth0MgmtID},
-		"client_secret": {c.Auth0MgmtSecret},
-		"audience":      {"https://" + c.Auth0Domain + "/api/v2/"},
-	}
-	status, ae, err := d.auth0Call(http.MethodPost, "/oauth/token", form, "", &tok)
+	err := t.ManagementToken(d.ctx)
+	var ae *magiclink.AuthError
 	switch {
-	case err != nil:
-		d.fail(check, err.Error(), "check the network to Auth0")
-	case status == http.StatusOK && tok.AccessToken != "":
-		d.mgmtToken = tok.AccessToken
+	case err == nil:
 		d.ok(check, "client %s gets a Management API token", c.Auth0MgmtID)
-	case status == http.StatusUnauthorized:
-		d.fail(check, fmt.Sprintf("client %s: %s", c.Auth0MgmtID, ae),
+		return true
+	case !errors.As(err, &ae):
+		d.fail(check, err.Error(), "check the network to Auth0")
+	case ae.Status == http.StatusUnauthorized:
+		d.fail(check, fmt.Sprintf("client %s: %v", c.Auth0MgmtID, ae),
 			"set AUTH0_MGMT_CLIENT_ID and AUTH0_MGMT_CLIENT_SECRET to the Machine to Machine application's Client ID and Secret")
 	default:
-		d.fail(check, fmt.Sprintf("client %s: HTTP %d %s", c.Auth0MgmtID, status, ae),
+		d.fail(check, fmt.Sprintf("client %s: %v", c.Auth0MgmtID, ae),
 			"authorize the Machine to Machine application for the Auth0 Management API (Applications > APIs > Auth0 Management API > Machine to Machine Applications)")
 	}
+	return false
 }
 
-// management is a go-auth0 Management API client for the tenant, through
-// the same Directory the outbox worker uses.
-func (d *doctor) management() (*management.Management, error) {
-	ctx := context.WithValue(d.ctx, oauth2.HTTPClient, d.hc)
-	dir, err := magiclink.NewDirectory(ctx, magiclink.DirectoryConfig{
-		Domain: d.cfg.Auth0Domain, ClientID: d.cfg.Auth0MgmtID, ClientSecret: d.cfg.Auth0MgmtSecret, HTTPClient: d.hc,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return dir.Management(), nil
-}
-
-// managementStatus returns the HTTP status of a Management API error.
-func managementStatus(err error) int {
-	var me management.Error
-	if errors.As(err, &me) {
-		return me.Status()
+// authStatus returns the HTTP status of an Auth0 error answer, or 0.
+func authStatus(err error) int {
+	var ae *magiclink.AuthError
+	if errors.As(err, &ae) {
+		return ae.Status
 	}
 	return 0
 }
 
-func (d *doctor) checkCallback() {
+func (d *doctor) checkCallback(t *magiclink.Tenant) {
 	const check = "auth0 callback"
 	c := d.cfg
 	if c.PublicURL == "" || c.Auth0ClientID == "" {
@@ -567,27 +579,22 @@ func (d *doctor) checkCallback() {
 		return
 	}
 	want := strings.TrimRight(c.PublicURL, "/") + magiclink.PathCallback
-	m, err := d.management()
-	if err != nil {
-		d.fail(check, err.Error(), "check AUTH0_DOMAIN")
-		return
-	}
-	app, err := m.Client.Read(d.ctx, c.Auth0ClientID, management.IncludeFields("callbacks"))
+	callbacks, err := t.Callbacks(d.ctx, c.Auth0ClientID)
 	switch {
-	case managementStatus(err) == http.StatusForbidden:
+	case authStatus(err) == http.StatusForbidden:
 		d.report(finding{Status: checkWarn, Check: check,
 			Detail: fmt.Sprintf("cannot read the application's callbacks: %v", err),
 			Fix:    fmt.Sprintf("give the management client read:clients so doctor can check, or make sure Allowed Callback URLs has %s", want)})
 		return
-	case managementStatus(err) == http.StatusNotFound:
+	case authStatus(err) == http.StatusNotFound:
 		d.fail(check, fmt.Sprintf("no application %s in the tenant", c.Auth0ClientID), "set AUTH0_CLIENT_ID to the Regular Web Application's Client ID")
 		return
 	case err != nil:
 		d.fail(check, err.Error(), "check the network to Auth0")
 		return
 	}
-	if !slices.Contains(app.GetCallbacks(), want) {
-		d.fail(check, fmt.Sprintf("%s is not among the Allowed Callback URLs %q", want, app.GetCallbacks()),
+	if !slices.Contains(callbacks, want) {
+		d.fail(check, fmt.Sprintf("%s is not among the Allowed Callback URLs %q", want, callbacks),
 			fmt.Sprintf("add %s to Allowed Callback URLs (Applications > your app > Settings)", want))
 		return
 	}
@@ -598,19 +605,12 @@ func (d *doctor) checkCallback() {
 // alternative that also serves is listed after a |.
 var neededScopes = []string{"read:users", "update:users_app_metadata|update:users"}
 
-func (d *doctor) checkScopes() {
+func (d *doctor) checkScopes(t *magiclink.Tenant) {
 	const check = "auth0 scopes"
 	c := d.cfg
-	m, err := d.management()
-	if err != nil {
-		d.fail(check, err.Error(), "check AUTH0_DOMAIN")
-		return
-	}
-	list, err := m.ClientGrant.List(d.ctx,
-		management.Parameter("client_id", c.Auth0MgmtID),
-		management.Parameter("audience", "https://"+c.Auth0Domain+"/api/v2/"))
+	have, err := t.ManagementScopes(d.ctx)
 	switch {
-	case managementStatus(err) == http.StatusForbidden:
+	case authStatus(err) == http.StatusForbidden:
 		d.report(finding{Status: checkWarn, Check: check,
 			Detail: fmt.Sprintf("cannot read client grants: %v", err),
 			Fix:    "give the management client read:client_grants so doctor can check, or make sure it has read:users and update:users_app_metadata"})
@@ -618,12 +618,6 @@ func (d *doctor) checkScopes() {
 	case err != nil:
 		d.fail(check, err.Error(), "check the network to Auth0")
 		return
-	}
-	var have []string
-	for _, g := range list.ClientGrants {
-		if g.GetClientID() == c.Auth0MgmtID {
-			have = append(have, deref(g.Scope)...)
-		}
 	}
 	var missing []string
 	for _, need := range neededScopes {

@@ -125,6 +125,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func startE2E(t *testing.T, extra map[string]string) *e2e {
 	t.Helper()
+	e := newE2E(t, extra)
+	e.start()
+	return e
+}
+
+// newE2E starts the stand-ins and prepares the program's environment;
+// start runs the program.
+func newE2E(t *testing.T, extra map[string]string) *e2e {
+	t.Helper()
 	e := &e2e{t: t, logs: &syncBuffer{}}
 	addr, listenSetting := listenFD(t)
 	e.base = "http://" + addr
@@ -168,13 +177,19 @@ func startE2E(t *testing.T, extra map[string]string) *e2e {
 		env[k] = v
 	}
 	e.env = env
-	runProgram(t, []string{"serve"}, env, e.base, e.logs)
+	return e
+}
+
+// start runs the program and opens its database for the test's checks.
+func (e *e2e) start() {
+	e.t.Helper()
+	runProgram(e.t, []string{"serve"}, e.env, e.base, e.logs)
+	var err error
 	e.db, err = sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	t.Cleanup(func() { e.db.Close() })
-	return e
+	e.t.Cleanup(func() { e.db.Close() })
 }
 
 // runProgram runs the program with args and env on base (a loopback URL)

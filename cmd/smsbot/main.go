@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		if cfg == nil { // a bad flag or argument, not a missing setting
+			return usageError{err}
+		}
 		if err != nil {
 			return usageError{fmt.Errorf("configuration is incomplete:\n%w\n(see smsbot serve --help, or run smsbot serve --dev for dev mode)", err)}
 		}

@@ -23,7 +23,7 @@ func (a *app) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	r.Get("/readyz", a.handleReady)
+	r.Get(pathReady, a.handleReady)
 	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 	r.Post(webhooks.PathSMS, a.hooks.HandleSMS)
 	r.Post(webhooks.PathStatus, a.hooks.HandleStatus)
@@ -45,9 +45,19 @@ func (a *app) routes() http.Handler {
 }
 
 // handleReady answers 200 when the database takes writes and the outbox
-// worker runs.
+// worker runs; Twilio or Auth0 being down does not make it fail. It names
+// this start (headerInstance) and, when SMSBOT_CLIENT_IP_HEADER is set,
+// whether the request carried that header (headerClientIP), for doctor.
 func (a *app) handleReady(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set(headerInstance, a.instance)
+	if h := a.cfg.ClientIPHeader; h != "" {
+		seen := "absent"
+		if r.Header.Get(h) != "" {
+			seen = "present"
+		}
+		w.Header().Set(headerClientIP, seen)
+	}
 	if err := a.db.Ping(r.Context()); err != nil {
 		a.log.Error("readiness: database", "err", err)
 		http.Error(w, "database not writable", http.StatusServiceUnavailable)

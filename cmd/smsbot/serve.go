@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ type app struct {
 
 	webLimit *magiclink.IPLimiter
 	metrics  *metrics
+	instance string // this start's nonce, served by /readyz and kept in the database for doctor
 }
 
 // textBudget caps the texts sent per minute across all phones; it returns
@@ -211,6 +213,10 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		}
 	}()
 
+	a.instance = rand.Text()
+	if err := db.SetInstance(ctx, a.instance); err != nil {
+		return nil, err
+	}
 	secret, err := loadSecret(ctx, cfg.Secret, db)
 	if err != nil {
 		return nil, err
@@ -309,6 +315,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		return nil, err
 	}
 	a.links.Logger = log.With("component", "magiclink")
+	registerFarEnds(a.metrics.reg, a.links.Auth0Reachable)
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
 	a.instrument()

@@ -12,10 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/smsbot/smsbot/bot"
-	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
 )
 
@@ -29,7 +26,7 @@ account each one is bound to, its state and since when.
   show PHONE      one phone: binding, state, times and its audit trail
   remove PHONE    unbind the phone, here and in Auth0 (app_metadata.phone),
                   as if it had texted U: the audit table records it and the
-                  Auth0 update also goes through the outbox
+                  server's outbox makes the Auth0 update
   export          every phone as CSV or JSON (--format)
 
 PHONE is in E.164 form, such as +15551234567. Email addresses are masked
@@ -285,9 +282,9 @@ func exportPhones(ctx context.Context, db *store.DB, state, format string, email
 	return cw.Error()
 }
 
-// removePhone unbinds through the engine (audit, outbox job), then tries
-// the Auth0 update at once so that the operator sees the result; the
-// outbox job stays as the durable copy of that update.
+// removePhone unbinds through the engine, as U does: the audit table
+// records it and the outbox job (run by the server) removes
+// app_metadata.phone in Auth0, once.
 func removePhone(ctx context.Context, cfg *config, db *store.DB, phone, reason string, notify bool, w io.Writer) error {
 	overrides, err := loadTemplates(cfg.Templates)
 	if err != nil {
@@ -321,23 +318,6 @@ func removePhone(ctx context.Context, cfg *config, db *store.DB, phone, reason s
 	if notify && p.State != bot.StateOptedOut {
 		fmt.Fprintln(w, "The text telling the phone is queued; the server's outbox sends it.")
 	}
-	if cfg.Auth0Domain == "" || cfg.Auth0MgmtID == "" || cfg.Auth0MgmtSecret == "" {
-		fmt.Fprintln(w, "Auth0 is not configured here: the server's outbox will remove app_metadata.phone.")
-		return nil
-	}
-	hc, err := cfg.httpClient()
-	if err != nil {
-		return usageError{err}
-	}
-	dir, err := magiclink.NewDirectory(context.WithValue(ctx, oauth2.HTTPClient, hc), magiclink.DirectoryConfig{
-		Domain: cfg.Auth0Domain, ClientID: cfg.Auth0MgmtID, ClientSecret: cfg.Auth0MgmtSecret, HTTPClient: hc,
-	})
-	if err != nil {
-		return err
-	}
-	if err := dir.SetPhone(ctx, userID, ""); err != nil {
-		return fmt.Errorf("unbound here, but Auth0 was not updated yet (the server's outbox retries): %w", err)
-	}
-	fmt.Fprintf(w, "app_metadata.phone of %s removed in Auth0.\n", userID)
+	fmt.Fprintf(w, "The server's outbox removes app_metadata.phone of %s in Auth0.\n", userID)
 	return nil
 }

@@ -7,19 +7,17 @@ import (
 	"net/http"
 	"strings"
 
-	openapi "github.com/twilio/twilio-go/rest/api/v2010"
-	messaging "github.com/twilio/twilio-go/rest/messaging/v1"
-
 	"github.com/smsbot/smsbot/webhooks"
 )
 
 const twilioWebhookHelp = `
 Points the Twilio number TWILIO_FROM_NUMBER at this server through the
 Twilio REST API: its SMS URL becomes SMSBOT_PUBLIC_URL/webhooks/twilio/sms
-(method POST) and its status callback SMSBOT_PUBLIC_URL/webhooks/twilio/status.
-It is what "twilio phone-numbers:update --sms-url" does, without the Twilio
-CLI. With only TWILIO_MESSAGING_SERVICE_SID set, it sets the Messaging
-Service's incoming request URL and status callback instead.
+(method POST). It changes nothing else on the number: its status callback
+is about voice calls, and delivery statuses come with each text smsbot
+sends. It is what "twilio phone-numbers:update --sms-url" does, without the
+Twilio CLI. With only TWILIO_MESSAGING_SERVICE_SID set, it sets the
+Messaging Service's incoming request URL and status callback instead.
 
 Needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMSBOT_PUBLIC_URL and
 TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID. Run smsbot doctor
@@ -58,51 +56,45 @@ func runTwilioWebhook(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return usageError{err}
 	}
-	rc, err := cfg.twilioClient(hc)
+	tw, err := cfg.twilioAdmin(hc)
 	if err != nil {
 		return usageError{err}
 	}
 	smsURL, statusURL := cfg.PublicURL+webhooks.PathSMS, cfg.PublicURL+webhooks.PathStatus
 
 	if cfg.TwilioFrom == "" {
-		svc, err := rc.MessagingV1.FetchService(cfg.TwilioService)
+		svc, err := tw.MessagingService(cfg.TwilioService)
 		if err != nil {
-			return fmt.Errorf("messaging service %s: %s", cfg.TwilioService, twilioError(err))
+			return fmt.Errorf("messaging service %s: %w", cfg.TwilioService, err)
 		}
-		fmt.Fprintf(stdout, "Messaging Service %s (%s)\n", cfg.TwilioService, deref(svc.FriendlyName))
-		changed := show(stdout, "incoming URL", deref(svc.InboundRequestUrl), smsURL)
-		changed = show(stdout, "incoming method", strings.ToUpper(deref(svc.InboundMethod)), http.MethodPost) || changed
-		changed = show(stdout, "status callback", deref(svc.StatusCallback), statusURL) || changed
+		fmt.Fprintf(stdout, "Messaging Service %s (%s)\n", cfg.TwilioService, svc.FriendlyName)
+		changed := show(stdout, "incoming URL", svc.InboundURL, smsURL)
+		changed = show(stdout, "incoming method", svc.InboundMethod, http.MethodPost) || changed
+		changed = show(stdout, "status callback", svc.StatusCallback, statusURL) || changed
 		if !changed || *dryRun {
 			return done(stdout, changed, *dryRun)
 		}
-		p := (&messaging.UpdateServiceParams{}).SetInboundRequestUrl(smsURL).SetInboundMethod(http.MethodPost).SetStatusCallback(statusURL)
-		if _, err := rc.MessagingV1.UpdateService(cfg.TwilioService, p); err != nil {
-			return fmt.Errorf("update messaging service %s: %s", cfg.TwilioService, twilioError(err))
+		if err := tw.SetServiceHooks(cfg.TwilioService, smsURL, statusURL); err != nil {
+			return fmt.Errorf("update messaging service %s: %w", cfg.TwilioService, err)
 		}
 		return done(stdout, true, false)
 	}
 
-	n, err := findNumber(rc, cfg.TwilioFrom)
+	n, err := tw.Number(cfg.TwilioFrom)
 	if err != nil {
-		return fmt.Errorf("find %s: %s", cfg.TwilioFrom, twilioError(err))
+		return fmt.Errorf("find %s: %w", cfg.TwilioFrom, err)
 	}
 	if n == nil {
 		return fmt.Errorf("%s is not a number of account %s (check TWILIO_FROM_NUMBER)", cfg.TwilioFrom, cfg.TwilioSID)
 	}
-	sid := deref(n.Sid)
-	fmt.Fprintf(stdout, "%s (%s)\n", cfg.TwilioFrom, sid)
-	changed := show(stdout, "SMS URL", deref(n.SmsUrl), smsURL)
-	changed = show(stdout, "SMS method", strings.ToUpper(deref(n.SmsMethod)), http.MethodPost) || changed
-	changed = show(stdout, "status callback", deref(n.StatusCallback), statusURL) || changed
+	fmt.Fprintf(stdout, "%s (%s)\n", cfg.TwilioFrom, n.SID)
+	changed := show(stdout, "SMS URL", n.SMSURL, smsURL)
+	changed = show(stdout, "SMS method", n.SMSMethod, http.MethodPost) || changed
 	if !changed || *dryRun {
 		return done(stdout, changed, *dryRun)
 	}
-	p := (&openapi.UpdateIncomingPhoneNumberParams{}).
-		SetSmsUrl(smsURL).SetSmsMethod(http.MethodPost).
-		SetStatusCallback(statusURL).SetStatusCallbackMethod(http.MethodPost)
-	if _, err := rc.Api.UpdateIncomingPhoneNumber(sid, p); err != nil {
-		return fmt.Errorf("update %s: %s", cfg.TwilioFrom, twilioError(err))
+	if err := tw.SetNumberSMS(n.SID, smsURL); err != nil {
+		return fmt.Errorf("update %s: %w", cfg.TwilioFrom, err)
 	}
 	return done(stdout, true, false)
 }

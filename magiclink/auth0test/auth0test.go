@@ -97,6 +97,7 @@ type Server struct {
 	faults   Faults
 	rng      *mrand.Rand
 	mgmtSeen int
+	ccTokens int // client_credentials token requests
 
 	onNewUser func(*User)
 }
@@ -278,7 +279,18 @@ func (s *Server) Close() error {
 // plain-HTTP dev server; the token, JWKS and API endpoints are meant to be
 // reached at Domain() over TLS.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.down() {
+		http.Error(w, "auth0test: the tenant is down", http.StatusServiceUnavailable)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// down reports whether Faults.Down is set.
+func (s *Server) down() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.Down
 }
 
 // issuer returns the tenant's issuer URL, "https://" + Domain() + "/".

@@ -21,9 +21,13 @@ import (
 // it fails with 500, else with probability RateDrop its connection is
 // dropped without a response, half the time before the request is applied
 // and half the time after (Auth0 updates are idempotent PATCHes, so clients
-// may retry either way). The zero value injects no faults.
+// may retry either way). Down is an outage: every endpoint, not only the
+// Management API, answers 503. The zero value injects no faults.
 type Faults struct {
 	Rate429, Rate500, RateDrop float64
+	// Down makes every request fail with 503, as a tenant that is
+	// unreachable.
+	Down bool
 	// Seed seeds the generator, so a run is reproducible.
 	Seed int64
 	// ResetAfter sets X-RateLimit-Reset on 429 responses to now+ResetAfter.
@@ -59,6 +63,14 @@ func (s *Server) MgmtRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mgmtSeen
+}
+
+// TokenRequests returns how many client_credentials token requests (the
+// Management API tokens) s has seen, whether granted or not.
+func (s *Server) TokenRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ccTokens
 }
 
 // nextFault counts a Management API request and draws its fault.

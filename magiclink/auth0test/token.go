@@ -218,6 +218,9 @@ func validVerifier(v string) bool {
 
 // grantClientCredentials issues a Management API access token.
 func (s *Server) grantClientCredentials(w http.ResponseWriter, r *http.Request, form url.Values) {
+	s.mu.Lock()
+	s.ccTokens++
+	s.mu.Unlock()
 	c := s.authenticateClient(w, r, form)
 	if c == nil {
 		return

@@ -284,3 +284,17 @@ func (s *Server) numberJSON(n *number) numberJSON {
 		VoiceURL:             n.voiceURL,
 	}
 }
+
+// SetStatusCallback sets the (voice call) status callback of phone, one of
+// Options.Numbers, as an operator does in the console. It reports whether
+// the number exists.
+func (s *Server) SetStatusCallback(phone, url string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.numberByPhone(phone)
+	if n == nil {
+		return false
+	}
+	n.statusCallback = url
+	return true
+}
