@@ -90,7 +90,11 @@ func (d *devMode) mount(r chi.Router) {
 func (d *devMode) banner(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "dev mode: open %s/dev to text the bot (bot number %s)\n", cfg.PublicURL, cfg.TwilioFrom)
 	fmt.Fprintf(w, "dev mode: Twilio stand-in at %s, Auth0 stand-in at https://%s\n", cfg.TwilioAPIURL, cfg.Auth0Domain)
-	fmt.Fprintf(w, "dev mode: webhook auth token %q (set TWILIO_AUTH_TOKEN to choose another)\n", cfg.TwilioToken)
+	if cfg.TwilioToken == devAuthToken {
+		fmt.Fprintf(w, "dev mode: webhook auth token %q (set TWILIO_AUTH_TOKEN to choose another)\n", devAuthToken)
+	} else {
+		fmt.Fprintln(w, "dev mode: webhook auth token from TWILIO_AUTH_TOKEN (not shown)")
+	}
 }
 
 func (d *devMode) close() {
