@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -78,6 +77,9 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
 	dsn := "file:" + path + "?" + q.Encode()
 	write, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -110,6 +112,22 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	db.stmts.db = write
 	go db.runWriter()
 	return db, nil
+}
+
+// createPrivate creates the database file with mode 0600 when there is
+// none. SQLite creates the -wal and -shm files with the database file's
+// mode (the unix VFS's findCreateFileMode and unixOpenSharedMemory), so
+// they are private too; an existing file keeps its mode (doctor warns
+// when it is wider).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Close waits for the queued writes, then closes the database.
@@ -243,29 +261,46 @@ func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string,
 	return out, rows.Err()
 }
 
-// Secret returns the server secret kept in the database, making a random
-// one the first time.
-func (db *DB) Secret(ctx context.Context) ([]byte, error) {
+// LegacySecret returns the server key that earlier versions generated and
+// kept in the database, or nil when it holds none. The key belongs in a
+// file of its own (SMSBOT_KEY_FILE): a copy of the database must not open
+// what the key protects.
+func (db *DB) LegacySecret(ctx context.Context) ([]byte, error) {
 	var secret []byte
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("legacy secret: %w", err)
+	}
+	return secret, nil
+}
+
+// DeleteLegacySecret removes the server key kept in the database once it
+// is safe in its file. The key's bytes are overwritten (secure_delete)
+// and the WAL, which held the page before, is checkpointed and emptied,
+// so no copy of the files keeps the key.
+func (db *DB) DeleteLegacySecret(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return fmt.Errorf("delete legacy secret: %w", err)
+	}
+	defer db.write.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		secret = make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('secret', ?)`, secret)
+		_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = 'secret'`)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
+		return fmt.Errorf("delete legacy secret: %w", err)
 	}
-	return secret, nil
+	var busy, pages, done int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &pages, &done); err != nil {
+		return fmt.Errorf("delete legacy secret: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("delete legacy secret: checkpoint: the database is busy; the key is deleted but its old page stays in the WAL until the next checkpoint")
+	}
+	return nil
 }
 
 // Ping checks that the database answers and accepts a write.

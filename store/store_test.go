@@ -3,8 +3,10 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -52,17 +54,43 @@ func TestDB_Open_BadSynchronous(t *testing.T) {
 	}
 }
 
-func TestDB_Secret_Persists(t *testing.T) {
+// TestDB_LegacySecret: a server key kept in the database by an earlier
+// version is read, then deleted so that no byte of it stays in the
+// database's files.
+func TestDB_LegacySecret(t *testing.T) {
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
 	db := open(t, path)
-	a, err := db.Secret(context.Background())
-	if err != nil || len(a) != 32 {
-		t.Fatalf("secret %x %v", a, err)
+	if k, err := db.LegacySecret(ctx); k != nil || err != nil {
+		t.Fatalf("new database: key %x %v", k, err)
 	}
-	db.Close()
-	b, _ := open(t, path).Secret(context.Background())
-	if !bytes.Equal(a, b) {
-		t.Fatal("secret changed across opens")
+	key := bytes.Repeat([]byte("K3y!"), 8)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, key); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if k, err := db.LegacySecret(ctx); !bytes.Equal(k, key) || err != nil {
+		t.Fatalf("legacy key %x %v", k, err)
+	}
+	if err := db.DeleteLegacySecret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := db.LegacySecret(ctx); k != nil || err != nil {
+		t.Fatalf("after delete: key %x %v", k, err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, key) {
+			t.Errorf("%s still holds the key's bytes", filepath.Base(p))
+		}
 	}
 }
 
@@ -268,5 +296,24 @@ func TestDB_RecordStatus_Monotonic(t *testing.T) {
 	}
 	if _, err := db.RecordStatus(ctx, sid, "", "exploded", 0, t0); bot.ErrorCode(err) != bot.EINVALID {
 		t.Fatalf("unknown status: %v", err)
+	}
+}
+
+// TestDB_Open_PrivateFiles: the database and its -wal and -shm files are
+// created readable by their owner only, whatever the umask lets through.
+func TestDB_Open_PrivateFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "private.db")
+	db := open(t, path)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(p), m)
+		}
 	}
 }

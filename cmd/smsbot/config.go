@@ -25,6 +25,7 @@ type config struct {
 	DB          string
 	PublicURL   string
 	Secret      string
+	KeyFile     string // SMSBOT_KEY_FILE: the generated server key; see keyFile
 	Name        string
 	Synchronous string
 	CAFile      string
@@ -85,7 +86,8 @@ var settings = []setting{
 	{Env: "SMSBOT_ADDR", Flag: "addr", Default: ":8080", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
 	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file", set: text(func(c *config) *string { return &c.DB })},
 	{Env: "SMSBOT_PUBLIC_URL", Flag: "public-url", DefaultDoc: "http://localhost:PORT in dev", Help: "the https URL Twilio and browsers use to reach the bot", set: text(func(c *config) *string { return &c.PublicURL })},
-	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in the database", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
+	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in SMSBOT_KEY_FILE", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
+	{Env: "SMSBOT_KEY_FILE", DefaultDoc: "SMSBOT_DB + .key", Help: "file (mode 0600) of the generated server key when SMSBOT_SECRET is not set; back it up apart from the database", set: text(func(c *config) *string { return &c.KeyFile })},
 	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
