@@ -83,7 +83,7 @@ func (s setting) doc() string {
 // settings lists every environment variable, in the order the help and
 // the README show them.
 var settings = []setting{
-	{Env: "SMSBOT_ADDR", Flag: "addr", Default: ":8080", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
+	{Env: "SMSBOT_ADDR", Flag: "addr", DefaultDoc: ":8080; 127.0.0.1:8080 in dev", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
 	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file", set: text(func(c *config) *string { return &c.DB })},
 	{Env: "SMSBOT_PUBLIC_URL", Flag: "public-url", DefaultDoc: "http://localhost:PORT in dev", Help: "the https URL Twilio and browsers use to reach the bot", set: text(func(c *config) *string { return &c.PublicURL })},
 	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in SMSBOT_KEY_FILE", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
@@ -253,6 +253,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
 		}
 	}
+	if c.Addr == "" {
+		c.Addr = defaultAddr(c.Dev)
+	}
 	if c.Auth0MgmtID == "" {
 		c.Auth0MgmtID = c.Auth0ClientID
 	}
@@ -260,7 +263,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.Auth0MgmtSecret = c.Auth0Secret
 	}
 	if c.Dev {
-		return c, errors.Join(errs...)
+		return c, errors.Join(append(errs, c.checkDev()...)...)
 	}
 	return c, errors.Join(append(errs, c.checkProduction()...)...)
 }

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,6 +27,8 @@ type devMode struct {
 	auth0  *auth0test.Server
 	phone  *devphone.Phone
 	sdm    *sdmtest.Server
+
+	warning string // exposed's, when dev mode listens beyond loopback
 }
 
 // startDev starts the stand-ins and points cfg at them.
@@ -32,7 +37,10 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		cfg.TwilioToken = devAuthToken
 	}
 	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService = devAccountSID, devBotNumber, ""
-	d := &devMode{}
+	d := &devMode{warning: exposed(addr)}
+	if d.warning != "" {
+		log.Warn(d.warning)
+	}
 	d.twilio = twiliotest.New(twiliotest.Options{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, Numbers: []string{cfg.TwilioFrom}, DeliverStatus: true})
 	if err := d.twilio.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("dev: twilio stand-in: %w", err)
@@ -63,7 +71,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 
 	d.phone = devphone.New(devphone.Options{
 		Twilio:     d.twilio,
-		WebhookURL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/twilio/sms", addr.Port),
+		WebhookURL: "http://" + dialable(addr) + webhooks.PathSMS,
 		SignURL:    cfg.PublicURL + webhooks.PathSMS,
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
@@ -82,12 +90,79 @@ func (d *devMode) authorizeURL(cfg *config) string {
 	return cfg.PublicURL + "/dev/auth0/authorize"
 }
 
+// mount serves the Dev Phone and the Auth0 stand-in's login pages, to
+// loopback Host names and same-origin writes only.
 func (d *devMode) mount(r chi.Router) {
-	r.Mount("/dev/auth0", http.StripPrefix("/dev/auth0", d.auth0))
-	r.Mount("/dev", d.phone.Handler())
+	r.Group(func(r chi.Router) {
+		r.Use(loopbackHost, http.NewCrossOriginProtection().Handler)
+		r.Mount("/dev/auth0", http.StripPrefix("/dev/auth0", d.auth0))
+		r.Mount("/dev", d.phone.Handler())
+	})
+}
+
+// loopbackHost answers 403 to a request whose Host is not localhost,
+// 127.0.0.1 or [::1]: a page of another site that points its own name at
+// 127.0.0.1 (DNS rebinding) reaches the port, but under its own Host.
+func loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		} else {
+			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		}
+		if host != "localhost" && host != "127.0.0.1" && host != "::1" {
+			http.Error(w, "dev mode answers on localhost only: open http://localhost:PORT/dev", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// defaultAddr is where serve listens when SMSBOT_ADDR and --addr are not
+// given: in dev mode on loopback only, since anyone who reaches the Dev
+// Phone can text as any number and log in as anyone.
+func defaultAddr(dev bool) string {
+	if dev {
+		return "127.0.0.1:8080"
+	}
+	return ":8080"
+}
+
+// checkDev lists what dev mode refuses: a public URL that is not on
+// loopback (Twilio and browsers elsewhere would be sent to dev mode).
+func (c *config) checkDev() []error {
+	if c.PublicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || !isLoopback(u.Hostname()) {
+		return []error{fmt.Errorf("SMSBOT_PUBLIC_URL %q: serve --dev runs on this machine only; leave it unset or use http://localhost:PORT", c.PublicURL)}
+	}
+	return nil
+}
+
+// dialable is where this process reaches its own listener.
+func dialable(addr *net.TCPAddr) string {
+	host := "127.0.0.1"
+	if !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// exposed is the warning for dev mode listening beyond loopback, or "".
+func exposed(addr *net.TCPAddr) string {
+	if addr.IP.IsLoopback() {
+		return ""
+	}
+	return fmt.Sprintf("DEV MODE LISTENS ON %s, NOT ONLY ON LOOPBACK: anyone who reaches this port with a localhost Host header can text as any number, read every conversation and log in as anyone; unset SMSBOT_ADDR and --addr to listen on 127.0.0.1 only", addr)
 }
 
 func (d *devMode) banner(w io.Writer, cfg *config) {
+	if d.warning != "" {
+		fmt.Fprintf(w, "\n!!! %s !!!\n\n", d.warning)
+	}
 	fmt.Fprintf(w, "dev mode: open %s/dev to text the bot (bot number %s)\n", cfg.PublicURL, cfg.TwilioFrom)
 	fmt.Fprintf(w, "dev mode: Twilio stand-in at %s, Auth0 stand-in at https://%s\n", cfg.TwilioAPIURL, cfg.Auth0Domain)
 	if cfg.TwilioToken == devAuthToken {

@@ -212,6 +212,9 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		}
 	}()
 
+	if err := claimMode(ctx, db, cfg.DB, cfg.Dev); err != nil {
+		return nil, err
+	}
 	a.instance = rand.Text()
 	if err := db.SetInstance(ctx, a.instance); err != nil {
 		return nil, err
