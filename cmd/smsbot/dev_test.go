@@ -4,9 +4,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smsbot/smsbot/webhooks"
 )
 
 // TestDevMode_Banner: the banner prints the fixed dev token, never a
@@ -113,7 +116,7 @@ func TestDevMode_LoopbackOnly(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	for _, path := range []string{"/dev", "/dev/api/messages?phone=%2B15555550123", "/dev/auth0/authorize"} {
+	for _, path := range []string{"/dev", "/dev/api/messages?phone=%2B15555550123", "/dev/auth0/authorize", "/healthz"} {
 		if st := do(http.MethodGet, path, "rebound.evil.example:"+port, nil); st != http.StatusForbidden {
 			t.Errorf("GET %s with a foreign Host: %d, want 403", path, st)
 		}
@@ -123,6 +126,22 @@ func TestDevMode_LoopbackOnly(t *testing.T) {
 			t.Errorf("GET /dev with Host %s: %d, want 200", host, st)
 		}
 	}
+	// The webhook takes texts signed with the fixed dev token, which a
+	// rebinding page could sign as well as we do.
+	form := url.Values{"MessageSid": {"SM" + strings.Repeat("7", 32)}, "AccountSid": {devAccountSID}, "From": {"+15555550123"}, "To": {devBotNumber}, "Body": {"S"}}
+	req, _ := http.NewRequest(http.MethodPost, base+webhooks.PathSMS, strings.NewReader(form.Encode()))
+	req.Host = "rebound.evil.example:" + port
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(devAuthToken, base+webhooks.PathSMS, form))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("signed webhook with a foreign Host: %d, want 403", res.StatusCode)
+	}
+
 	local := "localhost:" + port
 	for _, tc := range []struct {
 		name   string

@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 
 	var conns openConns
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           a.dev.guard(a.routes()),
 		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
