@@ -54,6 +54,6 @@ func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool)
 	if err != nil {
 		return nil, err
 	}
-	e.logger().Info("phone unbound by operator", "phone", MaskPhone(number))
+	e.logger().InfoContext(ctx, "phone unbound by operator", "phone", MaskPhone(number))
 	return out, nil
 }

@@ -437,7 +437,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	}
 	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
 		e.count("limit_hit", "links")
-		e.logger().Info("link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
+		e.logger().InfoContext(ctx, "link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
 		return e.render(ReplyLinkLimit, ReplyData{})
 	}
 	token, hash, err := NewToken(e.rand())
@@ -532,7 +532,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 	if err := t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: acct.ID}); err != nil {
 		return "", err
 	}
-	e.logger().Info("phone bound", "phone", MaskPhone(p.Number))
+	e.logger().InfoContext(ctx, "phone bound", "phone", MaskPhone(p.Number))
 	return e.render(ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
 }
 
