@@ -75,9 +75,8 @@ type Engine struct {
 	// slow plugin may run before its late answer is dropped (default 50 s).
 	PluginTimeout time.Duration
 	PluginGrace   time.Duration
-	// Count is called with the name of a counter to increment (limits hit,
-	// transitions); nil ignores.
-	Count func(name string, labels ...string)
+	// Hooks report what the engine did, for metrics.
+	Hooks Hooks
 }
 
 func (e *Engine) now() time.Time {
@@ -101,17 +100,13 @@ func (e *Engine) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (e *Engine) count(name string, labels ...string) {
-	if e.Count != nil {
-		e.Count(name, labels...)
-	}
-}
-
 // turn is the work of one transaction.
 type turn struct {
-	tx     Tx
-	now    time.Time
-	queued bool
+	tx          Tx
+	now         time.Time
+	queued      bool
+	transitions []transition
+	limits      []Limit
 }
 
 func (t *turn) enqueue(ctx context.Context, j *Job) error {
@@ -121,8 +116,10 @@ func (t *turn) enqueue(ctx context.Context, j *Job) error {
 }
 
 // update runs fn as one turn in one transaction and, once it has
-// committed, wakes the outbox if the turn queued jobs. fn may run more than
-// once when the store retries the transaction; each run gets a fresh turn.
+// committed, wakes the outbox if the turn queued jobs and reports the
+// turn to the hooks. fn may run more than once when the store retries the
+// transaction; each run gets a fresh turn, and only the committed one is
+// reported.
 func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
 	var t *turn
 	err := e.Store.Update(ctx, func(tx Tx) error {
@@ -135,6 +132,7 @@ func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
 	if t.queued && e.Notify != nil {
 		e.Notify()
 	}
+	e.report(t)
 	return nil
 }
 
@@ -182,15 +180,13 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return err
 		}
+		t.moved(before, p)
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
 			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
 			p.UpdatedAt = t.now
 			res.State = p.State
 			return tx.SavePhone(ctx, p)
-		}
-		if before != p.State {
-			e.count("transition", before, p.State)
 		}
 		res, err = e.record(ctx, t, p, in, reply)
 		return err
@@ -248,7 +244,7 @@ func (e *Engine) record(ctx context.Context, t *turn, p *Phone, in Inbound, repl
 	var res Result
 	if reply != "" && !e.spend(p, t.now) {
 		reply, res.Muted = "", true
-		e.count("limit_hit", "reply_budget")
+		t.limitHit(LimitReplyBudget)
 	}
 	p.UpdatedAt = t.now
 	if err := t.tx.SavePhone(ctx, p); err != nil {
@@ -436,7 +432,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 		return "", fmt.Errorf("count links: %w", err)
 	}
 	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
-		e.count("limit_hit", "links")
+		t.limitHit(LimitLinks)
 		e.logger().InfoContext(ctx, "link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
 		return e.render(ReplyLinkLimit, ReplyData{})
 	}
@@ -470,7 +466,7 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	if left > 0 {
 		return e.render(ReplyWrongCode, ReplyData{Left: left})
 	}
-	e.count("limit_hit", "code_attempts")
+	t.limitHit(LimitCodeAttempts)
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
@@ -493,6 +489,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 				if err := fire(ctx, q, EvUnsubscribe); err != nil {
 					return "", err
 				}
+				t.moved(StateSubscribed, q)
 			}
 			q.UpdatedAt = t.now
 			if err := t.tx.SavePhone(ctx, q); err != nil {

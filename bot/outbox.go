@@ -85,7 +85,7 @@ type Worker struct {
 	Logger *slog.Logger
 	// Observe, when set, is told of each delivery: kind, outcome
 	// ("sent", "retry", "failed", "skipped") and provider code.
-	Observe func(kind, outcome string, code int)
+	Observe func(kind string, outcome Outcome, code int)
 
 	wake     chan struct{}
 	wakeOnce sync.Once
@@ -246,7 +246,7 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	return d/10 + rand.N(d-d/10+1)
 }
 
-func (w *Worker) observe(kind, outcome string, code int) {
+func (w *Worker) observe(kind string, outcome Outcome, code int) {
 	if w.Observe != nil {
 		w.Observe(kind, outcome, code)
 	}

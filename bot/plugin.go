@@ -53,7 +53,9 @@ func (e *Engine) runPlugins(ctx context.Context, req Request) string {
 		return e.pluginReply(ctx, req, a.reply, a.err)
 	case <-timer.C:
 	}
-	e.count("plugin_slow")
+	if e.Hooks.PluginSlow != nil {
+		e.Hooks.PluginSlow()
+	}
 	go func() {
 		// The request is answered by now; its values (the request id)
 		// stay with the late answer, its end does not.

@@ -148,3 +148,34 @@ func TestEngine_LateAnswerKeepsRequestContext(t *testing.T) {
 		t.Fatalf("jobs %q", jobs)
 	}
 }
+
+// Every committed transition reaches Hooks.Transition once, including one
+// made by expiry in a turn that goes on to a plugin, and a retried
+// transaction is not counted twice.
+func TestEngine_HooksTransition(t *testing.T) {
+	h := newHarness(t)
+	h.e.Plugins = []bot.Plugin{echo{}}
+	var got []string
+	h.e.Hooks.Transition = func(from, to string) { got = append(got, from+">"+to) }
+	var limits []bot.Limit
+	h.e.Hooks.LimitHit = func(l bot.Limit) { limits = append(limits, l) }
+	h.subscribe(alice, acctY)
+	h.subscribeStart(alice) // subscribed > awaiting_login, the binding kept
+	h.advance(h.e.Limits.LinkTTL)
+	if res := h.text(alice, "echo hi"); res.Reply != "echo: hi" {
+		t.Fatalf("echo after expiry: %+v", res)
+	}
+	want := []string{
+		"idle>awaiting_login", "awaiting_login>awaiting_code", "awaiting_code>subscribed",
+		"subscribed>awaiting_login", "awaiting_login>subscribed",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("transitions\n got %q\nwant %q", got, want)
+	}
+	for range h.e.Limits.LinksPerHour + 1 { // the last is refused
+		h.text(bob, "S")
+	}
+	if len(limits) != 1 || limits[0] != bot.LimitLinks {
+		t.Errorf("limits hit %q, want one %q", limits, bot.LimitLinks)
+	}
+}

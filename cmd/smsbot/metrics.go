@@ -88,25 +88,22 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// engineCount is bot.Engine.Count.
-func (m *metrics) engineCount(name string, labels ...string) {
-	switch {
-	case name == "transition" && len(labels) == 2:
-		m.transitions.WithLabelValues(labels[0], labels[1]).Inc()
-	case name == "limit_hit" && len(labels) == 1:
-		m.limits.WithLabelValues(labels[0]).Inc()
-	default:
-		m.events.WithLabelValues(name).Inc()
-	}
-}
+// transition is bot.Hooks.Transition.
+func (m *metrics) transition(from, to string) { m.transitions.WithLabelValues(from, to).Inc() }
+
+// limitHit is bot.Hooks.LimitHit.
+func (m *metrics) limitHit(l bot.Limit) { m.limits.WithLabelValues(string(l)).Inc() }
+
+// pluginSlow is bot.Hooks.PluginSlow.
+func (m *metrics) pluginSlow() { m.events.WithLabelValues("plugin_slow").Inc() }
 
 // workerObserve is bot.Worker.Observe.
-func (m *metrics) workerObserve(kind, outcome string, code int) {
+func (m *metrics) workerObserve(kind string, outcome bot.Outcome, code int) {
 	switch kind {
 	case bot.JobSMS:
-		m.texts.WithLabelValues(outcome, strconv.Itoa(code)).Inc()
+		m.texts.WithLabelValues(string(outcome), strconv.Itoa(code)).Inc()
 	case bot.JobAccountSync:
-		m.accountSyncs.WithLabelValues(outcome, strconv.Itoa(code)).Inc()
+		m.accountSyncs.WithLabelValues(string(outcome), strconv.Itoa(code)).Inc()
 	}
 }
 
@@ -124,10 +121,15 @@ func (m *metrics) webhookObserve(hook, outcome string, d time.Duration) {
 func (m *metrics) loginCount(event string) { m.logins.WithLabelValues(event).Inc() }
 
 // webLimitHit is magiclink.IPLimiter.Hit.
-func (m *metrics) webLimitHit() { m.limits.WithLabelValues("web").Inc() }
+func (m *metrics) webLimitHit() { m.limits.WithLabelValues(limitWeb).Inc() }
 
-// signatureFailed counts a webhook refused with 403.
-func (m *metrics) signatureFailed(hook string) { m.signatureFail.WithLabelValues(hook).Inc() }
+// limitWeb is the limits_hit_total label of magiclink's per-address limit.
+const limitWeb = "web"
+
+// signatureFailed is webhooks.Server.SignatureFailed.
+func (m *metrics) signatureFailed(_ context.Context, hook string) {
+	m.signatureFail.WithLabelValues(hook).Inc()
+}
 
 // commandKinds names bot.Kind values for the inbound label.
 var commandKinds = map[bot.Kind]string{
