@@ -50,6 +50,8 @@ func TestEngine_Plugins(t *testing.T) {
 	h.e.PluginTimeout = 50 * time.Millisecond
 	notified := make(chan struct{}, 10)
 	h.e.Notify = func() { notified <- struct{}{} }
+	slow := 0
+	h.e.Hooks.PluginSlow = func() { slow++ }
 
 	// Idle phones never reach plugins.
 	if res := h.text(alice, "ECHO hi"); !strings.Contains(res.Reply, "send S") || len(p.seen) != 0 {
@@ -91,6 +93,9 @@ func TestEngine_Plugins(t *testing.T) {
 	}
 	if jobs := h.jobs(); len(jobs) != 1 || jobs[0] != "sms "+alice+": slow answer" {
 		t.Fatalf("jobs %q", jobs)
+	}
+	if slow != 1 {
+		t.Errorf("PluginSlow reported %d times, want 1", slow)
 	}
 }
 

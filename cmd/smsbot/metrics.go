@@ -54,12 +54,12 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 	m.transitions = counter("transitions_total", "State machine transitions.", "from", "to")
 	m.replies = counter("replies_total", "Answers to inbound texts: replied, silent (nothing due), muted (reply budget spent) or duplicate (a replayed MessageSid).", "result")
 	m.texts = counter("outbound_texts_total", "Texts sent through the Twilio REST API by the outbox, by result (sent, retry, failed, skipped, deferred) and Twilio error code (0 for none).", "result", "error_code")
-	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and HTTP status (0 for none).", "result", "status")
+	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and Auth0's HTTP status when it refused one (0: accepted, or no answer).", "result", "status")
 	m.delivery = counter("delivery_status_total", "Delivery statuses from Twilio's status callbacks that moved a text forward, by status and Twilio error code (0 for none).", "status", "error_code")
 	m.signatureFail = counter("webhook_signature_failures_total", "Webhook requests refused for a missing or wrong X-Twilio-Signature.", "hook")
 	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, reply_budget, web (per client address).", "limit")
 	m.logins = counter("login_events_total", "Outcomes of the web half of subscribing (links opened, logins, errors).", "event")
-	m.events = counter("events_total", "Other events of the conversation engine.", "event")
+	m.events = counter("events_total", "Other events of the conversation engine: plugin_slow.", "event")
 	m.webhook = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "smsbot", Name: "webhook_duration_seconds",
 		Help:    "Time to answer Twilio's webhooks, by hook (sms, status) and outcome.",
@@ -86,6 +86,11 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 // handler serves the metrics.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// engineHooks are the engine's hooks into the metrics.
+func (m *metrics) engineHooks() bot.Hooks {
+	return bot.Hooks{Transition: m.transition, LimitHit: m.limitHit, PluginSlow: m.pluginSlow}
 }
 
 // transition is bot.Hooks.Transition.

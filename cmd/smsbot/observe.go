@@ -9,13 +9,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/smsbot/smsbot/bot"
 )
 
 // instrument connects the parts' hooks to the metrics.
 func (a *app) instrument() {
 	m := a.metrics
-	a.engine.Hooks = bot.Hooks{Transition: m.transition, LimitHit: m.limitHit, PluginSlow: m.pluginSlow}
+	a.engine.Hooks = m.engineHooks()
 	a.worker.Observe = m.workerObserve
 	a.hooks.Observe = m.webhookObserve
 	a.hooks.Delivered = m.delivered
