@@ -161,14 +161,16 @@ func (c countedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot
 	if err != nil {
 		return res, err
 	}
+	if res.Duplicate { // Twilio's retry of a text already counted
+		c.m.replies.WithLabelValues("duplicate").Inc()
+		return res, nil
+	}
 	kind, ok := commandKinds[bot.Parse(in.Body).Kind]
 	if !ok {
 		kind = "other"
 	}
 	c.m.inbound.WithLabelValues(kind, res.State).Inc()
 	switch {
-	case res.Duplicate:
-		c.m.replies.WithLabelValues("duplicate").Inc()
 	case res.Muted:
 		c.m.replies.WithLabelValues("muted").Inc()
 	case res.Reply != "":

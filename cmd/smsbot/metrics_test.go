@@ -43,8 +43,10 @@ func TestE2E_MetricsCountOnce(t *testing.T) {
 			`smsbot_webhook_signature_failures_total{hook="sms"}`:            0,
 		}},
 		{"a replayed MessageSid", func(e *e2e) { e.post(dup, e.sign(dup)) }, map[string]float64{
-			`smsbot_replies_total{result="duplicate"}`: 1,
-			`smsbot_replies_total{result="replied"}`:   0,
+			`smsbot_replies_total{result="duplicate"}`:                   1,
+			`smsbot_replies_total{result="replied"}`:                     0,
+			`smsbot_inbound_messages_total{command="help",state="idle"}`: 0, // counted the first time
+
 		}},
 		{"a transition", func(e *e2e) { e.text(p2, "S") }, map[string]float64{
 			`smsbot_transitions_total{from="idle",to="awaiting_login"}`: 1,
