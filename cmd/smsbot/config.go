@@ -25,6 +25,7 @@ type config struct {
 	DB          string
 	PublicURL   string
 	Secret      string
+	KeyFile     string
 	Name        string
 	Synchronous string
 	CAFile      string
@@ -64,7 +65,8 @@ var settings = []setting{
 	{"SMSBOT_ADDR", ":8080", "address to listen on"},
 	{"SMSBOT_DB", "smsbot.db", "SQLite database file"},
 	{"SMSBOT_PUBLIC_URL", "http://localhost:PORT in dev", "the https URL Twilio and browsers use to reach the bot"},
-	{"SMSBOT_SECRET", "generated once, kept in the database", "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies"},
+	{"SMSBOT_SECRET", "generated once, kept in SMSBOT_KEY_FILE", "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies"},
+	{"SMSBOT_KEY_FILE", "SMSBOT_DB with .key appended", "file (0600) holding the generated server key when SMSBOT_SECRET is not set; keep it apart from database backups"},
 	{"SMSBOT_NAME", "smsbot", "program name in texts and pages"},
 	{"SMSBOT_SYNCHRONOUS", "FULL", "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)"},
 	{"SMSBOT_ANSWER_KEYWORDS", "false", "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)"},
@@ -145,6 +147,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	c.Secret = getenv("SMSBOT_SECRET")
+	c.KeyFile = getenv("SMSBOT_KEY_FILE")
 	c.Name = env("SMSBOT_NAME", "smsbot")
 	c.Synchronous = env("SMSBOT_SYNCHRONOUS", "FULL")
 	c.CAFile = getenv("SMSBOT_CA_FILE")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -140,7 +139,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		}
 	}()
 
-	secret, err := loadSecret(ctx, cfg.Secret, db)
+	secret, err := loadSecret(ctx, cfg, db, log)
 	if err != nil {
 		return nil, err
 	}
@@ -273,21 +272,6 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
-}
-
-// loadSecret takes SMSBOT_SECRET (hex, or at least 32 bytes of text) or
-// the one kept in the database.
-func loadSecret(ctx context.Context, s string, db *store.DB) ([]byte, error) {
-	if s == "" {
-		return db.Secret(ctx)
-	}
-	if b, err := hex.DecodeString(s); err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if len(s) < 32 {
-		return nil, usageError{errors.New("SMSBOT_SECRET must be at least 32 characters (or 64 hex digits)")}
-	}
-	return []byte(s), nil
 }
 
 // loadTemplates reads SMSBOT_TEMPLATES: a JSON object of reply name to
