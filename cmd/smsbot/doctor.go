@@ -117,6 +117,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.hc = hc
 	d.checkPublicURL()
 	d.checkDatabase()
+	d.checkFileModes()
 	d.checkTemplates()
 	d.checkTwilio()
 	d.checkAuth0()
