@@ -53,10 +53,11 @@ func textBudget(perMinute int) func(time.Time) time.Duration {
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if cfg.Dev {
-		return slog.New(requestIDs(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
-	return slog.New(requestIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	return slog.New(requestIDs(maskPhones(h)))
 }
 
 // serve runs the server until ctx ends, then shuts down in order.
