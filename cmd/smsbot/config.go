@@ -62,7 +62,7 @@ type setting struct {
 
 // settings lists every environment variable; the README's table mirrors it.
 var settings = []setting{
-	{"SMSBOT_ADDR", ":8080", "address to listen on"},
+	{"SMSBOT_ADDR", ":8080 (127.0.0.1:8080 in dev)", "address to listen on"},
 	{"SMSBOT_DB", "smsbot.db", "SQLite database file"},
 	{"SMSBOT_PUBLIC_URL", "http://localhost:PORT in dev", "the https URL Twilio and browsers use to reach the bot"},
 	{"SMSBOT_SECRET", "generated once, kept in SMSBOT_KEY_FILE", "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies"},
@@ -145,6 +145,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if c.Dev && getenv("SMSBOT_ADDR") == "" && !flagGiven(fs, "addr") {
+		c.Addr = devAddr
 	}
 	c.Secret = getenv("SMSBOT_SECRET")
 	c.KeyFile = getenv("SMSBOT_KEY_FILE")
@@ -299,4 +302,11 @@ func (c *config) httpClient() (*http.Client, error) {
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	hc.Transport = tr
 	return hc, nil
+}
+
+// flagGiven reports whether the flag called name was on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

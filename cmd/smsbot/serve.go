@@ -139,6 +139,9 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 			a.close()
 		}
 	}()
+	if err := useMode(ctx, cfg, db); err != nil {
+		return nil, err
+	}
 
 	secret, err := loadSecret(ctx, cfg, db, log)
 	if err != nil {
