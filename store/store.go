@@ -264,7 +264,7 @@ const (
 
 // ErrWrongMode is returned by UseMode when dev mode is asked to open a
 // database that production has used (or that holds phones but no mark).
-var ErrWrongMode = errors.New("this database has been used in production; dev mode needs its own (--db)")
+var ErrWrongMode = errors.New("this database has been used in production (or holds phones from before databases were marked with their mode); dev mode needs its own: pass --db, or delete it if it holds only dev data")
 
 // UseMode marks the database with the mode that opens it. A database
 // marked production stays so, and dev mode refuses it, so that the Dev
