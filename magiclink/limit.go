@@ -3,6 +3,7 @@ package magiclink
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -10,7 +11,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// IPLimiter limits requests per client address with a token bucket each.
+// maxVisitors bounds the limiter's memory under floods of spoofed or
+// rotating addresses; past it, an arbitrary bucket is forgotten.
+const maxVisitors = 65536
+
+// IPLimiter limits requests per client address with a token bucket each;
+// IPv6 clients share one bucket per /64.
 type IPLimiter struct {
 	// Header names the header a trusted reverse proxy puts the client
 	// address in (X-Forwarded-For: its last entry; or X-Real-IP,
@@ -21,6 +27,7 @@ type IPLimiter struct {
 
 	every time.Duration
 	burst int
+	max   int
 	now   func() time.Time
 
 	mu    sync.Mutex
@@ -39,20 +46,26 @@ func NewIPLimiter(perMinute, burst int) *IPLimiter {
 	return &IPLimiter{
 		every: time.Minute / time.Duration(max(perMinute, 1)),
 		burst: max(burst, 1),
+		max:   maxVisitors,
 		now:   time.Now,
 		seen:  map[string]*visitor{},
 	}
 }
 
-// ClientIP returns the request's client address.
+// ClientIP returns the request's client address: with Header set, the
+// last entry across all of that header's lines (a proxy that appends its
+// own line puts the address it saw last).
 func (l *IPLimiter) ClientIP(r *http.Request) string {
 	if l.Header != "" {
-		v := r.Header.Get(l.Header)
-		if i := strings.LastIndexByte(v, ','); i >= 0 {
-			v = v[i+1:]
-		}
-		if v = strings.TrimSpace(v); v != "" {
-			return v
+		lines := r.Header.Values(l.Header)
+		for i := len(lines) - 1; i >= 0; i-- {
+			v := lines[i]
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				v = v[j+1:]
+			}
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -62,8 +75,20 @@ func (l *IPLimiter) ClientIP(r *http.Request) string {
 	return host
 }
 
+// bucketKey is the bucket an address counts against: an IPv6 address's
+// /64 (one customer's network), else the address itself.
+func bucketKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Unmap().Is6() {
+		return ip
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
 // Allow reports whether a request from ip may go ahead now.
 func (l *IPLimiter) Allow(ip string) bool {
+	ip = bucketKey(ip)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -79,6 +104,12 @@ func (l *IPLimiter) Allow(ip string) bool {
 	}
 	v, ok := l.seen[ip]
 	if !ok {
+		for k := range l.seen {
+			if len(l.seen) < l.max {
+				break
+			}
+			delete(l.seen, k)
+		}
 		v = &visitor{lim: rate.NewLimiter(rate.Every(l.every), l.burst)}
 		l.seen[ip] = v
 	}

@@ -17,6 +17,9 @@ func (a *app) routes() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(middleware.Recoverer)
 	r.Use(magiclink.Headers(strings.HasPrefix(a.cfg.PublicURL, "https://")))
+	if a.dev != nil {
+		r.Use(loopbackOnly)
+	}
 	r.Use(a.accessLog)
 
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
