@@ -31,6 +31,7 @@ type config struct {
 	CAFile      string
 	Templates   string
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
+	MetricsAddr string // SMSBOT_METRICS_ADDR: /metrics on this address, not on Addr
 
 	AnswerKeywords bool
 	Limits         bot.Limits
@@ -92,7 +93,8 @@ var settings = []setting{
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
 	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
-	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060", set: text(func(c *config) *string { return &c.Pprof })},
+	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
+	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as :6060 (127.0.0.1); the same address as SMSBOT_METRICS_ADDR shares its listener", set: text(func(c *config) *string { return &c.Pprof })},
 	{Env: "SMSBOT_CA_FILE", Help: "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)", set: text(func(c *config) *string { return &c.CAFile })},
 	{Env: "SMSBOT_LINKS_PER_HOUR", Default: strconv.Itoa(bot.DefaultLimits().LinksPerHour), Help: "login links per phone per hour", set: positive(func(c *config) *int { return &c.Limits.LinksPerHour })},
 	{Env: "SMSBOT_LINKS_PER_DAY", Default: strconv.Itoa(bot.DefaultLimits().LinksPerDay), Help: "login links per phone per day", set: positive(func(c *config) *int { return &c.Limits.LinksPerDay })},

@@ -29,7 +29,9 @@ func (a *app) routes() http.Handler {
 	})
 	ready := &readiness{write: a.db.Ping, running: a.worker.Running, log: a.log, now: time.Now}
 	r.Get(pathReady, handleReady(ready, a.instance, a.cfg.ClientIPHeader))
-	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
+	if a.cfg.MetricsAddr == "" { // else on its own listener (startOps)
+		r.Method(http.MethodGet, "/metrics", a.metrics.handler())
+	}
 	r.Post(webhooks.PathSMS, a.hooks.HandleSMS)
 	r.Post(webhooks.PathStatus, a.hooks.HandleStatus)
 	r.With(a.webLimit.Middleware).Get(magiclink.PathLink, a.links.HandleLink)

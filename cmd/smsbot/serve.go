@@ -82,13 +82,11 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
-	if cfg.Pprof != "" {
-		stopPprof, err := startPprof(cfg.Pprof, log)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
+	stopOps, err := a.startOps(log)
+	if err != nil {
+		return err
 	}
+	defer stopOps()
 
 	var conns openConns
 	srv := &http.Server{
