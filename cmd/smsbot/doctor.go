@@ -29,6 +29,8 @@ earlier check failed). It reads the same environment as smsbot serve.
   public path       SMSBOT_PUBLIC_URL/readyz reaches the smsbot serve that
                     uses SMSBOT_DB (it serves a nonce written at its start)
   client IP header  with SMSBOT_CLIENT_IP_HEADER set: the proxy sets it
+  file modes        the database, its -wal/-shm and the key file are not
+                    readable by other users (WARN with the chmod to run)
   reply templates   SMSBOT_TEMPLATES parses; HELP replies meet carrier rules
   twilio account    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work
   twilio sender     TWILIO_FROM_NUMBER is a number of the account, or
