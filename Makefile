@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bot -run '^$$' -fuzz '^FuzzMaskPhones$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzHandleSMS$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./nest -run '^$$' -fuzz '^FuzzParseSetting$$' -fuzztime $(FUZZTIME)
 
