@@ -1,0 +1,150 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsbot/smsbot/store/postgres"
+)
+
+var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql"
+
+// TestOpen_MigratesOnce opens five pools on one empty schema at once:
+// each migration runs once (a second run would fail: the tables exist)
+// and every instance opens.
+func TestOpen_MigratesOnce(t *testing.T) {
+	t.Parallel()
+	u := schemaURL(t)
+	ctx := context.Background()
+	dbs := make([]*postgres.DB, 5)
+	errs := make([]error, len(dbs))
+	var wg sync.WaitGroup
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(ctx, u, postgres.Options{MaxConns: 2}) })
+	}
+	wg.Wait()
+	applied := 0
+	for i, db := range dbs {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i, errs[i])
+		}
+		defer db.Close()
+		if len(db.Applied()) > 0 {
+			applied++
+			if got := strings.Join(db.Applied(), " "); got != wantMigrations {
+				t.Errorf("applied %s, want %s", got, wantMigrations)
+			}
+		}
+	}
+	if applied != 1 {
+		t.Fatalf("%d instances migrated, want 1", applied)
+	}
+	names, err := dbs[0].Migrations(ctx)
+	if err != nil || strings.Join(names, " ") != wantMigrations {
+		t.Fatalf("migrations %v %v", names, err)
+	}
+}
+
+// TestOpen_RefusesNewerSchema opens a database that a newer smsbot
+// migrated: Open fails and names the migration it does not know.
+func TestOpen_RefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	u := schemaURL(t)
+	ctx := context.Background()
+	open(t, u, postgres.Options{}).Close()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ('migrations/9999_future.sql', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = postgres.Open(ctx, u, postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "9999_future.sql") || !strings.Contains(err.Error(), "newer smsbot") {
+		t.Fatalf("open of a newer schema: %v", err)
+	}
+}
+
+// TestOpen_NoServer gives up on a server that never answers once the wait
+// is over, with the connection error.
+func TestOpen_NoServer(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	_, err := postgres.Open(context.Background(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1",
+		postgres.Options{Wait: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "open db") {
+		t.Fatalf("open without a server: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+}
+
+func TestOpen_BadOptions(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"postgres://%zz", "mysql://x"} {
+		if _, err := postgres.Open(context.Background(), u, postgres.Options{}); err == nil {
+			t.Errorf("%q accepted", u)
+		}
+	}
+	if _, err := postgres.Open(context.Background(), defaultServer, postgres.Options{MaxConns: -1}); err == nil {
+		t.Error("negative pool size accepted")
+	}
+}
+
+// TestDB_Secret_OneForAll has three instances ask for the secret at once
+// on an empty database: they get one secret, and keep it across opens.
+func TestDB_Secret_OneForAll(t *testing.T) {
+	t.Parallel()
+	u := schemaURL(t)
+	ctx := context.Background()
+	open(t, u, postgres.Options{}) // migrated
+	secrets := make([][]byte, 3)
+	var wg sync.WaitGroup
+	for i := range secrets {
+		db := open(t, u, postgres.Options{})
+		wg.Go(func() {
+			var err error
+			if secrets[i], err = db.Secret(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	again, err := open(t, u, postgres.Options{}).Secret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range secrets {
+		if len(s) != 32 || !bytes.Equal(s, again) {
+			t.Fatalf("instance %d: secret %x, another %x", i, s, again)
+		}
+	}
+}
+
+func TestDB_Instance(t *testing.T) {
+	t.Parallel()
+	db := openFresh(t)
+	ctx := context.Background()
+	if got, err := db.Instance(ctx); got != "" || err != nil {
+		t.Fatalf("before any start: %q %v", got, err)
+	}
+	for _, nonce := range []string{"first", "second"} {
+		if err := db.SetInstance(ctx, nonce); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.Instance(ctx); got != nonce || err != nil {
+			t.Fatalf("Instance = %q %v, want %q", got, err, nonce)
+		}
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
