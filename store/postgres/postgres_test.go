@@ -10,7 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/storetest"
 )
 
 var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql"
@@ -146,5 +148,51 @@ func TestDB_Instance(t *testing.T) {
 	}
 	if err := db.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDB_Update_RetriesDeadlock has two transactions lock two phones in
+// opposite orders: PostgreSQL aborts one as a deadlock, Update runs it
+// again, and both commit.
+func TestDB_Update_RetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	db := openFresh(t)
+	ctx := context.Background()
+	phones := [2]string{"+15555590001", "+15555590002"}
+	var locked sync.WaitGroup
+	locked.Add(2)
+	var mu sync.Mutex
+	runs := 0
+	var wg sync.WaitGroup
+	for k := range 2 {
+		first, second := phones[k], phones[1-k]
+		var once sync.Once
+		wg.Go(func() {
+			err := db.Update(ctx, func(tx bot.Tx) error {
+				mu.Lock()
+				runs++
+				mu.Unlock()
+				if _, err := tx.Phone(ctx, first); bot.ErrorCode(err) != bot.ENOTFOUND {
+					return err
+				}
+				once.Do(func() { locked.Done(); locked.Wait() }) // both hold their first lock
+				if _, err := tx.Phone(ctx, second); err != nil && bot.ErrorCode(err) != bot.ENOTFOUND {
+					return err
+				}
+				return tx.SavePhone(ctx, &bot.Phone{Number: first, State: bot.StateIdle})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if runs != 3 {
+		t.Fatalf("%d runs of two transactions, want 3: one deadlock, one retry", runs)
+	}
+	for _, p := range phones {
+		if _, err := storetest.LoadPhone(ctx, db, p); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
 	}
 }
