@@ -376,3 +376,59 @@ func poll(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestInstances_LoginAcrossInstances: S is texted to one instance, the
+// link opened on a second, the login confirmed on the first and second at
+// once (one wins, the other is refused), and the code texted to a third
+// binds the phone to the winner's account, audited once.
+func TestInstances_LoginAcrossInstances(t *testing.T) {
+	t.Parallel()
+	dbs := instances(t, 3)
+	es := engines(t, dbs, time.Now())
+	ctx := context.Background()
+	res, err := es[0].HandleSMS(ctx, bot.Inbound{MessageSID: "SM1", From: alice, Body: "S"})
+	m := linkRE.FindStringSubmatch(res.Reply)
+	if err != nil || m == nil {
+		t.Fatalf("S: %q %v", res.Reply, err)
+	}
+	info, err := es[1].OpenLink(ctx, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := []bot.Account{{ID: "auth0|one", Email: "one@example.com"}, {ID: "auth0|two", Email: "two@example.com"}}
+	codes := make([]bot.CodeInfo, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for k := range 2 {
+		wg.Go(func() { codes[k], errs[k] = es[k].ConfirmLogin(ctx, info.Hash, fmt.Sprint("login", k), accts[k]) })
+	}
+	wg.Wait()
+	won := -1
+	for k, err := range errs {
+		switch bot.ErrorCode(err) {
+		case "":
+			if won >= 0 {
+				t.Fatal("both logins consumed the link")
+			}
+			won = k
+		case bot.EUSED, bot.EEXPIRED:
+		default:
+			t.Fatalf("login %d: %v", k, err)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no login won: %v", errs)
+	}
+	res, err = es[2].HandleSMS(ctx, bot.Inbound{MessageSID: "SM2", From: alice, Body: codes[won].Code})
+	if err != nil || res.State != bot.StateSubscribed {
+		t.Fatalf("code: %q %s %v", res.Reply, res.State, err)
+	}
+	p, err := storetest.LoadPhone(ctx, dbs[1], alice)
+	if err != nil || p.UserID != accts[won].ID {
+		t.Fatalf("bound to %q, want %q: %v", p.UserID, accts[won].ID, err)
+	}
+	log, err := dbs[2].AuditLog(ctx, alice)
+	if err != nil || len(log) != 1 || log[0].Action != "bind" || log[0].UserID != accts[won].ID {
+		t.Fatalf("audit %+v %v", log, err)
+	}
+}
