@@ -3,8 +3,12 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +199,56 @@ func TestDB_Update_RetriesDeadlock(t *testing.T) {
 			t.Fatalf("%s: %v", p, err)
 		}
 	}
+}
+
+// TestOpen_WaitsForServer opens through a proxy that drops the first
+// connections, as a server still starting would: Open waits and succeeds.
+func TestOpen_WaitsForServer(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(schemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var dropped atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if dropped.Add(1) <= 3 {
+				c.Close()
+				continue
+			}
+			go proxy(c, target)
+		}
+	}()
+	u.Host = ln.Addr().String()
+	db := open(t, u.String(), postgres.Options{Wait: time.Minute})
+	if n := dropped.Load(); n <= 3 {
+		t.Fatalf("%d connections, want the 3 dropped and more", n)
+	}
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proxy joins c to a new connection to target until either side closes.
+func proxy(c net.Conn, target string) {
+	defer c.Close()
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(s, c); done <- struct{}{} }()
+	go func() { io.Copy(c, s); done <- struct{}{} }()
+	<-done
 }
