@@ -5,7 +5,7 @@
 //
 //   - Update runs at READ COMMITTED and takes transaction-scoped advisory
 //     locks before it reads: on the phone (Phone, SavePhone), on the
-//     MessageSid (Reply), on the account (PhoneByUser, CountWrongCodes) and
+//     MessageSid (Reply), on the account (PhoneByUser, the wrong codes) and
 //     on an outbox recipient (Enqueue). Each statement after a lock sees
 //     what the lock's previous holder committed, so one phone's texts, one
 //     MessageSid and one account's wrong codes are serialized across
