@@ -245,7 +245,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if e := q.Get("error"); e != "" {
 		s.count("callback_denied")
-		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", e)
+		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", oauthErrorReason(e))
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
 		return
 	}
@@ -297,7 +297,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	forget()
 	if err != nil {
 		s.count("callback_exchange_failed")
-		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "err", err)
+		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
 		return
 	}

@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -78,6 +77,9 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
 	dsn := "file:" + path + "?" + q.Encode()
 	write, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -110,6 +112,22 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	db.stmts.db = write
 	go db.runWriter()
 	return db, nil
+}
+
+// createPrivate creates the database file 0600 if it does not exist yet;
+// SQLite gives its -wal and -shm files the database file's mode.
+func createPrivate(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Close waits for the queued writes, then closes the database.
@@ -243,29 +261,90 @@ func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string,
 	return out, rows.Err()
 }
 
-// Secret returns the server secret kept in the database, making a random
-// one the first time.
-func (db *DB) Secret(ctx context.Context) ([]byte, error) {
+// LegacySecret returns the server key that earlier versions generated
+// and kept in the database, or nil. A key beside the data it protects
+// hands it to whoever holds a copy; callers move it out and DropLegacySecret.
+func (db *DB) LegacySecret(ctx context.Context) ([]byte, error) {
 	var secret []byte
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("legacy secret: %w", err)
+	}
+	return secret, nil
+}
+
+// DropLegacySecret deletes the key kept in the database, overwriting its
+// bytes (secure_delete) and truncating the WAL so no copy of it is left
+// in the files.
+func (db *DB) DropLegacySecret(ctx context.Context) error {
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
-		if err == nil {
+		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = 1`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = 'secret'`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `PRAGMA secure_delete = 0`)
+		return err
+	})
+	if err == nil {
+		_, err = db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	if err != nil {
+		return fmt.Errorf("drop legacy secret: %w", err)
+	}
+	return nil
+}
+
+// Mode names what a database is used for; see UseMode.
+type Mode string
+
+// The modes a database can be marked with.
+const (
+	ModeProduction Mode = "production"
+	ModeDev        Mode = "dev"
+)
+
+// ErrWrongMode is returned by UseMode when dev mode is asked to open a
+// database that production has used (or that holds phones but no mark).
+var ErrWrongMode = errors.New("this database has been used in production (or holds phones from before databases were marked with their mode); dev mode needs its own: pass --db, or delete it if it holds only dev data")
+
+// UseMode marks the database with the mode that opens it. A database
+// marked production stays so, and dev mode refuses it, so that the Dev
+// Phone and the local Auth0 stand-in never reach real phones and accounts.
+func (db *DB) UseMode(ctx context.Context, m Mode) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var prev string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'mode'`).Scan(&prev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if m == ModeDev {
+				var phones int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM phones`).Scan(&phones); err != nil {
+					return err
+				}
+				if phones > 0 {
+					return ErrWrongMode
+				}
+			}
+		case err != nil:
+			return err
+		case Mode(prev) == ModeProduction && m == ModeDev:
+			return ErrWrongMode
+		case Mode(prev) == ModeProduction:
 			return nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		secret = make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('secret', ?)`, secret)
+		_, err = tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('mode', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(m))
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
+		return fmt.Errorf("database mode: %w", err)
 	}
-	return secret, nil
+	return nil
 }
 
 // Ping checks that the database answers and accepts a write.

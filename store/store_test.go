@@ -3,7 +3,11 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,18 +51,104 @@ func TestDB_Open_BadSynchronous(t *testing.T) {
 	}
 }
 
-func TestDB_Secret_Persists(t *testing.T) {
+// plantLegacySecret writes a key where earlier versions kept it.
+func plantLegacySecret(t *testing.T, path string, key []byte) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDB_DropLegacySecret(t *testing.T) {
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
+	key := bytes.Repeat([]byte("K3y!"), 8)
+	open(t, path).Close()
+	plantLegacySecret(t, path, key)
 	db := open(t, path)
-	a, err := db.Secret(context.Background())
-	if err != nil || len(a) != 32 {
-		t.Fatalf("secret %x %v", a, err)
+	got, err := db.LegacySecret(ctx)
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("legacy secret %q %v", got, err)
 	}
-	db.Close()
-	b, _ := open(t, path).Secret(context.Background())
-	if !bytes.Equal(a, b) {
-		t.Fatal("secret changed across opens")
+	if err := db.DropLegacySecret(ctx); err != nil {
+		t.Fatal(err)
 	}
+	if got, err := db.LegacySecret(ctx); got != nil || err != nil {
+		t.Fatalf("after drop: %q %v", got, err)
+	}
+	// No copy of the key is left in the files a copy of the database takes.
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, key) {
+			t.Errorf("%s still holds the key's bytes", filepath.Base(f))
+		}
+	}
+}
+
+func TestDB_Open_FilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "p.db")
+	db := open(t, path)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), m)
+		}
+	}
+}
+
+func TestDB_UseMode(t *testing.T) {
+	ctx := context.Background()
+	t.Run("production database refused in dev", func(t *testing.T) {
+		db := open(t, "")
+		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev on a production database: %v", err)
+		}
+		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
+			t.Fatalf("production again: %v", err)
+		}
+	})
+	t.Run("dev database may go to production", func(t *testing.T) {
+		db := open(t, "")
+		for _, m := range []store.Mode{store.ModeDev, store.ModeDev, store.ModeProduction} {
+			if err := db.UseMode(ctx, m); err != nil {
+				t.Fatalf("%s: %v", m, err)
+			}
+		}
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev after production: %v", err)
+		}
+	})
+	t.Run("unmarked database with phones refused in dev", func(t *testing.T) {
+		db := open(t, "")
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			return tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle, CreatedAt: t0, UpdatedAt: t0})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev on an unmarked database with phones: %v", err)
+		}
+	})
 }
 
 func enqueue(t *testing.T, db *store.DB, jobs ...*bot.Job) {

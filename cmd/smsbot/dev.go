@@ -1,21 +1,73 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/nest/sdmtest"
+	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/devphone"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
+
+// devAddr is where dev mode listens unless SMSBOT_ADDR or --addr says
+// otherwise: loopback, since the Dev Phone texts as any number, shows
+// every conversation and logs in as anyone.
+const devAddr = "127.0.0.1:8080"
+
+// useMode marks the database with the mode that opens it. Dev mode first
+// checks that it stays local: a loopback public URL, and a database that
+// production has never used.
+func useMode(ctx context.Context, cfg *config, db *store.DB) error {
+	if !cfg.Dev {
+		return db.UseMode(ctx, store.ModeProduction)
+	}
+	if u, err := url.Parse(cfg.PublicURL); err != nil || !loopbackHost(u.Hostname()) {
+		return usageError{fmt.Errorf("dev mode: public URL %q is not on loopback; dev mode serves only http://localhost", cfg.PublicURL)}
+	}
+	if err := db.UseMode(ctx, store.ModeDev); err != nil {
+		if errors.Is(err, store.ErrWrongMode) {
+			return usageError{fmt.Errorf("dev mode: %s: %w", cfg.DB, err)}
+		}
+		return err
+	}
+	return nil
+}
+
+// loopbackHost reports whether host (without port or brackets) is a
+// loopback name: localhost, 127.0.0.1 or ::1.
+func loopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// loopbackOnly answers 403 to requests whose Host is not a loopback name,
+// so that a page on another site cannot reach a dev-mode server through
+// DNS rebinding (its requests carry its own host name).
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = strings.Trim(r.Host, "[]")
+		}
+		if !loopbackHost(host) {
+			http.Error(w, "dev mode answers only to localhost, 127.0.0.1 and [::1]", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // devMode runs the local stand-ins of Twilio and Auth0 on loopback and the
 // Dev Phone. Production mode never builds it.
@@ -28,6 +80,9 @@ type devMode struct {
 
 // startDev starts the stand-ins and points cfg at them.
 func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error) {
+	if !addr.IP.IsLoopback() {
+		log.Warn("DEV MODE LISTENS BEYOND LOOPBACK: anyone who reaches "+addr.String()+" can text as any number, read every conversation and log in as anyone; use 127.0.0.1 unless this is a closed network", "addr", addr.String())
+	}
 	if cfg.TwilioToken == "" {
 		cfg.TwilioToken = devAuthToken
 	}
@@ -82,15 +137,23 @@ func (d *devMode) authorizeURL(cfg *config) string {
 	return cfg.PublicURL + "/dev/auth0/authorize"
 }
 
+// mount serves the Dev Phone and the Auth0 stand-in's login page,
+// refusing cross-site writes (Sec-Fetch-Site, else Origin against Host).
+// routes puts the whole server behind loopbackOnly in dev mode.
 func (d *devMode) mount(r chi.Router) {
-	r.Mount("/dev/auth0", http.StripPrefix("/dev/auth0", d.auth0))
-	r.Mount("/dev", d.phone.Handler())
+	cop := http.NewCrossOriginProtection()
+	r.Mount("/dev/auth0", cop.Handler(http.StripPrefix("/dev/auth0", d.auth0)))
+	r.Mount("/dev", cop.Handler(d.phone.Handler()))
 }
 
 func (d *devMode) banner(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "dev mode: open %s/dev to text the bot (bot number %s)\n", cfg.PublicURL, cfg.TwilioFrom)
 	fmt.Fprintf(w, "dev mode: Twilio stand-in at %s, Auth0 stand-in at https://%s\n", cfg.TwilioAPIURL, cfg.Auth0Domain)
-	fmt.Fprintf(w, "dev mode: webhook auth token %q (set TWILIO_AUTH_TOKEN to choose another)\n", cfg.TwilioToken)
+	if cfg.TwilioToken == devAuthToken {
+		fmt.Fprintf(w, "dev mode: webhook auth token %q (set TWILIO_AUTH_TOKEN to choose another)\n", devAuthToken)
+	} else {
+		fmt.Fprintln(w, "dev mode: webhook auth token from TWILIO_AUTH_TOKEN (not shown)")
+	}
 }
 
 func (d *devMode) close() {

@@ -128,6 +128,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.checkPublicURL()
 	d.checkDatabase()
 	d.checkPublicPath()
+	d.checkFileModes()
 	d.checkTemplates()
 	d.checkTwilio()
 	d.checkAuth0()

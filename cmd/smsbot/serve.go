@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -57,10 +56,11 @@ func textBudget(perMinute int) func(time.Time) time.Duration {
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if cfg.Dev {
-		return slog.New(requestIDs(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
-	return slog.New(requestIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	return slog.New(requestIDs(maskPhones(h)))
 }
 
 // serve runs the server until ctx ends, then shuts down in order.
@@ -82,13 +82,11 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
-	if cfg.Pprof != "" {
-		stopPprof, err := startPprof(cfg.Pprof, log)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
+	stopOps, err := a.startOps(log)
+	if err != nil {
+		return err
 	}
+	defer stopOps()
 
 	var conns openConns
 	srv := &http.Server{
@@ -212,12 +210,15 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 			a.close()
 		}
 	}()
+	if err := useMode(ctx, cfg, db); err != nil {
+		return nil, err
+	}
 
 	a.instance = rand.Text()
 	if err := db.SetInstance(ctx, a.instance); err != nil {
 		return nil, err
 	}
-	secret, err := loadSecret(ctx, cfg.Secret, db)
+	secret, err := loadSecret(ctx, cfg, db, log)
 	if err != nil {
 		return nil, err
 	}
@@ -351,21 +352,6 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
-}
-
-// loadSecret takes SMSBOT_SECRET (hex, or at least 32 bytes of text) or
-// the one kept in the database.
-func loadSecret(ctx context.Context, s string, db *store.DB) ([]byte, error) {
-	if s == "" {
-		return db.Secret(ctx)
-	}
-	if b, err := hex.DecodeString(s); err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if len(s) < 32 {
-		return nil, usageError{errors.New("SMSBOT_SECRET must be at least 32 characters (or 64 hex digits)")}
-	}
-	return []byte(s), nil
 }
 
 // loadTemplates reads SMSBOT_TEMPLATES: a JSON object of reply name to

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/smsbot/smsbot/store"
+)
+
+// keyFile is where the generated server key lives: SMSBOT_KEY_FILE, or
+// beside the database with ".key" appended. Never inside the database,
+// so that a copy of the database alone opens nothing.
+func keyFile(cfg *config) string {
+	if cfg.KeyFile != "" {
+		return cfg.KeyFile
+	}
+	return cfg.DB + ".key"
+}
+
+// loadSecret returns the server key: SMSBOT_SECRET (hex, or at least 32
+// bytes of text), else the key file, created 0600 on first start. A key
+// that an earlier version kept in the database is moved to the key file
+// (or dropped when SMSBOT_SECRET is set) and deleted from the database.
+func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger) ([]byte, error) {
+	legacy, err := db.LegacySecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var key []byte
+	switch {
+	case cfg.Secret != "":
+		if key, err = parseSecret(cfg.Secret); err != nil {
+			return nil, err
+		}
+	default:
+		if key, err = readKeyFile(keyFile(cfg), legacy, log); err != nil {
+			return nil, err
+		}
+	}
+	if legacy == nil {
+		return key, nil
+	}
+	if err := db.DropLegacySecret(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Secret != "" || subtle.ConstantTimeCompare(key, legacy) == 0 {
+		log.Warn("deleted an old server key from the database; links, codes and login cookies made with it no longer work")
+	} else {
+		log.Warn("moved the server key out of the database into its key file; back the key file up apart from the database", "key_file", keyFile(cfg))
+	}
+	return key, nil
+}
+
+// parseSecret reads SMSBOT_SECRET: 64+ hex digits, or 32+ characters.
+func parseSecret(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if len(s) < 32 {
+		return nil, usageError{errors.New("SMSBOT_SECRET must be at least 32 characters (or 64 hex digits)")}
+	}
+	return []byte(s), nil
+}
+
+// readKeyFile reads the key file (hex), creating it 0600 with initial (or
+// a new random key when initial is nil) if it does not exist.
+func readKeyFile(path string, initial []byte, log *slog.Logger) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createKeyFile(path, initial, log)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("key file %s: want 64 hex digits", path)
+	}
+	return key, nil
+}
+
+func createKeyFile(path string, key []byte, log *slog.Logger) ([]byte, error) {
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("key file: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "%x\n", key)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err := errors.Join(err, f.Close()); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	log.Info("wrote the server key file", "key_file", path)
+	return key, nil
+}

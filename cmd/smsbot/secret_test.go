@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smsbot/smsbot/store"
+)
+
+// TestE2E_DatabaseCopyOpensNothing replays the review's attack: a second
+// server started on a copy of the database alone replays a MessageSid.
+// The copy holds no key, so the stored link reply stays sealed.
+func TestE2E_DatabaseCopyOpensNothing(t *testing.T) {
+	e := startE2E(t, map[string]string{"SMSBOT_SECRET": ""})
+	const phone = "+15555550123"
+	f := e.form(phone, "S")
+	if _, reply := e.post(f, e.sign(f)); !strings.Contains(reply, "/l/") {
+		t.Fatalf("no link in %q", reply)
+	}
+	if fi, err := os.Stat(e.dbPath + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := e.db.Exec(`VACUUM INTO ?`, cp); err != nil {
+		t.Fatal(err)
+	}
+	thief := startE2E(t, map[string]string{"SMSBOT_SECRET": "", "SMSBOT_DB": cp})
+	status, reply := thief.post(f, thief.sign(f))
+	if strings.Contains(reply, "/l/") {
+		t.Fatalf("a copy of the database replayed the link: %d %q", status, reply)
+	}
+}
+
+// TestLoadSecret_MovesLegacyKey: a key an earlier version kept in the
+// database moves to a 0600 key file and leaves the database.
+func TestLoadSecret_MovesLegacyKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := bytes.Repeat([]byte{7}, 32)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, old); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	var logs bytes.Buffer
+	cfg := &config{DB: path}
+	key, err := loadSecret(ctx, cfg, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || !bytes.Equal(key, old) {
+		t.Fatalf("key %x %v", key, err)
+	}
+	fi, err := os.Stat(path + ".key")
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	if left, _ := db.LegacySecret(ctx); left != nil {
+		t.Fatal("key still in the database")
+	}
+	if !strings.Contains(logs.String(), "moved the server key out of the database") {
+		t.Fatalf("no clear message: %s", logs.String())
+	}
+	// The next start reads the same key from the file.
+	again, err := loadSecret(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || !bytes.Equal(again, old) {
+		t.Fatalf("second start: %x %v", again, err)
+	}
+}
