@@ -18,7 +18,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -227,23 +226,6 @@ func textColumn(ctx context.Context, q querier, query string, args ...any) ([]st
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// Secret returns the server secret kept in the database, making a random
-// one the first time. Instances starting together agree on one secret.
-func (db *DB) Secret(ctx context.Context) ([]byte, error) {
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('secret', $1) ON CONFLICT (key) DO NOTHING`, fresh); err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	var secret []byte
-	if err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret); err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	return secret, nil
 }
 
 // Ping checks that the database answers and accepts a write.

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -102,36 +101,6 @@ func TestOpen_BadOptions(t *testing.T) {
 	}
 	if _, err := postgres.Open(context.Background(), defaultServer, postgres.Options{MaxConns: -1}); err == nil {
 		t.Error("negative pool size accepted")
-	}
-}
-
-// TestDB_Secret_OneForAll has three instances ask for the secret at once
-// on an empty database: they get one secret, and keep it across opens.
-func TestDB_Secret_OneForAll(t *testing.T) {
-	t.Parallel()
-	u := schemaURL(t)
-	ctx := context.Background()
-	open(t, u, postgres.Options{}) // migrated
-	secrets := make([][]byte, 3)
-	var wg sync.WaitGroup
-	for i := range secrets {
-		db := open(t, u, postgres.Options{})
-		wg.Go(func() {
-			var err error
-			if secrets[i], err = db.Secret(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	again, err := open(t, u, postgres.Options{}).Secret(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range secrets {
-		if len(s) != 32 || !bytes.Equal(s, again) {
-			t.Fatalf("instance %d: secret %x, another %x", i, s, again)
-		}
 	}
 }
 

@@ -1,7 +1,7 @@
 -- The PostgreSQL twin of store/migrations/0001_init.sql: the same tables,
 -- columns, CHECKs and partial unique indexes. Times are unix milliseconds.
 
--- Settings: the generated server secret and other single values.
+-- Settings: single values (the instance nonce, the ping).
 CREATE TABLE settings (
 	key   TEXT PRIMARY KEY,
 	value BYTEA NOT NULL
