@@ -28,6 +28,7 @@ check: vet
 
 # The whole suite, as CI runs it: vet, then every test with the race detector.
 test: vet
+	@pg_isready -q -d "$${SMSBOT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" 2>/dev/null || echo "*** NO POSTGRESQL answers (SMSBOT_TEST_POSTGRES): the PostgreSQL store's tests skip" >&2
 	$(GO) test -race -count=1 ./...
 
 vet:

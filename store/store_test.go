@@ -5,15 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"modernc.org/sqlite"
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store"
@@ -153,161 +149,6 @@ func TestDB_UseMode(t *testing.T) {
 			t.Fatalf("dev on an unmarked database with phones: %v", err)
 		}
 	})
-}
-
-func TestTx_Phone_RoundTrip(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	want := &bot.Phone{
-		Number: "+15555550101", State: bot.StateAwaitingCode, ExpiresAt: t0.Add(time.Minute),
-		UserID: "auth0|1", Email: "a@example.com", BoundAt: t0,
-		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
-		ReplyWindow: t0, ReplyCount: 3, CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
-	}
-	err := db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, want) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got, byUser *bot.Phone
-	db.View(ctx, func(tx bot.Tx) error {
-		got, err = tx.Phone(ctx, want.Number)
-		if err != nil {
-			return err
-		}
-		byUser, err = tx.PhoneByUser(ctx, "auth0|1")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) || byUser.Number != want.Number {
-		t.Fatalf("got  %+v\nwant %+v", got, want)
-	}
-	db.View(ctx, func(tx bot.Tx) error {
-		_, err = tx.Phone(ctx, "+15555550199")
-		return nil
-	})
-	if bot.ErrorCode(err) != bot.ENOTFOUND {
-		t.Fatalf("missing phone: %v", err)
-	}
-}
-
-func TestTx_SavePhone_Constraints(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	save := func(p *bot.Phone) error {
-		return db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, p) })
-	}
-	if err := save(&bot.Phone{Number: "+15555550101", State: bot.StateSubscribed, UserID: "u1"}); err != nil {
-		t.Fatal(err)
-	}
-	for name, p := range map[string]*bot.Phone{
-		"two phones, one account": {Number: "+15555550102", State: bot.StateSubscribed, UserID: "u1"},
-		"subscribed, no account":  {Number: "+15555550103", State: bot.StateSubscribed},
-		"awaiting code, no code":  {Number: "+15555550104", State: bot.StateAwaitingCode},
-		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
-		"unknown state":           {Number: "+15555550106", State: "limbo"},
-		"suspended, no account":   {Number: "+15555550107", State: bot.StateIdle, SuspendedAt: t0, SuspendReason: bot.CauseSilent},
-		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: t0},
-		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
-		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: t0, SuspendReason: "moon"},
-	} {
-		err := save(p)
-		if bot.ErrorCode(err) != bot.EINTERNAL {
-			t.Errorf("%s: code %q (%v), want %q", name, bot.ErrorCode(err), err, bot.EINTERNAL)
-		}
-		if msg := bot.ErrorMessage(err); msg != bot.ErrorMessage(errors.New("any")) {
-			t.Errorf("%s: a person would read %q", name, msg)
-		}
-		var se *sqlite.Error
-		if !errors.As(err, &se) {
-			t.Errorf("%s: SQLite's error left the chain, the log needs it: %v", name, err)
-		}
-	}
-}
-
-func TestDB_Update_RollsBack(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	err := db.Update(ctx, func(tx bot.Tx) error {
-		if err := tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle}); err != nil {
-			return err
-		}
-		return fmt.Errorf("boom")
-	})
-	if err == nil {
-		t.Fatal("error lost")
-	}
-	db.View(ctx, func(tx bot.Tx) error {
-		_, err = tx.Phone(ctx, "+15555550101")
-		return nil
-	})
-	if bot.ErrorCode(err) != bot.ENOTFOUND {
-		t.Fatalf("rolled-back phone exists: %v", err)
-	}
-}
-
-func TestDB_Update_Serializes(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	const n = 50
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Go(func() {
-			err := db.Update(ctx, func(tx bot.Tx) error {
-				p, err := tx.Phone(ctx, "+15555550101")
-				if bot.ErrorCode(err) == bot.ENOTFOUND {
-					p, err = &bot.Phone{Number: "+15555550101", State: bot.StateIdle}, nil
-				}
-				if err != nil {
-					return err
-				}
-				p.ReplyCount++ // read-modify-write
-				return tx.SavePhone(ctx, p)
-			})
-			if err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	var p *bot.Phone
-	db.View(ctx, func(tx bot.Tx) error { p, _ = tx.Phone(ctx, "+15555550101"); return nil })
-	if p.ReplyCount != n {
-		t.Fatalf("count %d after %d increments: lost updates", p.ReplyCount, n)
-	}
-}
-
-func TestTx_Links(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	h := []byte("0123456789abcdef0123456789abcdef")
-	err := db.Update(ctx, func(tx bot.Tx) error {
-		for i, at := range []time.Time{t0.Add(-2 * time.Hour), t0.Add(-30 * time.Minute), t0} {
-			hh := append([]byte{byte(i)}, h...)
-			if err := tx.AddLink(ctx, &bot.Link{Hash: hh, Phone: "+15555550101", CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute)}); err != nil {
-				return err
-			}
-		}
-		n, err := tx.CountLinks(ctx, "+15555550101", t0.Add(-time.Hour))
-		if n != 2 {
-			return fmt.Errorf("count %d, want 2 (%v)", n, err)
-		}
-		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); err != nil {
-			return err
-		}
-		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); bot.ErrorCode(err) != bot.EUSED {
-			return fmt.Errorf("second use: %v", err)
-		}
-		l, err := tx.Link(ctx, append([]byte{0}, h...))
-		if err != nil || !l.UsedAt.Equal(t0) {
-			return fmt.Errorf("link %+v %v", l, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func enqueue(t *testing.T, db *store.DB, jobs ...*bot.Job) {
