@@ -299,7 +299,10 @@ func (e *Engine) spend(p *Phone, now time.Time) bool {
 	if e.Limits.ReplyBudget <= 0 {
 		return true
 	}
-	if now.Sub(p.ReplyWindow) >= e.Limits.ReplyWindow || now.Before(p.ReplyWindow) {
+	// Texts that waited for one another (a lock on the phone, another
+	// instance) can be handled with times a little out of order; only a
+	// clock set back by more than a window starts a new one.
+	if now.Sub(p.ReplyWindow) >= e.Limits.ReplyWindow || p.ReplyWindow.Sub(now) >= e.Limits.ReplyWindow {
 		p.ReplyWindow, p.ReplyCount = now, 0
 	}
 	if p.ReplyCount >= e.Limits.ReplyBudget {
