@@ -28,6 +28,7 @@ check: vet
 
 # The whole suite, as CI runs it: vet, then every test with the race detector.
 test: vet
+	@pg_isready -q -d "$${SMSBOT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" 2>/dev/null || echo "*** NO POSTGRESQL answers (SMSBOT_TEST_POSTGRES): the PostgreSQL store's tests skip" >&2
 	$(GO) test -race -count=1 ./...
 
 vet:
@@ -39,6 +40,7 @@ fuzz:
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzParseCode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bot -run '^$$' -fuzz '^FuzzHashToken$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bot -run '^$$' -fuzz '^FuzzMaskPhones$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzHandleSMS$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./nest -run '^$$' -fuzz '^FuzzParseSetting$$' -fuzztime $(FUZZTIME)
 

@@ -45,15 +45,13 @@ func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool)
 		if err := tx.SavePhone(ctx, p); err != nil {
 			return fmt.Errorf("save phone: %w", err)
 		}
-		if before != p.State {
-			e.count("transition", before, p.State)
-		}
+		t.moved(before, p)
 		out = p
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.logger().Info("phone unbound by operator", "phone", MaskPhone(number))
+	e.logger().InfoContext(ctx, "phone unbound by operator", "phone", MaskPhone(number))
 	return out, nil
 }

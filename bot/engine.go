@@ -87,12 +87,11 @@ type Engine struct {
 	// slow plugin may run before its late answer is dropped (default 50 s).
 	PluginTimeout time.Duration
 	PluginGrace   time.Duration
-	// Count is called with the name of a counter to increment (limits hit,
-	// transitions); nil ignores.
-	Count func(name string, labels ...string)
 	// Reassigned, when set, is asked before each plugin command whether
 	// the carrier reassigned the number since the binding was proven.
 	Reassigned Reassigned
+	// Hooks report what the engine did, for metrics.
+	Hooks Hooks
 }
 
 func (e *Engine) now() time.Time {
@@ -116,17 +115,14 @@ func (e *Engine) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (e *Engine) count(name string, labels ...string) {
-	if e.Count != nil {
-		e.Count(name, labels...)
-	}
-}
-
 // turn is the work of one transaction.
 type turn struct {
-	tx     Tx
-	now    time.Time
-	queued bool
+	tx          Tx
+	now         time.Time
+	queued      bool
+	transitions []transition
+	limits      []Limit
+	suspensions []SuspendCause
 }
 
 func (t *turn) enqueue(ctx context.Context, j *Job) error {
@@ -136,8 +132,10 @@ func (t *turn) enqueue(ctx context.Context, j *Job) error {
 }
 
 // update runs fn as one turn in one transaction and, once it has
-// committed, wakes the outbox if the turn queued jobs. fn may run more than
-// once when the store retries the transaction; each run gets a fresh turn.
+// committed, wakes the outbox if the turn queued jobs and reports the
+// turn to the hooks. fn may run more than once when the store retries the
+// transaction; each run gets a fresh turn, and only the committed one is
+// reported.
 func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
 	var t *turn
 	err := e.Store.Update(ctx, func(tx Tx) error {
@@ -150,6 +148,7 @@ func (e *Engine) update(ctx context.Context, fn func(t *turn) error) error {
 	if t.queued && e.Notify != nil {
 		e.Notify()
 	}
+	e.report(t)
 	return nil
 }
 
@@ -202,6 +201,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		if err != nil {
 			return err
 		}
+		t.moved(before, p)
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
 			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
@@ -209,9 +209,6 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 			p.UpdatedAt = t.now
 			res.State = p.State
 			return tx.SavePhone(ctx, p)
-		}
-		if before != p.State {
-			e.count("transition", before, p.State)
 		}
 		res, err = e.record(ctx, t, p, in, reply)
 		return err
@@ -279,7 +276,7 @@ func (e *Engine) record(ctx context.Context, t *turn, p *Phone, in Inbound, repl
 	var res Result
 	if reply != "" && !e.spend(p, t.now) {
 		reply, res.Muted = "", true
-		e.count("limit_hit", "reply_budget")
+		t.limitHit(LimitReplyBudget)
 	}
 	p.UpdatedAt = t.now
 	if err := t.tx.SavePhone(ctx, p); err != nil {
@@ -302,7 +299,10 @@ func (e *Engine) spend(p *Phone, now time.Time) bool {
 	if e.Limits.ReplyBudget <= 0 {
 		return true
 	}
-	if now.Sub(p.ReplyWindow) >= e.Limits.ReplyWindow || now.Before(p.ReplyWindow) {
+	// Texts that waited for one another (a lock on the phone, another
+	// instance) can be handled with times a little out of order; only a
+	// clock set back by more than a window starts a new one.
+	if now.Sub(p.ReplyWindow) >= e.Limits.ReplyWindow || p.ReplyWindow.Sub(now) >= e.Limits.ReplyWindow {
 		p.ReplyWindow, p.ReplyCount = now, 0
 	}
 	if p.ReplyCount >= e.Limits.ReplyBudget {
@@ -470,8 +470,8 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 		return "", fmt.Errorf("count links: %w", err)
 	}
 	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
-		e.count("limit_hit", "links")
-		e.logger().Info("link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
+		t.limitHit(LimitLinks)
+		e.logger().InfoContext(ctx, "link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
 		return e.render(ReplyLinkLimit, ReplyData{})
 	}
 	token, hash, err := NewToken(e.rand())
@@ -504,7 +504,7 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	}
 	capped := e.Limits.CodeAttemptsPerAccount > 0
 	if capped && wrong >= e.Limits.CodeAttemptsPerAccount {
-		return e.accountLocked(ctx, p)
+		return e.accountLocked(ctx, t, p)
 	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
@@ -514,14 +514,14 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 		return "", fmt.Errorf("add wrong code: %w", err)
 	}
 	if capped && wrong+1 >= e.Limits.CodeAttemptsPerAccount {
-		return e.accountLocked(ctx, p)
+		return e.accountLocked(ctx, t, p)
 	}
 	p.CodeAttempts++
 	left := e.Limits.CodeAttempts - p.CodeAttempts
 	if left > 0 {
 		return e.render(ReplyWrongCode, ReplyData{Left: left})
 	}
-	e.count("limit_hit", "code_attempts")
+	t.limitHit(LimitCodeAttempts)
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
@@ -529,8 +529,8 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 }
 
 // accountLocked ends a login whose account has had too many wrong codes.
-func (e *Engine) accountLocked(ctx context.Context, p *Phone) (string, error) {
-	e.count("limit_hit", "account_code_attempts")
+func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, error) {
+	t.limitHit(LimitAccountCodes)
 	e.logger().InfoContext(ctx, "account code limit", "phone", MaskPhone(p.Number))
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
@@ -554,6 +554,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 				if err := fire(ctx, q, EvUnsubscribe); err != nil {
 					return "", err
 				}
+				t.moved(StateSubscribed, q)
 			}
 			q.UpdatedAt = t.now
 			if err := t.tx.SavePhone(ctx, q); err != nil {
@@ -601,7 +602,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 	if err := t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: acct.ID}); err != nil {
 		return "", err
 	}
-	e.logger().Info("phone bound", "phone", MaskPhone(p.Number))
+	e.logger().InfoContext(ctx, "phone bound", "phone", MaskPhone(p.Number))
 	return e.render(ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
 }
 

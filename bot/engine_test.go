@@ -469,6 +469,25 @@ func TestEngine_HandleSMS_ReplyBudget(t *testing.T) {
 	}
 }
 
+// TestEngine_HandleSMS_ReplyBudgetOutOfOrder: a text handled with a time a
+// little before the last one (it waited for the phone's lock, on another
+// instance) still counts against the budget.
+func TestEngine_HandleSMS_ReplyBudgetOutOfOrder(t *testing.T) {
+	h := newHarness(t)
+	h.e.Limits.ReplyBudget = 3
+	for i := 0; i < 3; i++ {
+		h.text(alice, "ping")
+	}
+	h.advance(-time.Second)
+	if res := h.text(alice, "ping"); res.Reply != "" || !res.Muted {
+		t.Fatalf("a text a second out of order renewed the budget: %+v", res)
+	}
+	h.advance(-h.e.Limits.ReplyWindow) // the clock was set back
+	if res := h.text(alice, "ping"); res.Reply == "" {
+		t.Fatal("budget not renewed after the clock was set back by a window")
+	}
+}
+
 func TestEngine_HandleSMS_BadInput(t *testing.T) {
 	h := newHarness(t)
 	for _, in := range []bot.Inbound{

@@ -92,8 +92,8 @@ type Worker struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Observe, when set, is told once of each claimed job: kind, outcome
-	// ("sent", "retry", "failed", "skipped", "deferred") and provider code.
-	Observe func(kind, outcome string, code int)
+	// (sent, retry, failed, skipped, deferred) and provider code.
+	Observe func(kind string, outcome Outcome, code int)
 
 	wake     chan struct{}
 	wakeOnce sync.Once
@@ -200,13 +200,13 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 			return true, w.failed(ctx, j, err)
 		}
 		if !ok {
-			w.observe(j.Kind, "skipped", 0)
+			w.observe(j.Kind, OutcomeSkipped, 0)
 			return true, w.Outbox.Done(ctx, j.ID, w.now(), "skipped: recipient opted out or unknown")
 		}
 		if w.Limit != nil {
 			if d := w.Limit(now); d > 0 {
 				// The global outbound budget is spent: the text waits its turn.
-				w.observe(j.Kind, "deferred", 0)
+				w.observe(j.Kind, OutcomeDeferred, 0)
 				return false, w.Outbox.Defer(ctx, j.ID, now.Add(d))
 			}
 		}
@@ -217,7 +217,7 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, w.failed(ctx, j, err)
 	}
-	w.observe(j.Kind, "sent", 0)
+	w.observe(j.Kind, OutcomeSent, 0)
 	return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
 }
 
@@ -265,21 +265,21 @@ func (w *Worker) failed(ctx context.Context, j *Job, derr error) error {
 		if err := w.optOut(ctx, j.To); err != nil {
 			return err
 		}
-		w.observe(j.Kind, "failed", de.Code)
+		w.observe(j.Kind, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.BadSender:
 		log.Error("OUTBOX STOPPED FOR THIS JOB: the sender is misconfigured; fix TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID", "code", de.Code, "err", de.Err)
-		w.observe(j.Kind, "failed", de.Code)
+		w.observe(j.Kind, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.Permanent:
 		log.Warn("delivery failed for good", "code", de.Code, "err", de.Err)
 		w.lost(ctx, j, de.Code)
-		w.observe(j.Kind, "failed", de.Code)
+		w.observe(j.Kind, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	if j.Attempts+1 >= orDefault(w.MaxAttempts, 12) {
 		log.Error("delivery gave up after the last attempt", "code", de.Code, "err", de.Err)
-		w.observe(j.Kind, "failed", de.Code)
+		w.observe(j.Kind, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	delay := w.backoff(j.Attempts)
@@ -287,7 +287,7 @@ func (w *Worker) failed(ctx context.Context, j *Job, derr error) error {
 		delay = de.RetryAfter
 	}
 	log.Info("delivery will be retried", "in", delay.Round(time.Millisecond), "code", de.Code, "err", de.Err)
-	w.observe(j.Kind, "retry", de.Code)
+	w.observe(j.Kind, OutcomeRetry, de.Code)
 	return w.Outbox.Retry(ctx, j.ID, w.now().Add(delay), de.Error(), de.Ambiguous || j.Ambiguous)
 }
 
@@ -303,7 +303,7 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	return d/10 + rand.N(d-d/10+1)
 }
 
-func (w *Worker) observe(kind, outcome string, code int) {
+func (w *Worker) observe(kind string, outcome Outcome, code int) {
 	if w.Observe != nil {
 		w.Observe(kind, outcome, code)
 	}

@@ -160,7 +160,7 @@ func TestWorker_PermanentErrors(t *testing.T) {
 			h := newHarness(t)
 			w, s, _ := newWorker(h)
 			var observed []string
-			w.Observe = func(kind, outcome string, code int) { observed = append(observed, outcome) }
+			w.Observe = func(kind string, outcome bot.Outcome, code int) { observed = append(observed, string(outcome)) }
 			h.text(alice, "hi")
 			h.e.SendLater(context.Background(), alice, "hello")
 			s.script = []error{tc.err}
@@ -184,7 +184,9 @@ func TestWorker_SkipsOptedOut(t *testing.T) {
 	h := newHarness(t)
 	w, s, _ := newWorker(h)
 	var observed []string
-	w.Observe = func(kind, outcome string, code int) { observed = append(observed, kind+" "+outcome) }
+	w.Observe = func(kind string, outcome bot.Outcome, code int) {
+		observed = append(observed, kind+" "+string(outcome))
+	}
 	h.text(alice, "hi")
 	h.e.SendLater(context.Background(), alice, "hello")
 	h.text(alice, "STOP")

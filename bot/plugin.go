@@ -47,15 +47,20 @@ func (e *Engine) runPlugins(ctx context.Context, req Request) string {
 	defer timer.Stop()
 	select {
 	case a := <-done:
-		return e.pluginReply(req, a.reply, a.err)
+		return e.pluginReply(ctx, req, a.reply, a.err)
 	case <-timer.C:
 	}
-	e.count("plugin_slow")
+	if e.Hooks.PluginSlow != nil {
+		e.Hooks.PluginSlow()
+	}
 	go func() {
+		// The request is answered by now; its values (the request id)
+		// stay with the late answer, its end does not.
+		lctx := context.WithoutCancel(ctx)
 		a := <-done
-		if text := e.pluginReply(req, a.reply, a.err); text != "" {
-			if err := e.SendLater(context.Background(), req.Phone, text); err != nil {
-				e.logger().Error("queue late answer", "phone", MaskPhone(req.Phone), "err", err)
+		if text := e.pluginReply(lctx, req, a.reply, a.err); text != "" {
+			if err := e.SendLater(lctx, req.Phone, text); err != nil {
+				e.logger().ErrorContext(lctx, "queue late answer", "phone", MaskPhone(req.Phone), "err", err)
 			}
 		}
 	}()
@@ -80,11 +85,11 @@ func (e *Engine) pluginGrace() time.Duration {
 	return 50 * time.Second
 }
 
-func (e *Engine) pluginReply(req Request, reply string, err error) string {
+func (e *Engine) pluginReply(ctx context.Context, req Request, reply string, err error) string {
 	if err == nil {
 		return reply
 	}
-	e.logger().Error("command failed", "phone", MaskPhone(req.Phone), "err", err)
+	e.logger().ErrorContext(ctx, "command failed", "phone", MaskPhone(req.Phone), "err", err)
 	return ErrorMessage(err)
 }
 

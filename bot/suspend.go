@@ -66,7 +66,7 @@ func (e *Engine) suspend(ctx context.Context, t *turn, p *Phone, cause SuspendCa
 	if err := suspend(ctx, t.tx, p, cause, why, t.now); err != nil {
 		return err
 	}
-	e.count("suspended", string(cause))
+	t.suspensions = append(t.suspensions, cause)
 	e.logger().InfoContext(ctx, "binding suspended", "phone", MaskPhone(p.Number), "cause", cause)
 	return nil
 }
@@ -111,13 +111,15 @@ func (e *Engine) NumberLost(ctx context.Context, phone, ref string, code int) er
 	err := e.update(ctx, func(t *turn) error {
 		var err error
 		suspended, err = recordLost(ctx, t.tx, phone, ref, code, t.now)
+		if suspended {
+			t.suspensions = append(t.suspensions, CauseLost)
+		}
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("number lost: %w", err)
 	}
 	if suspended {
-		e.count("suspended", string(CauseLost))
 		e.logger().InfoContext(ctx, "binding suspended", "phone", MaskPhone(phone), "cause", CauseLost, "code", code)
 	}
 	return nil

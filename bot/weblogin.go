@@ -87,9 +87,11 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		if err != nil {
 			return err
 		}
+		before := p.State
 		if err := fire(ctx, p, EvLogin); err != nil {
 			return err
 		}
+		t.moved(before, p)
 		clearPending(p)
 		p.CodeMAC = e.Keys.MAC("code", p.Number, acct.ID, loginID, code)
 		p.CodeUserID, p.CodeEmail, p.CodeLogin = acct.ID, acct.Email, loginID
@@ -111,6 +113,5 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 	if err != nil {
 		return CodeInfo{}, err
 	}
-	e.count("transition", StateAwaitingLogin, StateAwaitingCode)
 	return info, nil
 }

@@ -78,7 +78,7 @@ func (d *Directory) SetPhone(ctx context.Context, userID, phone string) error {
 	if err == nil {
 		return nil
 	}
-	de := &bot.DeliveryError{Err: fmt.Errorf("auth0 update user: %w", err)}
+	de := &bot.DeliveryError{Err: bot.MaskErr(fmt.Errorf("auth0 update user: %w", err))}
 	var me management.Error
 	var op *net.OpError
 	switch {

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth0/go-auth0/authentication"
 	"github.com/auth0/go-auth0/authentication/oauth"
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/oauth2"
@@ -246,8 +245,8 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if e := q.Get("error"); e != "" {
 		s.count("callback_denied")
-		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", oauthError(e))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", oauthError(e)))
+		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", oauthErrorReason(e))
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
 		return
 	}
 	if state == "" || q.Get("code") == "" {
@@ -298,7 +297,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	forget()
 	if err != nil {
 		s.count("callback_exchange_failed")
-		s.logger().WarnContext(r.Context(), "login could not be verified", exchangeFailure(err)...)
+		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
 		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
 		return
 	}
@@ -369,36 +368,21 @@ func smsLink(number, code string) string {
 	return "sms:" + number + "?&body=" + url.QueryEscape(code)
 }
 
-// oauthErrors are the error codes of RFC 6749 (4.1.2.1), OpenID Connect
-// Core (3.1.2.6) and Auth0 that a callback may carry.
-var oauthErrors = map[string]bool{
-	"invalid_request": true, "unauthorized_client": true, "access_denied": true,
-	"unsupported_response_type": true, "invalid_scope": true, "server_error": true,
-	"temporarily_unavailable": true, "interaction_required": true, "login_required": true,
-	"account_selection_required": true, "consent_required": true, "invalid_request_uri": true,
-	"invalid_request_object": true, "request_not_supported": true,
-	"request_uri_not_supported": true, "registration_not_supported": true, "unauthorized": true,
-}
-
-// oauthError returns a callback's error parameter when it is a known
-// OAuth error code, else "error": whoever crafts the link chooses the
-// parameter, so its text never reaches a page or the log.
-func oauthError(s string) string {
-	if oauthErrors[s] {
-		return s
+// safeWord keeps an OAuth error code printable and short.
+func safeWord(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 40 {
+			break
+		}
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
 	}
-	return "error"
-}
-
-// exchangeFailure gives the log attributes of a failed code exchange or
-// ID token check: a fixed reason, never go-auth0's text, which carries
-// the expected nonce.
-func exchangeFailure(err error) []any {
-	var ae *authentication.Error
-	if errors.As(err, &ae) {
-		return []any{"reason", "auth0 refused the code", "status", ae.StatusCode, "error", oauthError(ae.Err)}
+	if b.Len() == 0 {
+		return "error"
 	}
-	return []any{"reason", "id token rejected or token answer unreadable"}
+	return b.String()
 }
 
 // status maps an error code to an HTTP status.

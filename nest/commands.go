@@ -168,9 +168,9 @@ func (s *session) execute(ctx context.Context, c *cached, cmd string, params map
 	})
 	c.at = time.Time{}
 	if err != nil {
-		return s.apiError(err, Name(c.d))
+		return s.apiError(ctx, err, Name(c.d))
 	}
-	s.p.logger().Info("thermostat command", "command", cmd[strings.LastIndexByte(cmd, '.')+1:])
+	s.p.logger().InfoContext(ctx, "thermostat command", "command", cmd[strings.LastIndexByte(cmd, '.')+1:])
 	return nil
 }
 

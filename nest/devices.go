@@ -62,7 +62,7 @@ func (s *session) list(ctx context.Context, maxAge time.Duration, fresh bool) ([
 		return err
 	})
 	if err != nil {
-		return nil, s.apiError(err, "")
+		return nil, s.apiError(ctx, err, "")
 	}
 	at := s.p.now()
 	out := []*cached{}
@@ -87,7 +87,7 @@ func (s *session) read(ctx context.Context, c *cached) (*cached, error) {
 		return err
 	})
 	if err != nil {
-		return nil, s.apiError(err, Name(c.d))
+		return nil, s.apiError(ctx, err, Name(c.d))
 	}
 	c.d, c.at = *d, s.p.now()
 	return c, nil

@@ -137,12 +137,12 @@ func max1(n int) int {
 
 // apiError turns what Google answered into a safe answer. name is the
 // thermostat concerned, if any.
-func (s *session) apiError(err error, name string) error {
+func (s *session) apiError(ctx context.Context, err error, name string) error {
 	e := asAPIError(err)
 	if e == nil {
 		return err
 	}
-	s.p.logger().Warn("sdm error", "status", e.HTTPStatus, "rpc", e.Status)
+	s.p.logger().WarnContext(ctx, "sdm error", "status", e.HTTPStatus, "rpc", e.Status)
 	if name == "" {
 		name = "The thermostat"
 	}

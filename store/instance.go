@@ -35,39 +35,3 @@ func (db *DB) Instance(ctx context.Context) (string, error) {
 	}
 	return string(v), nil
 }
-
-// Modes a database is served in, recorded by SetMode.
-const (
-	ModeProduction = "production"
-	ModeDev        = "dev"
-)
-
-// SetMode records the mode (ModeProduction or ModeDev) the database is
-// served in, so that the other mode can refuse it.
-func (db *DB) SetMode(ctx context.Context, mode string) error {
-	if mode != ModeProduction && mode != ModeDev {
-		return fmt.Errorf("set mode: unknown mode %q", mode)
-	}
-	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('mode', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(mode))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("set mode: %w", err)
-	}
-	return nil
-}
-
-// Mode returns the mode SetMode recorded, or "" when none was.
-func (db *DB) Mode(ctx context.Context) (string, error) {
-	var v []byte
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'mode'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("mode: %w", err)
-	}
-	return string(v), nil
-}

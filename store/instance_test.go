@@ -27,22 +27,3 @@ func TestDB_Instance(t *testing.T) {
 		}
 	}
 }
-
-func TestDB_Mode(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "mode.db")
-	db := open(t, path)
-	if got, err := db.Mode(ctx); got != "" || err != nil {
-		t.Fatalf("new database: %q %v", got, err)
-	}
-	if err := db.SetMode(ctx, "staging"); err == nil {
-		t.Fatal("an unknown mode was recorded")
-	}
-	if err := db.SetMode(ctx, store.ModeDev); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if got, err := open(t, path).Mode(ctx); got != store.ModeDev || err != nil {
-		t.Fatalf("after reopen: %q %v", got, err)
-	}
-}

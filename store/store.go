@@ -114,13 +114,13 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	return db, nil
 }
 
-// createPrivate creates the database file with mode 0600 when there is
-// none. SQLite creates the -wal and -shm files with the database file's
-// mode (the unix VFS's findCreateFileMode and unixOpenSharedMemory), so
-// they are private too; an existing file keeps its mode (doctor warns
-// when it is wider).
+// createPrivate creates the database file 0600 if it does not exist yet;
+// SQLite gives its -wal and -shm files the database file's mode.
 func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
@@ -261,10 +261,9 @@ func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string,
 	return out, rows.Err()
 }
 
-// LegacySecret returns the server key that earlier versions generated and
-// kept in the database, or nil when it holds none. The key belongs in a
-// file of its own (SMSBOT_KEY_FILE): a copy of the database must not open
-// what the key protects.
+// LegacySecret returns the server key that earlier versions generated
+// and kept in the database, or nil. A key beside the data it protects
+// hands it to whoever holds a copy; callers move it out and DropLegacySecret.
 func (db *DB) LegacySecret(ctx context.Context) ([]byte, error) {
 	var secret []byte
 	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'secret'`).Scan(&secret)
@@ -277,28 +276,73 @@ func (db *DB) LegacySecret(ctx context.Context) ([]byte, error) {
 	return secret, nil
 }
 
-// DeleteLegacySecret removes the server key kept in the database once it
-// is safe in its file. The key's bytes are overwritten (secure_delete)
-// and the WAL, which held the page before, is checkpointed and emptied,
-// so no copy of the files keeps the key.
-func (db *DB) DeleteLegacySecret(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return fmt.Errorf("delete legacy secret: %w", err)
-	}
-	defer db.write.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
+// DropLegacySecret deletes the key kept in the database, overwriting its
+// bytes (secure_delete) and truncating the WAL so no copy of it is left
+// in the files.
+func (db *DB) DropLegacySecret(ctx context.Context) error {
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = 'secret'`)
+		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = 1`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = 'secret'`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `PRAGMA secure_delete = 0`)
+		return err
+	})
+	if err == nil {
+		_, err = db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	if err != nil {
+		return fmt.Errorf("drop legacy secret: %w", err)
+	}
+	return nil
+}
+
+// Mode names what a database is used for; see UseMode.
+type Mode string
+
+// The modes a database can be marked with.
+const (
+	ModeProduction Mode = "production"
+	ModeDev        Mode = "dev"
+)
+
+// ErrWrongMode is returned by UseMode when dev mode is asked to open a
+// database that production has used (or that holds phones but no mark).
+var ErrWrongMode = errors.New("this database has been used in production (or holds phones from before databases were marked with their mode); dev mode needs its own: pass --db, or delete it if it holds only dev data")
+
+// UseMode marks the database with the mode that opens it. A database
+// marked production stays so, and dev mode refuses it, so that the Dev
+// Phone and the local Auth0 stand-in never reach real phones and accounts.
+func (db *DB) UseMode(ctx context.Context, m Mode) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var prev string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'mode'`).Scan(&prev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if m == ModeDev {
+				var phones int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM phones`).Scan(&phones); err != nil {
+					return err
+				}
+				if phones > 0 {
+					return ErrWrongMode
+				}
+			}
+		case err != nil:
+			return err
+		case Mode(prev) == ModeProduction && m == ModeDev:
+			return ErrWrongMode
+		case Mode(prev) == ModeProduction:
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('mode', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(m))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delete legacy secret: %w", err)
-	}
-	var busy, pages, done int
-	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &pages, &done); err != nil {
-		return fmt.Errorf("delete legacy secret: checkpoint: %w", err)
-	}
-	if busy != 0 {
-		return errors.New("delete legacy secret: checkpoint: the database is busy; the key is deleted but its old page stays in the WAL until the next checkpoint")
+		return fmt.Errorf("database mode: %w", err)
 	}
 	return nil
 }

@@ -5,14 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
-
-	"modernc.org/sqlite"
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store"
@@ -54,17 +51,9 @@ func TestDB_Open_BadSynchronous(t *testing.T) {
 	}
 }
 
-// TestDB_LegacySecret: a server key kept in the database by an earlier
-// version is read, then deleted so that no byte of it stays in the
-// database's files.
-func TestDB_LegacySecret(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	db := open(t, path)
-	if k, err := db.LegacySecret(ctx); k != nil || err != nil {
-		t.Fatalf("new database: key %x %v", k, err)
-	}
-	key := bytes.Repeat([]byte("K3y!"), 8)
+// plantLegacySecret writes a key where earlier versions kept it.
+func plantLegacySecret(t *testing.T, path string, key []byte) {
+	t.Helper()
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
@@ -73,180 +62,93 @@ func TestDB_LegacySecret(t *testing.T) {
 	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, key); err != nil {
 		t.Fatal(err)
 	}
-	raw.Close()
-	if k, err := db.LegacySecret(ctx); !bytes.Equal(k, key) || err != nil {
-		t.Fatalf("legacy key %x %v", k, err)
+}
+
+func TestDB_DropLegacySecret(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	key := bytes.Repeat([]byte("K3y!"), 8)
+	open(t, path).Close()
+	plantLegacySecret(t, path, key)
+	db := open(t, path)
+	got, err := db.LegacySecret(ctx)
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("legacy secret %q %v", got, err)
 	}
-	if err := db.DeleteLegacySecret(ctx); err != nil {
+	if err := db.DropLegacySecret(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := db.LegacySecret(ctx); k != nil || err != nil {
-		t.Fatalf("after delete: key %x %v", k, err)
+	if got, err := db.LegacySecret(ctx); got != nil || err != nil {
+		t.Fatalf("after drop: %q %v", got, err)
 	}
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil {
+	// No copy of the key is left in the files a copy of the database takes.
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
 		if bytes.Contains(b, key) {
-			t.Errorf("%s still holds the key's bytes", filepath.Base(p))
+			t.Errorf("%s still holds the key's bytes", filepath.Base(f))
 		}
 	}
 }
 
-func TestTx_Phone_RoundTrip(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	want := &bot.Phone{
-		Number: "+15555550101", State: bot.StateAwaitingCode, ExpiresAt: t0.Add(time.Minute),
-		UserID: "auth0|1", Email: "a@example.com", BoundAt: t0,
-		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
-		ReplyWindow: t0, ReplyCount: 3, CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
-	}
-	err := db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, want) })
-	if err != nil {
+func TestDB_Open_FilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "p.db")
+	db := open(t, path)
+	if err := db.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var got, byUser *bot.Phone
-	db.View(ctx, func(tx bot.Tx) error {
-		got, err = tx.Phone(ctx, want.Number)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		byUser, err = tx.PhoneByUser(ctx, "auth0|1")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) || byUser.Number != want.Number {
-		t.Fatalf("got  %+v\nwant %+v", got, want)
-	}
-	db.View(ctx, func(tx bot.Tx) error {
-		_, err = tx.Phone(ctx, "+15555550199")
-		return nil
-	})
-	if bot.ErrorCode(err) != bot.ENOTFOUND {
-		t.Fatalf("missing phone: %v", err)
-	}
-}
-
-func TestTx_SavePhone_Constraints(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	save := func(p *bot.Phone) error {
-		return db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, p) })
-	}
-	if err := save(&bot.Phone{Number: "+15555550101", State: bot.StateSubscribed, UserID: "u1"}); err != nil {
-		t.Fatal(err)
-	}
-	for name, p := range map[string]*bot.Phone{
-		"two phones, one account": {Number: "+15555550102", State: bot.StateSubscribed, UserID: "u1"},
-		"subscribed, no account":  {Number: "+15555550103", State: bot.StateSubscribed},
-		"awaiting code, no code":  {Number: "+15555550104", State: bot.StateAwaitingCode},
-		"awaiting login, no link": {Number: "+15555550105", State: bot.StateAwaitingLogin},
-		"unknown state":           {Number: "+15555550106", State: "limbo"},
-		"suspended, no account":   {Number: "+15555550107", State: bot.StateIdle, SuspendedAt: t0, SuspendReason: bot.CauseSilent},
-		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: t0},
-		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
-		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: t0, SuspendReason: "moon"},
-	} {
-		err := save(p)
-		if bot.ErrorCode(err) != bot.EINTERNAL {
-			t.Errorf("%s: code %q (%v), want %q", name, bot.ErrorCode(err), err, bot.EINTERNAL)
-		}
-		if msg := bot.ErrorMessage(err); msg != bot.ErrorMessage(errors.New("any")) {
-			t.Errorf("%s: a person would read %q", name, msg)
-		}
-		var se *sqlite.Error
-		if !errors.As(err, &se) {
-			t.Errorf("%s: SQLite's error left the chain, the log needs it: %v", name, err)
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), m)
 		}
 	}
 }
 
-func TestDB_Update_RollsBack(t *testing.T) {
-	db := open(t, "")
+func TestDB_UseMode(t *testing.T) {
 	ctx := context.Background()
-	err := db.Update(ctx, func(tx bot.Tx) error {
-		if err := tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle}); err != nil {
-			return err
+	t.Run("production database refused in dev", func(t *testing.T) {
+		db := open(t, "")
+		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
+			t.Fatal(err)
 		}
-		return fmt.Errorf("boom")
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev on a production database: %v", err)
+		}
+		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
+			t.Fatalf("production again: %v", err)
+		}
 	})
-	if err == nil {
-		t.Fatal("error lost")
-	}
-	db.View(ctx, func(tx bot.Tx) error {
-		_, err = tx.Phone(ctx, "+15555550101")
-		return nil
-	})
-	if bot.ErrorCode(err) != bot.ENOTFOUND {
-		t.Fatalf("rolled-back phone exists: %v", err)
-	}
-}
-
-func TestDB_Update_Serializes(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	const n = 50
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Go(func() {
-			err := db.Update(ctx, func(tx bot.Tx) error {
-				p, err := tx.Phone(ctx, "+15555550101")
-				if bot.ErrorCode(err) == bot.ENOTFOUND {
-					p, err = &bot.Phone{Number: "+15555550101", State: bot.StateIdle}, nil
-				}
-				if err != nil {
-					return err
-				}
-				p.ReplyCount++ // read-modify-write
-				return tx.SavePhone(ctx, p)
-			})
-			if err != nil {
-				t.Error(err)
+	t.Run("dev database may go to production", func(t *testing.T) {
+		db := open(t, "")
+		for _, m := range []store.Mode{store.ModeDev, store.ModeDev, store.ModeProduction} {
+			if err := db.UseMode(ctx, m); err != nil {
+				t.Fatalf("%s: %v", m, err)
 			}
+		}
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev after production: %v", err)
+		}
+	})
+	t.Run("unmarked database with phones refused in dev", func(t *testing.T) {
+		db := open(t, "")
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			return tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle, CreatedAt: t0, UpdatedAt: t0})
 		})
-	}
-	wg.Wait()
-	var p *bot.Phone
-	db.View(ctx, func(tx bot.Tx) error { p, _ = tx.Phone(ctx, "+15555550101"); return nil })
-	if p.ReplyCount != n {
-		t.Fatalf("count %d after %d increments: lost updates", p.ReplyCount, n)
-	}
-}
-
-func TestTx_Links(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	h := []byte("0123456789abcdef0123456789abcdef")
-	err := db.Update(ctx, func(tx bot.Tx) error {
-		for i, at := range []time.Time{t0.Add(-2 * time.Hour), t0.Add(-30 * time.Minute), t0} {
-			hh := append([]byte{byte(i)}, h...)
-			if err := tx.AddLink(ctx, &bot.Link{Hash: hh, Phone: "+15555550101", CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute)}); err != nil {
-				return err
-			}
+		if err != nil {
+			t.Fatal(err)
 		}
-		n, err := tx.CountLinks(ctx, "+15555550101", t0.Add(-time.Hour))
-		if n != 2 {
-			return fmt.Errorf("count %d, want 2 (%v)", n, err)
+		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
+			t.Fatalf("dev on an unmarked database with phones: %v", err)
 		}
-		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); err != nil {
-			return err
-		}
-		if err := tx.UseLink(ctx, append([]byte{0}, h...), t0); bot.ErrorCode(err) != bot.EUSED {
-			return fmt.Errorf("second use: %v", err)
-		}
-		l, err := tx.Link(ctx, append([]byte{0}, h...))
-		if err != nil || !l.UsedAt.Equal(t0) {
-			return fmt.Errorf("link %+v %v", l, err)
-		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func enqueue(t *testing.T, db *store.DB, jobs ...*bot.Job) {
@@ -296,24 +198,5 @@ func TestDB_RecordStatus_Monotonic(t *testing.T) {
 	}
 	if _, err := db.RecordStatus(ctx, sid, "", "exploded", 0, t0); bot.ErrorCode(err) != bot.EINVALID {
 		t.Fatalf("unknown status: %v", err)
-	}
-}
-
-// TestDB_Open_PrivateFiles: the database and its -wal and -shm files are
-// created readable by their owner only, whatever the umask lets through.
-func TestDB_Open_PrivateFiles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "private.db")
-	db := open(t, path)
-	if err := db.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m := fi.Mode().Perm(); m != 0o600 {
-			t.Errorf("%s: mode %04o, want 0600", filepath.Base(p), m)
-		}
 	}
 }

@@ -100,7 +100,7 @@ func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 		if errors.As(err, &de) {
 			return "", de
 		} else if err != nil {
-			return "", classify(fmt.Errorf("look for an earlier try: %w", err))
+			return "", classify(bot.MaskErr(fmt.Errorf("look for an earlier try: %w", err)))
 		}
 		if sid != "" {
 			return sid, nil
@@ -215,7 +215,7 @@ var (
 func classify(err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		de := &bot.DeliveryError{Err: fmt.Errorf("twilio %d: %s", te.Code, te.Message), Code: te.Code}
+		de := &bot.DeliveryError{Err: fmt.Errorf("twilio %d: %s", te.Code, bot.MaskPhones(te.Message)), Code: te.Code}
 		switch {
 		case te.Code == codeOptedOut:
 			de.OptedOut, de.Permanent = true, true

@@ -63,7 +63,17 @@ type Server struct {
 	// Delivered, when set, is told of each delivery status that moved a
 	// message forward, with Twilio's error code (0 for none).
 	Delivered func(status string, errorCode int)
+	// SignatureFailed, when set, is told of each request refused for a
+	// missing or wrong X-Twilio-Signature, with the hook (HookSMS or
+	// HookStatus).
+	SignatureFailed func(ctx context.Context, hook string)
 }
+
+// The webhooks, as Observe and SignatureFailed name them.
+const (
+	HookSMS    = "sms"
+	HookStatus = "status"
+)
 
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
@@ -82,7 +92,7 @@ func (s *Server) now() time.Time {
 // verify reads the POST form and checks X-Twilio-Signature over the public
 // URL and every POST parameter. It writes the error response itself and
 // returns false when the request must go no further.
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) bool {
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return false
@@ -115,6 +125,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) bool {
 	v := client.NewRequestValidator(s.AuthToken)
 	if sig == "" || !v.Validate(url, params, sig) {
 		s.logger().WarnContext(r.Context(), "webhook signature check failed", "path", r.URL.Path, "signed", sig != "")
+		if s.SignatureFailed != nil {
+			s.SignatureFailed(r.Context(), hook)
+		}
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return false
 	}
@@ -127,10 +140,10 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	outcome := "error"
 	defer func() {
 		if s.Observe != nil {
-			s.Observe("sms", outcome, s.now().Sub(start))
+			s.Observe(HookSMS, outcome, s.now().Sub(start))
 		}
 	}()
-	if !s.verify(w, r) {
+	if !s.verify(w, r, HookSMS) {
 		outcome = "rejected"
 		return
 	}
@@ -204,10 +217,10 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 	outcome := "error"
 	defer func() {
 		if s.Observe != nil {
-			s.Observe("status", outcome, s.now().Sub(start))
+			s.Observe(HookStatus, outcome, s.now().Sub(start))
 		}
 	}()
-	if !s.verify(w, r) {
+	if !s.verify(w, r, HookStatus) {
 		outcome = "rejected"
 		return
 	}

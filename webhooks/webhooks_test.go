@@ -192,11 +192,19 @@ func TestServer_HandleSMS_Rejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			conv := &fakeConversation{reply: "x"}
-			s := &webhooks.Server{Conversation: conv, Statuses: &fakeStatuses{}, PublicURL: public, AuthToken: token}
+			var failures []string
+			s := &webhooks.Server{Conversation: conv, Statuses: &fakeStatuses{}, PublicURL: public, AuthToken: token,
+				SignatureFailed: func(_ context.Context, hook string) { failures = append(failures, hook) }}
 			w := httptest.NewRecorder()
 			s.HandleSMS(w, c.req())
 			if w.Code != c.status {
 				t.Fatalf("status %d, want %d (%s)", w.Code, c.status, w.Body)
+			}
+			// The check itself reports a signature failure, once; other
+			// refusals are not signature failures.
+			if want := c.status == http.StatusForbidden; want != (len(failures) == 1) || len(failures) > 1 ||
+				want && failures[0] != webhooks.HookSMS {
+				t.Fatalf("signature failures reported: %q", failures)
 			}
 			if len(conv.calls) != 0 {
 				t.Fatalf("conversation reached: %+v", conv.calls)

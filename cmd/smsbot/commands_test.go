@@ -498,27 +498,3 @@ func TestServe_BadFlag(t *testing.T) {
 		}
 	}
 }
-
-// TestDoctor_FileModes: doctor warns, with the chmod that fixes it, about
-// a database or key file that other users can read.
-func TestDoctor_FileModes(t *testing.T) {
-	f := newFarEnds(t, nil)
-	runCmd(t, f.env, "twilio-webhook")
-	db := f.env["SMSBOT_DB"]
-	out, _, _ := runCmd(t, f.env, "doctor")
-	if l := line(out, "OK", "file modes"); !strings.Contains(l, db) {
-		t.Fatalf("no OK line for file modes:\n%s", out)
-	}
-	key := db + ".key"
-	os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o644)
-	os.Chmod(db, 0o644)
-	out, _, code := runCmd(t, f.env, "doctor")
-	for _, p := range []string{db, key} {
-		if !strings.Contains(out, "WARN  file modes        "+p+" is mode 0644") || !strings.Contains(out, "fix: chmod 600 "+p) {
-			t.Errorf("no warning for %s:\n%s", p, out)
-		}
-	}
-	if code != exitOK {
-		t.Errorf("a warning failed doctor: exit %d", code)
-	}
-}

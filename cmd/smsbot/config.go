@@ -25,12 +25,13 @@ type config struct {
 	DB          string
 	PublicURL   string
 	Secret      string
-	KeyFile     string // SMSBOT_KEY_FILE: the generated server key; see keyFile
+	KeyFile     string
 	Name        string
 	Synchronous string
 	CAFile      string
 	Templates   string
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
+	MetricsAddr string // SMSBOT_METRICS_ADDR: /metrics on this address, not on Addr
 
 	AnswerKeywords bool
 	Limits         bot.Limits
@@ -83,22 +84,23 @@ func (s setting) doc() string {
 // settings lists every environment variable, in the order the help and
 // the README show them.
 var settings = []setting{
-	{Env: "SMSBOT_ADDR", Flag: "addr", DefaultDoc: ":8080; 127.0.0.1:8080 in dev", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
+	{Env: "SMSBOT_ADDR", Flag: "addr", Default: ":8080", DefaultDoc: ":8080 (127.0.0.1:8080 in dev)", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
 	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file", set: text(func(c *config) *string { return &c.DB })},
 	{Env: "SMSBOT_PUBLIC_URL", Flag: "public-url", DefaultDoc: "http://localhost:PORT in dev", Help: "the https URL Twilio and browsers use to reach the bot", set: text(func(c *config) *string { return &c.PublicURL })},
 	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in SMSBOT_KEY_FILE", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
-	{Env: "SMSBOT_KEY_FILE", DefaultDoc: "SMSBOT_DB + .key", Help: "file (mode 0600) of the generated server key when SMSBOT_SECRET is not set; back it up apart from the database", set: text(func(c *config) *string { return &c.KeyFile })},
+	{Env: "SMSBOT_KEY_FILE", DefaultDoc: "SMSBOT_DB with .key appended", Help: "file (0600) holding the generated server key when SMSBOT_SECRET is not set; keep it apart from database backups", set: text(func(c *config) *string { return &c.KeyFile })},
 	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
 	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
-	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as 127.0.0.1:6060", set: text(func(c *config) *string { return &c.Pprof })},
+	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
+	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as :6060 (127.0.0.1); the same address as SMSBOT_METRICS_ADDR shares its listener", set: text(func(c *config) *string { return &c.Pprof })},
 	{Env: "SMSBOT_CA_FILE", Help: "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)", set: text(func(c *config) *string { return &c.CAFile })},
 	{Env: "SMSBOT_LINKS_PER_HOUR", Default: strconv.Itoa(bot.DefaultLimits().LinksPerHour), Help: "login links per phone per hour", set: positive(func(c *config) *int { return &c.Limits.LinksPerHour })},
 	{Env: "SMSBOT_LINKS_PER_DAY", Default: strconv.Itoa(bot.DefaultLimits().LinksPerDay), Help: "login links per phone per day", set: positive(func(c *config) *int { return &c.Limits.LinksPerDay })},
 	{Env: "SMSBOT_CODE_ATTEMPTS", Default: strconv.Itoa(bot.DefaultLimits().CodeAttempts), Help: "wrong codes allowed per login", set: positive(func(c *config) *int { return &c.Limits.CodeAttempts })},
 	{Env: "SMSBOT_CODE_ATTEMPTS_PER_ACCOUNT", Default: strconv.Itoa(bot.DefaultLimits().CodeAttemptsPerAccount), Help: "wrong codes allowed per Auth0 account per 24 hours, across all phones; then no code is checked (0: no cap)", set: count(func(c *config) *int { return &c.Limits.CodeAttemptsPerAccount })},
-	{Env: "SMSBOT_REVERIFY_AFTER", Default: bot.DefaultLimits().ReverifyAfter.String(), Help: "a bound phone silent this long must link again (S) before its next command (0: never)", set: durationOrOff(func(c *config) *time.Duration { return &c.Limits.ReverifyAfter })},
+	{Env: "SMSBOT_REVERIFY_AFTER", Default: "2160h", Help: "a bound phone silent this long must link again (S) before its next command (0: never)", set: durationOrOff(func(c *config) *time.Duration { return &c.Limits.ReverifyAfter })},
 	{Env: "SMSBOT_REPLY_BUDGET", Default: strconv.Itoa(bot.DefaultLimits().ReplyBudget), Help: "replies per phone per 10 minutes, then silence", set: positive(func(c *config) *int { return &c.Limits.ReplyBudget })},
 	{Env: "SMSBOT_WEB_PER_MINUTE", Default: "30", Help: "requests per minute per client address on /l/ and /auth/callback", set: positive(func(c *config) *int { return &c.WebPerMinute })},
 	{Env: "SMSBOT_WEB_BURST", Default: "10", Help: "burst allowed above SMSBOT_WEB_PER_MINUTE", set: positive(func(c *config) *int { return &c.WebBurst })},
@@ -253,8 +255,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
 		}
 	}
-	if c.Addr == "" {
-		c.Addr = defaultAddr(c.Dev)
+	if c.Dev && getenv("SMSBOT_ADDR") == "" && !given["addr"] {
+		c.Addr = devAddr
 	}
 	if c.Auth0MgmtID == "" {
 		c.Auth0MgmtID = c.Auth0ClientID
@@ -263,7 +265,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.Auth0MgmtSecret = c.Auth0Secret
 	}
 	if c.Dev {
-		return c, errors.Join(append(errs, c.checkDev()...)...)
+		return c, errors.Join(errs...)
 	}
 	return c, errors.Join(append(errs, c.checkProduction()...)...)
 }

@@ -40,9 +40,6 @@ func TestLoadConfig_EveryRow(t *testing.T) {
 			continue
 		}
 		v := sampleValue(t, s)
-		if s.Env == "SMSBOT_PUBLIC_URL" {
-			v = "http://localhost:7" // dev mode refuses a public URL beyond loopback
-		}
 		c, err := loadConfig([]string{"--dev"}, func(k string) string {
 			if k == s.Env {
 				return v

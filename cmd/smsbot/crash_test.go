@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,8 +52,15 @@ func TestCrash(t *testing.T) {
 	}
 	defer tw.Close()
 	tw.SetFaults(twiliotest.Faults{RateDropBefore: 0.05, RateDropAfter: 0.05, RateLateAnswer: 0.1, RateQueued: 0.3, Hang: 1500 * time.Millisecond, Seed: int64(seed)})
-	port := freePort(t)
-	e := &e2e{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), dbPath: filepath.Join(dir, "crash.db"), twilio: tw, logs: &syncBuffer{}}
+	// The test holds the listening socket for the whole run and hands it to
+	// each start of the program (SMSBOT_ADDR=fd:3): no other process can
+	// take the port between a kill and the restart.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := &e2e{t: t, base: "http://" + ln.Addr().String(), dbPath: filepath.Join(dir, "crash.db"), twilio: tw, logs: &syncBuffer{}}
 	e.public = e.base
 	a, err := auth0test.New(auth0test.Options{ClientID: e2eClient, ClientSecret: e2eSecret, CallbackURLs: []string{e.public + "/auth/callback"}})
 	if err != nil {
@@ -66,7 +74,7 @@ func TestCrash(t *testing.T) {
 	ca := filepath.Join(dir, "ca.pem")
 	os.WriteFile(ca, append(tw.CertPEM(), a.CertPEM()...), 0o600)
 	env := append(os.Environ(),
-		"SMSBOT_ADDR="+strings.TrimPrefix(e.base, "http://"), "SMSBOT_DB="+e.dbPath, "SMSBOT_PUBLIC_URL="+e.public,
+		"SMSBOT_ADDR=fd:3", "SMSBOT_DB="+e.dbPath, "SMSBOT_PUBLIC_URL="+e.public,
 		"SMSBOT_SECRET="+e2eKey, "SMSBOT_CA_FILE="+ca, "SMSBOT_SYNCHRONOUS=FULL",
 		"TWILIO_ACCOUNT_SID="+e2eSID, "TWILIO_AUTH_TOKEN="+e2eToken, "TWILIO_FROM_NUMBER="+e2eNumber, "TWILIO_API_URL="+tw.URL(),
 		"AUTH0_DOMAIN="+a.Domain(), "AUTH0_CLIENT_ID="+e2eClient, "AUTH0_CLIENT_SECRET="+e2eSecret,
@@ -85,7 +93,14 @@ func TestCrash(t *testing.T) {
 		cmd := exec.Command(bin, "serve")
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = e.logs, e.logs
-		if err := cmd.Start(); err != nil {
+		sock, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.ExtraFiles = []*os.File{sock} // fd 3 in the program
+		err = cmd.Start()
+		sock.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 		waitHealthy(t, e.base, cmd)

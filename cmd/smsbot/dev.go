@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -15,10 +16,58 @@ import (
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/nest/sdmtest"
+	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/devphone"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
+
+// devAddr is where dev mode listens unless SMSBOT_ADDR or --addr says
+// otherwise: loopback, since the Dev Phone texts as any number, shows
+// every conversation and logs in as anyone.
+const devAddr = "127.0.0.1:8080"
+
+// useMode marks the database with the mode that opens it. Dev mode first
+// checks that it stays local: a loopback public URL, and a database that
+// production has never used.
+func useMode(ctx context.Context, cfg *config, db *store.DB) error {
+	if !cfg.Dev {
+		return db.UseMode(ctx, store.ModeProduction)
+	}
+	if u, err := url.Parse(cfg.PublicURL); err != nil || !loopbackHost(u.Hostname()) {
+		return usageError{fmt.Errorf("dev mode: public URL %q is not on loopback; dev mode serves only http://localhost", cfg.PublicURL)}
+	}
+	if err := db.UseMode(ctx, store.ModeDev); err != nil {
+		if errors.Is(err, store.ErrWrongMode) {
+			return usageError{fmt.Errorf("dev mode: %s: %w", cfg.DB, err)}
+		}
+		return err
+	}
+	return nil
+}
+
+// loopbackHost reports whether host (without port or brackets) is a
+// loopback name: localhost, 127.0.0.1 or ::1.
+func loopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// loopbackOnly answers 403 to requests whose Host is not a loopback name,
+// so that a page on another site cannot reach a dev-mode server through
+// DNS rebinding (its requests carry its own host name).
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = strings.Trim(r.Host, "[]")
+		}
+		if !loopbackHost(host) {
+			http.Error(w, "dev mode answers only to localhost, 127.0.0.1 and [::1]", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // devMode runs the local stand-ins of Twilio and Auth0 on loopback and the
 // Dev Phone. Production mode never builds it.
@@ -27,20 +76,18 @@ type devMode struct {
 	auth0  *auth0test.Server
 	phone  *devphone.Phone
 	sdm    *sdmtest.Server
-
-	warning string // exposed's, when dev mode listens beyond loopback
 }
 
 // startDev starts the stand-ins and points cfg at them.
 func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error) {
+	if !addr.IP.IsLoopback() {
+		log.Warn("DEV MODE LISTENS BEYOND LOOPBACK: anyone who reaches "+addr.String()+" can text as any number, read every conversation and log in as anyone; use 127.0.0.1 unless this is a closed network", "addr", addr.String())
+	}
 	if cfg.TwilioToken == "" {
 		cfg.TwilioToken = devAuthToken
 	}
 	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService = devAccountSID, devBotNumber, ""
-	d := &devMode{warning: exposed(addr)}
-	if d.warning != "" {
-		log.Warn(d.warning)
-	}
+	d := &devMode{}
 	d.twilio = twiliotest.New(twiliotest.Options{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, Numbers: []string{cfg.TwilioFrom}, DeliverStatus: true})
 	if err := d.twilio.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("dev: twilio stand-in: %w", err)
@@ -71,7 +118,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 
 	d.phone = devphone.New(devphone.Options{
 		Twilio:     d.twilio,
-		WebhookURL: "http://" + dialable(addr) + webhooks.PathSMS,
+		WebhookURL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/twilio/sms", addr.Port),
 		SignURL:    cfg.PublicURL + webhooks.PathSMS,
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
@@ -90,90 +137,16 @@ func (d *devMode) authorizeURL(cfg *config) string {
 	return cfg.PublicURL + "/dev/auth0/authorize"
 }
 
-// mount serves the Dev Phone and the Auth0 stand-in's login pages; their
-// writes only to same-origin requests.
+// mount serves the Dev Phone and the Auth0 stand-in's login page,
+// refusing cross-site writes (Sec-Fetch-Site, else Origin against Host).
+// routes puts the whole server behind loopbackOnly in dev mode.
 func (d *devMode) mount(r chi.Router) {
-	r.Group(func(r chi.Router) {
-		r.Use(http.NewCrossOriginProtection().Handler)
-		r.Mount("/dev/auth0", http.StripPrefix("/dev/auth0", d.auth0))
-		r.Mount("/dev", d.phone.Handler())
-	})
-}
-
-// guard makes the whole server answer only to loopback Host names in dev
-// mode: besides the Dev Phone, the webhook takes texts signed with the
-// fixed dev token, which any web page could sign. Production is left as
-// it is.
-func (d *devMode) guard(h http.Handler) http.Handler {
-	if d == nil {
-		return h
-	}
-	return loopbackHost(h)
-}
-
-// loopbackHost answers 403 to a request whose Host is not localhost,
-// 127.0.0.1 or [::1]: a page of another site that points its own name at
-// 127.0.0.1 (DNS rebinding) reaches the port, but under its own Host.
-func loopbackHost(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(r.Host); err == nil {
-			host = h
-		} else {
-			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		}
-		if host != "localhost" && host != "127.0.0.1" && host != "::1" {
-			http.Error(w, "dev mode answers on localhost only: open http://localhost:PORT/dev", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// defaultAddr is where serve listens when SMSBOT_ADDR and --addr are not
-// given: in dev mode on loopback only, since anyone who reaches the Dev
-// Phone can text as any number and log in as anyone.
-func defaultAddr(dev bool) string {
-	if dev {
-		return "127.0.0.1:8080"
-	}
-	return ":8080"
-}
-
-// checkDev lists what dev mode refuses: a public URL that is not on
-// loopback (Twilio and browsers elsewhere would be sent to dev mode).
-func (c *config) checkDev() []error {
-	if c.PublicURL == "" {
-		return nil
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" || !isLoopback(u.Hostname()) {
-		return []error{fmt.Errorf("SMSBOT_PUBLIC_URL %q: serve --dev runs on this machine only; leave it unset or use http://localhost:PORT", c.PublicURL)}
-	}
-	return nil
-}
-
-// dialable is where this process reaches its own listener.
-func dialable(addr *net.TCPAddr) string {
-	host := "127.0.0.1"
-	if !addr.IP.IsUnspecified() {
-		host = addr.IP.String()
-	}
-	return net.JoinHostPort(host, strconv.Itoa(addr.Port))
-}
-
-// exposed is the warning for dev mode listening beyond loopback, or "".
-func exposed(addr *net.TCPAddr) string {
-	if addr.IP.IsLoopback() {
-		return ""
-	}
-	return fmt.Sprintf("DEV MODE LISTENS ON %s, NOT ONLY ON LOOPBACK: anyone who reaches this port with a localhost Host header can text as any number, read every conversation and log in as anyone; unset SMSBOT_ADDR and --addr to listen on 127.0.0.1 only", addr)
+	cop := http.NewCrossOriginProtection()
+	r.Mount("/dev/auth0", cop.Handler(http.StripPrefix("/dev/auth0", d.auth0)))
+	r.Mount("/dev", cop.Handler(d.phone.Handler()))
 }
 
 func (d *devMode) banner(w io.Writer, cfg *config) {
-	if d.warning != "" {
-		fmt.Fprintf(w, "\n!!! %s !!!\n\n", d.warning)
-	}
 	fmt.Fprintf(w, "dev mode: open %s/dev to text the bot (bot number %s)\n", cfg.PublicURL, cfg.TwilioFrom)
 	fmt.Fprintf(w, "dev mode: Twilio stand-in at %s, Auth0 stand-in at https://%s\n", cfg.TwilioAPIURL, cfg.Auth0Domain)
 	if cfg.TwilioToken == devAuthToken {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -21,18 +20,17 @@ import (
 
 const doctorHelp = `
 Checks the configuration and the far ends, one line per check: OK, FAIL
-(with how to fix it), WARN (a risk, or could not check; does not fail) or
-SKIP (an earlier check failed). It reads the same environment as smsbot
-serve.
+(with how to fix it), WARN (could not check; does not fail) or SKIP (an
+earlier check failed). It reads the same environment as smsbot serve.
 
   config            every setting serve needs is set and well-formed
   public URL        SMSBOT_PUBLIC_URL is https
   database          SMSBOT_DB opens, migrates and takes a write
-  file modes        SMSBOT_DB, its -wal and -shm, and SMSBOT_KEY_FILE are
-                    readable by their owner only (WARN otherwise)
   public path       SMSBOT_PUBLIC_URL/readyz reaches the smsbot serve that
                     uses SMSBOT_DB (it serves a nonce written at its start)
   client IP header  with SMSBOT_CLIENT_IP_HEADER set: the proxy sets it
+  file modes        the database, its -wal/-shm and the key file are not
+                    readable by other users (WARN with the chmod to run)
   reply templates   SMSBOT_TEMPLATES parses; HELP replies meet carrier rules
   twilio account    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work
   twilio sender     TWILIO_FROM_NUMBER is a number of the account, or
@@ -131,8 +129,8 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.hc = hc
 	d.checkPublicURL()
 	d.checkDatabase()
-	d.checkFileModes()
 	d.checkPublicPath()
+	d.checkFileModes()
 	d.checkTemplates()
 	d.checkTwilio()
 	d.checkAuth0()
@@ -209,33 +207,6 @@ func (d *doctor) checkDatabase() {
 		return
 	}
 	d.ok(check, "%s is writable, %d migrations applied", d.cfg.DB, len(names))
-}
-
-// checkFileModes warns about a database or key file that users other
-// than its owner may read: they hold phone numbers, emails and the key.
-func (d *doctor) checkFileModes() {
-	const check = "file modes"
-	files := []string{d.cfg.DB, d.cfg.DB + "-wal", d.cfg.DB + "-shm"}
-	if d.cfg.Secret == "" {
-		files = append(files, d.cfg.keyFile())
-	}
-	var private []string
-	warned := false
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			continue // not there (yet): the database check reports a database that cannot be made
-		}
-		if m := fi.Mode().Perm(); m&0o077 != 0 {
-			d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("%s is mode %04o: other users can read it", f, m), Fix: "chmod 600 " + f})
-			warned = true
-			continue
-		}
-		private = append(private, f)
-	}
-	if !warned && len(private) > 0 {
-		d.ok(check, "%s readable by their owner only", strings.Join(private, ", "))
-	}
 }
 
 // checkPublicPath fetches SMSBOT_PUBLIC_URL/readyz, as Twilio and

@@ -72,20 +72,6 @@ type e2e struct {
 	env    map[string]string // the program's environment
 }
 
-// freePort returns a loopback port that was free a moment ago. Another
-// process may take it before it is used again; the program under test
-// should be given listenFD's socket instead. (Only the crash test, which
-// runs the binary, still uses it.)
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // listenFD listens on a free loopback port and hands the socket over as a
 // file descriptor for SMSBOT_ADDR=fd:N: the port stays held from the
 // moment it is chosen, so no other process can take it. The program owns

@@ -32,6 +32,7 @@ type metrics struct {
 	limits        *prometheus.CounterVec
 	logins        *prometheus.CounterVec
 	events        *prometheus.CounterVec
+	suspensions   *prometheus.CounterVec
 	webhook       *prometheus.HistogramVec
 	auth0         *prometheus.HistogramVec
 	auth0Errors   *prometheus.CounterVec
@@ -54,12 +55,13 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 	m.transitions = counter("transitions_total", "State machine transitions.", "from", "to")
 	m.replies = counter("replies_total", "Answers to inbound texts: replied, silent (nothing due), muted (reply budget spent) or duplicate (a replayed MessageSid).", "result")
 	m.texts = counter("outbound_texts_total", "Texts sent through the Twilio REST API by the outbox, by result (sent, retry, failed, skipped, deferred) and Twilio error code (0 for none).", "result", "error_code")
-	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and HTTP status (0 for none).", "result", "status")
+	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and Auth0's HTTP status when it refused one (0: accepted, or no answer).", "result", "status")
 	m.delivery = counter("delivery_status_total", "Delivery statuses from Twilio's status callbacks that moved a text forward, by status and Twilio error code (0 for none).", "status", "error_code")
 	m.signatureFail = counter("webhook_signature_failures_total", "Webhook requests refused for a missing or wrong X-Twilio-Signature.", "hook")
 	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, account_code_attempts, reply_budget, web (per client address).", "limit")
 	m.logins = counter("login_events_total", "Outcomes of the web half of subscribing (links opened, logins, errors).", "event")
-	m.events = counter("events_total", "Other events of the conversation engine.", "event")
+	m.events = counter("events_total", "Other events of the conversation engine: plugin_slow.", "event")
+	m.suspensions = counter("suspensions_total", "Bindings suspended until the phone links again, by cause: silent (no text for SMSBOT_REVERIFY_AFTER), lost (delivery errors say the number is gone), reassigned (the carrier lookup).", "cause")
 	m.webhook = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "smsbot", Name: "webhook_duration_seconds",
 		Help:    "Time to answer Twilio's webhooks, by hook (sms, status) and outcome.",
@@ -88,25 +90,30 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// engineCount is bot.Engine.Count.
-func (m *metrics) engineCount(name string, labels ...string) {
-	switch {
-	case name == "transition" && len(labels) == 2:
-		m.transitions.WithLabelValues(labels[0], labels[1]).Inc()
-	case name == "limit_hit" && len(labels) == 1:
-		m.limits.WithLabelValues(labels[0]).Inc()
-	default:
-		m.events.WithLabelValues(name).Inc()
-	}
+// engineHooks are the engine's hooks into the metrics.
+func (m *metrics) engineHooks() bot.Hooks {
+	return bot.Hooks{Transition: m.transition, LimitHit: m.limitHit, PluginSlow: m.pluginSlow, Suspended: m.suspended}
 }
 
+// suspended is bot.Hooks.Suspended.
+func (m *metrics) suspended(c bot.SuspendCause) { m.suspensions.WithLabelValues(string(c)).Inc() }
+
+// transition is bot.Hooks.Transition.
+func (m *metrics) transition(from, to string) { m.transitions.WithLabelValues(from, to).Inc() }
+
+// limitHit is bot.Hooks.LimitHit.
+func (m *metrics) limitHit(l bot.Limit) { m.limits.WithLabelValues(string(l)).Inc() }
+
+// pluginSlow is bot.Hooks.PluginSlow.
+func (m *metrics) pluginSlow() { m.events.WithLabelValues("plugin_slow").Inc() }
+
 // workerObserve is bot.Worker.Observe.
-func (m *metrics) workerObserve(kind, outcome string, code int) {
+func (m *metrics) workerObserve(kind string, outcome bot.Outcome, code int) {
 	switch kind {
 	case bot.JobSMS:
-		m.texts.WithLabelValues(outcome, strconv.Itoa(code)).Inc()
+		m.texts.WithLabelValues(string(outcome), strconv.Itoa(code)).Inc()
 	case bot.JobAccountSync:
-		m.accountSyncs.WithLabelValues(outcome, strconv.Itoa(code)).Inc()
+		m.accountSyncs.WithLabelValues(string(outcome), strconv.Itoa(code)).Inc()
 	}
 }
 
@@ -124,10 +131,15 @@ func (m *metrics) webhookObserve(hook, outcome string, d time.Duration) {
 func (m *metrics) loginCount(event string) { m.logins.WithLabelValues(event).Inc() }
 
 // webLimitHit is magiclink.IPLimiter.Hit.
-func (m *metrics) webLimitHit() { m.limits.WithLabelValues("web").Inc() }
+func (m *metrics) webLimitHit() { m.limits.WithLabelValues(limitWeb).Inc() }
 
-// signatureFailed counts a webhook refused with 403.
-func (m *metrics) signatureFailed(hook string) { m.signatureFail.WithLabelValues(hook).Inc() }
+// limitWeb is the limits_hit_total label of magiclink's per-address limit.
+const limitWeb = "web"
+
+// signatureFailed is webhooks.Server.SignatureFailed.
+func (m *metrics) signatureFailed(_ context.Context, hook string) {
+	m.signatureFail.WithLabelValues(hook).Inc()
+}
 
 // commandKinds names bot.Kind values for the inbound label.
 var commandKinds = map[bot.Kind]string{
@@ -154,14 +166,16 @@ func (c countedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot
 	if err != nil {
 		return res, err
 	}
+	if res.Duplicate { // Twilio's retry of a text already counted
+		c.m.replies.WithLabelValues("duplicate").Inc()
+		return res, nil
+	}
 	kind, ok := commandKinds[bot.Parse(in.Body).Kind]
 	if !ok {
 		kind = "other"
 	}
 	c.m.inbound.WithLabelValues(kind, res.State).Inc()
 	switch {
-	case res.Duplicate:
-		c.m.replies.WithLabelValues("duplicate").Inc()
 	case res.Muted:
 		c.m.replies.WithLabelValues("muted").Inc()
 	case res.Reply != "":

@@ -14,10 +14,11 @@ import (
 // instrument connects the parts' hooks to the metrics.
 func (a *app) instrument() {
 	m := a.metrics
-	a.engine.Count = m.engineCount
+	a.engine.Hooks = m.engineHooks()
 	a.worker.Observe = m.workerObserve
 	a.hooks.Observe = m.webhookObserve
 	a.hooks.Delivered = m.delivered
+	a.hooks.SignatureFailed = m.signatureFailed
 	a.hooks.Conversation = countedConversation{next: a.hooks.Conversation, m: m}
 	a.links.Count = m.loginCount
 	a.webLimit.Hit = m.webLimitHit
@@ -53,9 +54,8 @@ func quiet(path string) bool {
 
 // accessLog logs each request once it is answered: the request id, the
 // route pattern (never the path: /l/{token} carries a secret), the status,
-// the time taken and, for Twilio's webhooks, the MessageSid. It also
-// counts the webhooks refused for their signature. It must be the last
-// middleware before the routes, so that it sees the form the handler
+// the time taken and, for Twilio's webhooks, the MessageSid. It must be
+// the last middleware before the routes, so that it sees the form the handler
 // parsed.
 func (a *app) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,12 +79,9 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 			slog.Int("status", status),
 			slog.Duration("took", time.Since(start)),
 		}
-		if hook, ok := strings.CutPrefix(r.URL.Path, "/webhooks/twilio/"); ok {
+		if strings.HasPrefix(r.URL.Path, "/webhooks/twilio/") {
 			if sid := r.PostForm.Get("MessageSid"); sid != "" && len(sid) <= 64 {
 				attrs = append(attrs, slog.String("message_sid", sid))
-			}
-			if status == http.StatusForbidden && (hook == "sms" || hook == "status") {
-				a.metrics.signatureFailed(hook)
 			}
 		}
 		level := slog.LevelInfo

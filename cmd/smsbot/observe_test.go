@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,4 +198,112 @@ func TestRun_ShutdownFinishesInFlight(t *testing.T) {
 	if !strings.Contains(s.logs.String(), `"msg":"stopped"`) {
 		t.Errorf("no stopped log:\n%s", s.logs)
 	}
+}
+
+// TestE2E_RequestIDOnEveryLine drives whole flows, in production (JSON
+// logs) and in dev mode (text logs, with the thermostat commands), and
+// checks every line logged for a request: a line of the parts that serve
+// requests (components bot, webhooks, magiclink, nest) and every access-log
+// line must carry a request id, and that id must be one whose access-log
+// line comes at or after it, that is, the line was logged while its
+// request ran.
+func TestE2E_RequestIDOnEveryLine(t *testing.T) {
+	t.Run("production", func(t *testing.T) {
+		e := startE2E(t, nil)
+		const phone = "+15555550231"
+		e.subscribe(phone, "ids@example.com") // bot, webhooks and magiclink lines
+		f := e.form(phone, "H")
+		if status, _ := e.post(f, "bad-signature"); status != 403 {
+			t.Fatalf("bad signature: %d", status)
+		}
+		for range 3 {
+			e.text(phone, "S")
+		} // the third is refused: "link limit"
+		e.text(phone, "U")
+		checkRequestIDs(t, e.logs.String(), parseJSONLine, []string{"phone bound", "link limit", "inbound sms", "webhook signature check failed", "login confirmed, code shown"})
+	})
+	t.Run("dev", func(t *testing.T) {
+		e := startDevE2E(t)
+		const phone = "+15555556031"
+		e.subscribeDev(phone, "ids-nest@example.com")
+		if got := e.text(phone, "ST den 21"); got != "Den: heat set to 21C" {
+			t.Fatalf("ST: %q", got)
+		}
+		checkRequestIDs(t, e.logs.String(), parseTextLine, []string{"phone bound", "thermostat command"})
+	})
+}
+
+// requestComponents are the parts that log only while serving a request.
+var requestComponents = map[string]bool{"bot": true, "webhooks": true, "magiclink": true, "nest": true}
+
+// checkRequestIDs applies TestE2E_RequestIDOnEveryLine's rule to logs and
+// checks that each of the messages in want was logged at least once.
+func checkRequestIDs(t *testing.T, logs string, parse func(string) (map[string]string, error), want []string) {
+	t.Helper()
+	var recs []map[string]string
+	answered := map[string]int{} // request id: index of its access-log line
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		rec, err := parse(line)
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "http request" && rec["request_id"] != "" {
+			answered[rec["request_id"]] = len(recs)
+		}
+		recs = append(recs, rec)
+	}
+	seen := map[string]bool{}
+	for i, rec := range recs {
+		if !requestComponents[rec["component"]] && rec["msg"] != "http request" {
+			continue
+		}
+		seen[rec["msg"]] = true
+		id := rec["request_id"]
+		end, ok := answered[id]
+		switch {
+		case id == "":
+			t.Errorf("a request's line without request_id: %v", rec)
+		case !ok || end < i:
+			t.Errorf("a line with request id %q logged outside its request: %v", id, rec)
+		}
+	}
+	for _, msg := range want {
+		if !seen[msg] {
+			t.Errorf("the flow logged no %q line", msg)
+		}
+	}
+}
+
+func parseJSONLine(line string) (map[string]string, error) {
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rec))
+	for k, v := range rec {
+		out[k] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+// textAttr is one key=value of slog's text format; quoted values are Go
+// strings.
+var textAttr = regexp.MustCompile(`([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)`)
+
+func parseTextLine(line string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range textAttr.FindAllStringSubmatch(line, -1) {
+		v := m[2]
+		if strings.HasPrefix(v, `"`) {
+			var err error
+			if v, err = strconv.Unquote(v); err != nil {
+				return nil, fmt.Errorf("attr %s: %w", m[1], err)
+			}
+		}
+		out[m[1]] = v
+	}
+	if out["msg"] == "" {
+		return nil, fmt.Errorf("no msg")
+	}
+	return out, nil
 }

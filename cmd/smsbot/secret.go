@@ -1,75 +1,65 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/smsbot/smsbot/store"
 )
 
-// keyFile is where the generated server key lives: SMSBOT_KEY_FILE, else
-// the database path + ".key".
-func (c *config) keyFile() string {
-	if c.KeyFile != "" {
-		return c.KeyFile
+// keyFile is where the generated server key lives: SMSBOT_KEY_FILE, or
+// beside the database with ".key" appended. Never inside the database,
+// so that a copy of the database alone opens nothing.
+func keyFile(cfg *config) string {
+	if cfg.KeyFile != "" {
+		return cfg.KeyFile
 	}
-	return c.DB + ".key"
+	return cfg.DB + ".key"
 }
 
-// loadSecret returns the server key: SMSBOT_SECRET when set, else the key
-// file's, generated the first time. A key that an earlier version kept in
-// the database moves to the key file, and leaves the database.
+// loadSecret returns the server key: SMSBOT_SECRET (hex, or at least 32
+// bytes of text), else the key file, created 0600 on first start. A key
+// that an earlier version kept in the database is moved to the key file
+// (or dropped when SMSBOT_SECRET is set) and deleted from the database.
 func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger) ([]byte, error) {
-	if cfg.Secret != "" {
-		return parseSecret(cfg.Secret)
-	}
-	path := cfg.keyFile()
-	key, err := readKeyFile(path)
-	if err != nil {
-		return nil, err
-	}
 	legacy, err := db.LegacySecret(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var key []byte
 	switch {
-	case legacy != nil && key != nil && !bytes.Equal(legacy, key):
-		return nil, fmt.Errorf("the database holds a server key that differs from the one in %s: set SMSBOT_KEY_FILE to the file that belongs to this database, or, to keep %s, delete the database's key (replies stored before and logins under way will no longer open): sqlite3 %s \"DELETE FROM settings WHERE key = 'secret'\"", path, path, cfg.DB)
-	case legacy != nil && key == nil:
-		if key, err = writeKeyFile(path, legacy); err != nil {
+	case cfg.Secret != "":
+		if key, err = parseSecret(cfg.Secret); err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(key, legacy) {
-			return nil, fmt.Errorf("%s appeared while the database's server key was moved there, with another key: stop the other smsbot on this database and start again", path)
-		}
-		log.Warn("moved the server key out of the database into its own file: back it up apart from the database", "key_file", path)
-	case key == nil:
-		fresh := make([]byte, 32)
-		rand.Read(fresh) // never fails (crypto/rand)
-		if key, err = writeKeyFile(path, fresh); err != nil {
+	default:
+		if key, err = readKeyFile(keyFile(cfg), legacy, log); err != nil {
 			return nil, err
 		}
-		log.Info("generated a server key: back it up apart from the database", "key_file", path)
 	}
-	if legacy != nil {
-		if err := db.DeleteLegacySecret(ctx); err != nil {
-			return nil, err
-		}
+	if legacy == nil {
+		return key, nil
+	}
+	if err := db.DropLegacySecret(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Secret != "" || subtle.ConstantTimeCompare(key, legacy) == 0 {
+		log.Warn("deleted an old server key from the database; links, codes and login cookies made with it no longer work")
+	} else {
+		log.Warn("moved the server key out of the database into its key file; back the key file up apart from the database", "key_file", keyFile(cfg))
 	}
 	return key, nil
 }
 
-// parseSecret reads SMSBOT_SECRET: 64 or more hex digits, or at least 32
-// bytes of text.
+// parseSecret reads SMSBOT_SECRET: 64+ hex digits, or 32+ characters.
 func parseSecret(s string) ([]byte, error) {
 	if b, err := hex.DecodeString(s); err == nil && len(b) >= 32 {
 		return b, nil
@@ -80,63 +70,42 @@ func parseSecret(s string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// readKeyFile returns the key in path (hex), or nil when there is no file.
-func readKeyFile(path string) ([]byte, error) {
+// readKeyFile reads the key file (hex), creating it 0600 with initial (or
+// a new random key when initial is nil) if it does not exist.
+func readKeyFile(path string, initial []byte, log *slog.Logger) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return createKeyFile(path, initial, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) < 32 {
-		return nil, fmt.Errorf("key file %s: want 64 or more hex digits", path)
+		return nil, fmt.Errorf("key file %s: want 64 hex digits", path)
 	}
 	return key, nil
 }
 
-// writeKeyFile creates path (mode 0600) holding key in hex, all at once:
-// a synced temporary file linked into place, so a crash leaves no partial
-// file and a file made meanwhile by another process is kept. It returns
-// the key the file holds.
-func writeKeyFile(path string, key []byte) ([]byte, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".smsbot-key-*")
+func createKeyFile(path string, key []byte, log *slog.Logger) ([]byte, error) {
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("key file: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
-	defer os.Remove(f.Name())
-	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
+	_, err = fmt.Fprintf(f, "%x\n", key)
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err := errors.Join(err, f.Close()); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
-		return readKeyFile(path)
-	} else if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
+	log.Info("wrote the server key file", "key_file", path)
 	return key, nil
-}
-
-// syncDir makes a new name in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -56,10 +56,11 @@ func textBudget(perMinute int) func(time.Time) time.Duration {
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if cfg.Dev {
-		return slog.New(requestIDs(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
-	return slog.New(requestIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	return slog.New(requestIDs(maskPhones(h)))
 }
 
 // serve runs the server until ctx ends, then shuts down in order.
@@ -81,17 +82,15 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
-	if cfg.Pprof != "" {
-		stopPprof, err := startPprof(cfg.Pprof, log)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
+	stopOps, err := a.startOps(log)
+	if err != nil {
+		return err
 	}
+	defer stopOps()
 
 	var conns openConns
 	srv := &http.Server{
-		Handler:           a.dev.guard(a.routes()),
+		Handler:           a.routes(),
 		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -211,10 +210,10 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 			a.close()
 		}
 	}()
-
-	if err := claimMode(ctx, db, cfg.DB, cfg.Dev); err != nil {
+	if err := useMode(ctx, cfg, db); err != nil {
 		return nil, err
 	}
+
 	a.instance = rand.Text()
 	if err := db.SetInstance(ctx, a.instance); err != nil {
 		return nil, err

@@ -1,0 +1,115 @@
+// Package storetest is the contract suite of smsbot's stores: the tests
+// that every backend (SQLite in store, PostgreSQL in store/postgres) must
+// pass from the same code, so that neither can drift from bot's contract.
+// Each backend's own package runs it:
+//
+//	func TestContract(t *testing.T) { storetest.Run(t, storetest.Backend{...}) }
+//
+// What is particular to one backend (SQLite's group commit and backups,
+// PostgreSQL's instances sharing one database) is tested beside it.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+)
+
+// DB is what the suite drives: the conversation's store and outbox, and
+// the audit trail to check them by.
+type DB interface {
+	bot.Store
+	bot.Outbox
+	AuditLog(ctx context.Context, phone string) ([]bot.AuditEntry, error)
+}
+
+// Backend is a store under test.
+type Backend struct {
+	// Open returns a fresh, empty, migrated database of the test's own,
+	// closed at the test's end.
+	Open func(t *testing.T) DB
+	// DriverError reports whether err carries the driver's own error,
+	// which the log needs next to bot's generic message.
+	DriverError func(err error) bool
+}
+
+// Run runs the contract suite against b, each test in parallel on a
+// database of its own.
+func Run(t *testing.T, b Backend) {
+	tests := []struct {
+		name string
+		run  func(*testing.T, Backend)
+	}{
+		{"Tx_Phone_RoundTrip", testPhoneRoundTrip},
+		{"Tx_Phone_EveryField", testPhoneEveryField},
+		{"Tx_SavePhone_Constraints", testSavePhoneConstraints},
+		{"Tx_Suspension_RoundTrip", testSuspensionRoundTrip},
+		{"DB_Update_RollsBack", testUpdateRollsBack},
+		{"DB_Update_Serializes", testUpdateSerializes},
+		{"DB_View_ReadOnly", testViewReadOnly},
+		{"Tx_Reply_Dedupe", testReplyDedupe},
+		{"Tx_Links", testLinks},
+		{"Tx_WrongCodes", testWrongCodes},
+		{"Tx_LostDeliveries_OncePerMessage", testLostDeliveries},
+		{"Tx_Audit", testAudit},
+		{"DB_Claim", testClaim},
+		{"DB_Claim_OneJobPerRecipient", testClaimOneJobPerRecipient},
+		{"DB_Claim_NoTwoWorkers", testClaimNoTwoWorkers},
+		{"DB_Outbox_LeaseDeferTaken", testLeaseDeferTaken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, b)
+		})
+	}
+}
+
+// T0 is the suite's fixed "now".
+var T0 = time.UnixMilli(1_790_000_000_000)
+
+const (
+	phoneA = "+15555550101"
+	phoneB = "+15555550102"
+)
+
+// Enqueue queues jobs in one transaction and fails the test on an error.
+func Enqueue(t *testing.T, db bot.Store, jobs ...*bot.Job) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx bot.Tx) error {
+		for _, j := range jobs {
+			if err := tx.Enqueue(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SavePhone saves p in its own transaction.
+func SavePhone(ctx context.Context, db bot.Store, p *bot.Phone) error {
+	return db.Update(ctx, func(tx bot.Tx) error { return tx.SavePhone(ctx, p) })
+}
+
+// LoadPhone reads a phone in a read transaction.
+func LoadPhone(ctx context.Context, db bot.Store, number string) (*bot.Phone, error) {
+	var p *bot.Phone
+	err := db.View(ctx, func(tx bot.Tx) (err error) {
+		p, err = tx.Phone(ctx, number)
+		return err
+	})
+	return p, err
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
