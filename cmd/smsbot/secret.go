@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/smsbot/smsbot/store"
@@ -43,6 +44,9 @@ func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger
 	default:
 		if key, err = readKeyFile(keyFile(cfg), legacy, log); err != nil {
 			return nil, err
+		}
+		if legacy != nil && subtle.ConstantTimeCompare(key, legacy) == 0 {
+			return nil, usageError{fmt.Errorf("the database %s holds a server key that differs from the one in %s: point SMSBOT_KEY_FILE at the key file of this database; or, to keep %s, delete the database's key (links, codes and login cookies made with it stop working): sqlite3 %s \"DELETE FROM settings WHERE key = 'secret'\"", cfg.DB, keyFile(cfg), keyFile(cfg), cfg.DB)}
 		}
 	}
 	if legacy == nil {
@@ -87,25 +91,47 @@ func readKeyFile(path string, initial []byte, log *slog.Logger) ([]byte, error) 
 	return key, nil
 }
 
+// createKeyFile writes key (a new random one when nil) to path, mode
+// 0600, all at once: a synced temporary file linked into place, then the
+// directory synced, so that the key is on disk before the database lets
+// go of it, a crash leaves no partial key file, and a file another start
+// made meanwhile is kept (and read).
 func createKeyFile(path string, key []byte, log *slog.Logger) ([]byte, error) {
 	if key == nil {
 		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("key file: %w", err)
-		}
+		rand.Read(key) // never fails (crypto/rand)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".smsbot-key-*") // mode 0600
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
+	defer os.Remove(f.Name())
 	_, err = fmt.Fprintf(f, "%x\n", key)
 	if err == nil {
 		err = f.Sync()
 	}
 	if err := errors.Join(err, f.Close()); err != nil {
-		os.Remove(path)
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return readKeyFile(path, key, log)
+	} else if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	log.Info("wrote the server key file", "key_file", path)
 	return key, nil
+}
+
+// syncDir makes a new name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -78,5 +80,72 @@ func TestLoadSecret_MovesLegacyKey(t *testing.T) {
 	again, err := loadSecret(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || !bytes.Equal(again, old) {
 		t.Fatalf("second start: %x %v", again, err)
+	}
+}
+
+// TestLoadSecret_KeysDiffer: a database whose key differs from the key
+// file's is refused, and neither key is touched: the key file may belong
+// to another database, and deleting the database's key would lose it.
+func TestLoadSecret_KeysDiffer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := bytes.Repeat([]byte{7}, 32)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, old); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	other := strings.Repeat("cd", 32) + "\n"
+	if err := os.WriteFile(path+".key", []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadSecret(ctx, &config{DB: path}, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var u usageError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "differs from the one in "+path+".key") {
+		t.Fatalf("err = %v, want a usage error naming the key file", err)
+	}
+	if left, _ := db.LegacySecret(ctx); !bytes.Equal(left, old) {
+		t.Error("the refused start deleted the database's key")
+	}
+	if b, _ := os.ReadFile(path + ".key"); string(b) != other {
+		t.Error("the refused start changed the key file")
+	}
+}
+
+// TestLoadSecret_KeyFileWritten: the generated key file is hex, mode
+// 0600, and no temporary file is left beside it.
+func TestLoadSecret_KeyFileWritten(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "new.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := &config{DB: filepath.Join(dir, "new.db"), KeyFile: filepath.Join(dir, "k")}
+	key, err := loadSecret(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || len(key) != 32 {
+		t.Fatalf("key %x %v", key, err)
+	}
+	b, err := os.ReadFile(cfg.KeyFile)
+	if err != nil || strings.TrimSpace(string(b)) != hex.EncodeToString(key) {
+		t.Fatalf("key file %q %v", b, err)
+	}
+	if fi, _ := os.Stat(cfg.KeyFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %04o", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".smsbot-key-") {
+			t.Errorf("temporary file %s left", e.Name())
+		}
 	}
 }
