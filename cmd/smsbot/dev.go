@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -118,7 +119,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 
 	d.phone = devphone.New(devphone.Options{
 		Twilio:     d.twilio,
-		WebhookURL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/twilio/sms", addr.Port),
+		WebhookURL: "http://" + dialable(addr) + webhooks.PathSMS,
 		SignURL:    cfg.PublicURL + webhooks.PathSMS,
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
@@ -126,6 +127,16 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		Logger:     log.With("component", "devphone"),
 	})
 	return d, nil
+}
+
+// dialable is where this process reaches its own listener: 127.0.0.1
+// when it listens on every address, else the address it listens on.
+func dialable(addr *net.TCPAddr) string {
+	host := "127.0.0.1"
+	if !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 // authorizeURL is where browsers log in: in dev mode the stand-in's page

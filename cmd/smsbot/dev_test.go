@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,24 @@ func TestDev_BannerHidesTheEnvironmentsToken(t *testing.T) {
 	(&devMode{}).banner(&out, &config{PublicURL: "http://localhost:8080", TwilioToken: devAuthToken, TwilioFrom: devBotNumber})
 	if !strings.Contains(out.String(), fmt.Sprintf("%q", devAuthToken)) {
 		t.Fatalf("banner lacks the dev token:\n%s", out.String())
+	}
+}
+
+// TestDialable: the Dev Phone posts its texts to an address the server
+// listens on, also when an explicit SMSBOT_ADDR names one interface.
+func TestDialable(t *testing.T) {
+	for _, tc := range []struct {
+		addr *net.TCPAddr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv4(192, 168, 1, 10), Port: 9000}, "192.168.1.10:9000"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 9000}, "[::1]:9000"},
+	} {
+		if got := dialable(tc.addr); got != tc.want {
+			t.Errorf("dialable(%s) = %s, want %s", tc.addr, got, tc.want)
+		}
 	}
 }
