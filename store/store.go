@@ -312,9 +312,15 @@ const (
 // database that production has used (or that holds phones but no mark).
 var ErrWrongMode = errors.New("this database has been used in production (or holds phones from before databases were marked with their mode); dev mode needs its own: pass --db, or delete it if it holds only dev data")
 
-// UseMode marks the database with the mode that opens it. A database
-// marked production stays so, and dev mode refuses it, so that the Dev
-// Phone and the local Auth0 stand-in never reach real phones and accounts.
+// ErrDevDatabase is returned by UseMode when production is asked to open
+// a database that dev mode has used: its phones and bindings are made up.
+var ErrDevDatabase = errors.New("this database has been used in dev mode: its phones and bindings are made up; production needs its own: set SMSBOT_DB to a new file")
+
+// UseMode marks the database with the mode that opens it. Once marked, a
+// database keeps its mode: dev mode refuses one production has used, so
+// that the Dev Phone and the local Auth0 stand-in never reach real phones
+// and accounts, and production refuses one dev mode has used, so that no
+// made-up binding becomes a trusted command channel.
 func (db *DB) UseMode(ctx context.Context, m Mode) error {
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var prev string
@@ -334,7 +340,9 @@ func (db *DB) UseMode(ctx context.Context, m Mode) error {
 			return err
 		case Mode(prev) == ModeProduction && m == ModeDev:
 			return ErrWrongMode
-		case Mode(prev) == ModeProduction:
+		case Mode(prev) == ModeDev && m == ModeProduction:
+			return ErrDevDatabase
+		case Mode(prev) == m:
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('mode', ?)

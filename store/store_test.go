@@ -126,15 +126,18 @@ func TestDB_UseMode(t *testing.T) {
 			t.Fatalf("production again: %v", err)
 		}
 	})
-	t.Run("dev database may go to production", func(t *testing.T) {
+	t.Run("dev database refused in production", func(t *testing.T) {
 		db := open(t, "")
-		for _, m := range []store.Mode{store.ModeDev, store.ModeDev, store.ModeProduction} {
+		for _, m := range []store.Mode{store.ModeDev, store.ModeDev} {
 			if err := db.UseMode(ctx, m); err != nil {
 				t.Fatalf("%s: %v", m, err)
 			}
 		}
-		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
-			t.Fatalf("dev after production: %v", err)
+		if err := db.UseMode(ctx, store.ModeProduction); !errors.Is(err, store.ErrDevDatabase) {
+			t.Fatalf("production after dev: %v", err)
+		}
+		if err := db.UseMode(ctx, store.ModeDev); err != nil {
+			t.Fatalf("dev again after the refusal: %v", err)
 		}
 	})
 	t.Run("unmarked database with phones refused in dev", func(t *testing.T) {

@@ -33,7 +33,12 @@ const devAddr = "127.0.0.1:8080"
 // production has never used.
 func useMode(ctx context.Context, cfg *config, db *store.DB) error {
 	if !cfg.Dev {
-		return db.UseMode(ctx, store.ModeProduction)
+		if err := db.UseMode(ctx, store.ModeProduction); errors.Is(err, store.ErrDevDatabase) {
+			return usageError{fmt.Errorf("%s: %w", cfg.DB, err)}
+		} else if err != nil {
+			return err
+		}
+		return nil
 	}
 	if u, err := url.Parse(cfg.PublicURL); err != nil || !loopbackHost(u.Hostname()) {
 		return usageError{fmt.Errorf("dev mode: public URL %q is not on loopback; dev mode serves only http://localhost", cfg.PublicURL)}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -144,5 +145,26 @@ func TestDialable(t *testing.T) {
 		if got := dialable(tc.addr); got != tc.want {
 			t.Errorf("dialable(%s) = %s, want %s", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestRun_ProductionRefusesDevDatabase: production never serves a
+// database dev mode has used (its bindings are made up), and says why.
+func TestRun_ProductionRefusesDevDatabase(t *testing.T) {
+	e := newE2E(t, nil)
+	db, err := store.Open(context.Background(), e.dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UseMode(context.Background(), store.ModeDev); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"serve"}, func(k string) string { return e.env[k] }, io.Discard, io.Discard)
+	var usage usageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "used in dev mode") {
+		t.Fatalf("run: %v, want a usage error saying the database was used in dev mode", err)
 	}
 }
