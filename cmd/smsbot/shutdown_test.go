@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smsbot/smsbot/webhooks"
 )
@@ -56,9 +58,12 @@ func (s *stoppable) wait(t *testing.T) error {
 	return err
 }
 
-// halfRequest opens a connection and sends a signed inbound text whose
-// body stops after 10 bytes; it returns the connection and the rest of the
-// body. Once it returns the server has accepted the connection.
+// halfRequest opens a connection and sends the headers of a signed
+// inbound text with "Expect: 100-continue", and no body; it returns the
+// connection and the body to send. It returns once the server answered
+// "100 Continue", that is once the handler runs and waits for the body:
+// the request is in flight, not a connection that might not have been
+// read yet.
 func (s *stoppable) halfRequest(t *testing.T) (net.Conn, string) {
 	t.Helper()
 	form := url.Values{
@@ -72,13 +77,23 @@ func (s *stoppable) halfRequest(t *testing.T) (net.Conn, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", webhooks.PathSMS, sig, len(body), body[:10])
-	// The listener accepts in order: a later connection answered means
-	// the server accepted this one.
-	if !answers(s.base + "/healthz") {
-		t.Fatal("healthz")
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", webhooks.PathSMS, sig, len(body))
+	// Read the interim answer a byte at a time, so that nothing of the
+	// final answer is taken from the connection.
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var got []byte
+	for !bytes.HasSuffix(got, []byte("\r\n\r\n")) {
+		b := make([]byte, 1)
+		if _, err := conn.Read(b); err != nil {
+			t.Fatalf("waiting for 100 Continue: %v (got %q)", err, got)
+		}
+		got = append(got, b[0])
 	}
-	return conn, body[10:]
+	conn.SetReadDeadline(time.Time{})
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 100 ")) {
+		t.Fatalf("want 100 Continue, got %q", got)
+	}
+	return conn, body
 }
 
 // TestRun_ShutdownCutsStuckRequest: a client that keeps its request open
