@@ -42,6 +42,16 @@ type Outbox interface {
 	NextDue(ctx context.Context) (time.Time, error)
 }
 
+// TakenWindow is how far before an ambiguous text's first try the texts
+// other jobs delivered are gathered (Job.Taken), so that the Sender's
+// check at the provider never adopts one of them. It must be wider than
+// the window the Sender searches (a minute before the first try, in whole
+// seconds, on the provider's clock): a text the provider created in that
+// window was recorded by its job at the same moment or later, so the job
+// finished inside this window even with the rounding and a clock skew of
+// up to a minute.
+const TakenWindow = 3 * time.Minute
+
 // Sender sends a text through the SMS provider and returns the provider's
 // message id. Failures should be *DeliveryError.
 type Sender interface {
@@ -314,7 +324,7 @@ func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 	case JobSMS:
 		if j.Ambiguous {
 			var err error
-			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, j.Body, j.FirstTry.Add(-time.Minute)); err != nil {
+			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, j.Body, j.FirstTry.Add(-TakenWindow)); err != nil {
 				return "", err
 			}
 		}

@@ -131,7 +131,7 @@ func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 const (
 	findPageSize = 1000        // messages per page of the list (Twilio's most)
 	findMax      = 5000        // messages read at most, unless Sender.LookupMax
-	findMargin   = time.Minute // slack for the clocks of Twilio and ours
+	findMargin   = time.Minute // slack for the clocks of Twilio and ours; well inside bot.TakenWindow
 )
 
 // find looks for the message an earlier try of the ambiguous job j may

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -193,5 +196,91 @@ func TestSender_Send_AmbiguousTooManyToTell(t *testing.T) {
 	s.LookupMax = 4
 	if _, err := s.Send(ctx, &bot.Job{To: to, Body: "your code prompt", Ambiguous: true, FirstTry: time.Now()}); err != nil || len(tw.Messages()) != 5 {
 		t.Fatalf("within the bound: %v, %d messages", err, len(tw.Messages()))
+	}
+}
+
+// TestWorker_Ambiguous_NeverAdoptsAnEarlierJobsText runs the real worker,
+// store and sender against the stand-in on a controlled clock: a job's
+// text is delivered, and the next job for the phone, with the same body,
+// first tries a little over a minute later and loses the answer. Its
+// lookup must find its own text, not the earlier job's (which Twilio
+// dates to the whole second, inside the lookup's window).
+func TestWorker_Ambiguous_NeverAdoptsAnEarlierJobsText(t *testing.T) {
+	base := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := base
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+
+	tw := twiliotest.New(twiliotest.Options{AccountSID: sid, AuthToken: token, Numbers: []string{number}, Now: clock})
+	if err := tw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tw.Close() })
+	rc, err := webhooks.NewRestClient(webhooks.ClientConfig{AccountSID: sid, AuthToken: token, APIURL: tw.URL(), HTTPClient: tw.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), store.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	const phone, body = "+15555550101", "reply with the code"
+	queue := func(at time.Time) {
+		t.Helper()
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			if err := tx.SavePhone(ctx, &bot.Phone{Number: phone, State: bot.StateIdle, CreatedAt: base, UpdatedAt: at}); err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx, &bot.Job{Kind: bot.JobSMS, To: phone, Body: body, CreatedAt: at})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &bot.Worker{Outbox: db, Store: db, SMS: &webhooks.Sender{Client: rc, From: number}, Now: clock, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	runOnce := func() {
+		t.Helper()
+		if did, err := w.RunOnce(ctx); err != nil || !did {
+			t.Fatalf("run: %v %v", did, err)
+		}
+	}
+
+	queue(base)
+	set(base.Add(100 * time.Millisecond))
+	runOnce() // the first text, delivered; Twilio dates it 12:00:00
+	queue(base.Add(time.Second))
+	set(base.Add(time.Minute + 300*time.Millisecond))
+	tw.SetFaults(twiliotest.Faults{RateDropAfter: 1})
+	runOnce() // the second text: created, its answer lost
+	tw.SetFaults(twiliotest.Faults{})
+	set(base.Add(time.Minute + time.Second))
+	runOnce() // the retry looks for it
+
+	jobs, err := db.OutboxJobs(ctx, false)
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs not done: %+v %v", jobs, err)
+	}
+	msgs := tw.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("Twilio has %d texts, want 2 (none sent twice)", len(msgs))
+	}
+	// Every job's result, each Twilio text recorded by exactly one job.
+	taken, err := db.Taken(ctx, 0, phone, body, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		n := 0
+		for _, s := range taken {
+			if s == m.SID {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("Twilio's text %s is recorded by %d jobs, want 1", m.SID, n)
+		}
 	}
 }

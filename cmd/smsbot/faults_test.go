@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/smsbot/smsbot/bot"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +111,9 @@ func (e *e2e) checkOnce() (delivered, duplicates, shared int) {
 		results[sid] = true
 		delivered++
 	}
+	if shared > 0 {
+		e.logSharedJobs()
+	}
 	for _, m := range e.twilio.Messages() {
 		if !results[m.SID] {
 			e.t.Errorf("Twilio has %s (%q to %s) that no job recorded: a text sent twice", m.SID, m.Body, m.To)
@@ -117,6 +121,25 @@ func (e *e2e) checkOnce() (delivered, duplicates, shared int) {
 		}
 	}
 	return delivered, duplicates, shared
+}
+
+// logSharedJobs logs the jobs that recorded one Twilio message, to tell
+// how they came to share it.
+func (e *e2e) logSharedJobs() {
+	rows, err := e.db.Query(`SELECT id, phone, created_at, first_try, finished_at, attempts, ambiguous, result, last_error FROM outbox
+		WHERE kind = 'sms' AND result IN (SELECT result FROM outbox WHERE kind = 'sms' AND state = 'done' AND result LIKE 'SM%' GROUP BY result HAVING COUNT(*) > 1)
+		ORDER BY result, id`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, created, first, finished, attempts, ambiguous int64
+		var phone, result, lastErr string
+		rows.Scan(&id, &phone, &created, &first, &finished, &attempts, &ambiguous, &result, &lastErr)
+		e.t.Logf("job %d to %s: created %d, first try %d (+%d ms), finished %d (+%d ms), %d attempts, ambiguous %d, result %s, last error %q",
+			id, bot.MaskPhone(phone), created, first, first-created, finished, finished-created, attempts, ambiguous, result, lastErr)
+	}
 }
 
 // TestFaults_FlakyFarEnds subscribes phones three times each (three code
