@@ -138,15 +138,26 @@ var statusRank = map[string]int{
 	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5,
 }
 
+// StatusRank returns the rank of one of Twilio's message statuses: a
+// callback whose rank is not above the stored one changes nothing. Every
+// backend records statuses by it.
+func StatusRank(status string) (int, error) {
+	rank, ok := statusRank[status]
+	if !ok {
+		return 0, bot.Errorf(bot.EINVALID, "unknown message status %q", status)
+	}
+	return rank, nil
+}
+
 // RecordStatus records a delivery status callback. A status that ranks
 // below the one stored is ignored; it reports whether anything changed.
 func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error) {
-	rank, ok := statusRank[status]
-	if !ok {
-		return false, bot.Errorf(bot.EINVALID, "unknown message status %q", status)
+	rank, err := StatusRank(status)
+	if err != nil {
+		return false, err
 	}
 	var changed bool
-	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages (sid, phone, status, rank, error_code, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (sid) DO UPDATE SET status = excluded.status, rank = excluded.rank,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store"
 )
 
@@ -109,97 +108,5 @@ func TestDB_Open_FilesArePrivate(t *testing.T) {
 		if m := fi.Mode().Perm(); m != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), m)
 		}
-	}
-}
-
-func TestDB_UseMode(t *testing.T) {
-	ctx := context.Background()
-	t.Run("production database refused in dev", func(t *testing.T) {
-		db := open(t, "")
-		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
-			t.Fatalf("dev on a production database: %v", err)
-		}
-		if err := db.UseMode(ctx, store.ModeProduction); err != nil {
-			t.Fatalf("production again: %v", err)
-		}
-	})
-	t.Run("dev database refused in production", func(t *testing.T) {
-		db := open(t, "")
-		for _, m := range []store.Mode{store.ModeDev, store.ModeDev} {
-			if err := db.UseMode(ctx, m); err != nil {
-				t.Fatalf("%s: %v", m, err)
-			}
-		}
-		if err := db.UseMode(ctx, store.ModeProduction); !errors.Is(err, store.ErrDevDatabase) {
-			t.Fatalf("production after dev: %v", err)
-		}
-		if err := db.UseMode(ctx, store.ModeDev); err != nil {
-			t.Fatalf("dev again after the refusal: %v", err)
-		}
-	})
-	t.Run("unmarked database with phones refused in dev", func(t *testing.T) {
-		db := open(t, "")
-		err := db.Update(ctx, func(tx bot.Tx) error {
-			return tx.SavePhone(ctx, &bot.Phone{Number: "+15555550101", State: bot.StateIdle, CreatedAt: t0, UpdatedAt: t0})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.UseMode(ctx, store.ModeDev); !errors.Is(err, store.ErrWrongMode) {
-			t.Fatalf("dev on an unmarked database with phones: %v", err)
-		}
-	})
-}
-
-func enqueue(t *testing.T, db *store.DB, jobs ...*bot.Job) {
-	t.Helper()
-	ctx := context.Background()
-	err := db.Update(ctx, func(tx bot.Tx) error {
-		for _, j := range jobs {
-			if err := tx.Enqueue(ctx, j); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestDB_RecordStatus_Monotonic(t *testing.T) {
-	db := open(t, "")
-	ctx := context.Background()
-	sid := "SM00000000000000000000000000000001"
-	steps := []struct {
-		status  string
-		code    int
-		changed bool
-		want    string
-	}{
-		{"sent", 0, true, "sent"},
-		{"queued", 0, false, "sent"}, // late
-		{"sent", 0, false, "sent"},   // twice
-		{"undelivered", 30003, true, "undelivered"},
-		{"sent", 0, false, "undelivered"},
-	}
-	for _, s := range steps {
-		changed, err := db.RecordStatus(ctx, sid, "+15555550101", s.status, s.code, t0)
-		if err != nil || changed != s.changed {
-			t.Fatalf("%s: changed %v %v", s.status, changed, err)
-		}
-		m, _ := db.Message(ctx, sid)
-		if m.Status != s.want {
-			t.Fatalf("after %s: %s", s.status, m.Status)
-		}
-	}
-	if m, _ := db.Message(ctx, sid); m.ErrorCode != 30003 {
-		t.Fatalf("error code lost: %+v", m)
-	}
-	if _, err := db.RecordStatus(ctx, sid, "", "exploded", 0, t0); bot.ErrorCode(err) != bot.EINVALID {
-		t.Fatalf("unknown status: %v", err)
 	}
 }

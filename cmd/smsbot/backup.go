@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{fmt.Errorf("backup: want one PATH, the new file to write (got %d arguments)", fs.NArg())}
 	}
 	path := fs.Arg(0)
+	if isPostgres(cfg.DB) {
+		return usageError{errors.New("backup: SMSBOT_DB is a PostgreSQL database: use pg_dump (smsbot backup copies SQLite files)")}
+	}
 	if _, err := os.Stat(cfg.DB); err != nil {
 		return fmt.Errorf("database %s: %w", cfg.DB, err)
 	}

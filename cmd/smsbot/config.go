@@ -28,6 +28,7 @@ type config struct {
 	KeyFile     string
 	Name        string
 	Synchronous string
+	PGPool      int // SMSBOT_PG_POOL: PostgreSQL connections per instance, 0 for pgxpool's default
 	CAFile      string
 	Templates   string
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
@@ -85,12 +86,13 @@ func (s setting) doc() string {
 // the README show them.
 var settings = []setting{
 	{Env: "SMSBOT_ADDR", Flag: "addr", Default: ":8080", DefaultDoc: ":8080 (127.0.0.1:8080 in dev)", Help: "address to listen on, or fd:N to serve on the open socket N (systemd socket activation)", set: text(func(c *config) *string { return &c.Addr })},
-	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file", set: text(func(c *config) *string { return &c.DB })},
+	{Env: "SMSBOT_DB", Flag: "db", Default: "smsbot.db", Help: "SQLite database file, or a postgres:// (postgresql://) URL to keep the state in PostgreSQL (several instances)", set: text(func(c *config) *string { return &c.DB })},
 	{Env: "SMSBOT_PUBLIC_URL", Flag: "public-url", DefaultDoc: "http://localhost:PORT in dev", Help: "the https URL Twilio and browsers use to reach the bot", set: text(func(c *config) *string { return &c.PublicURL })},
 	{Env: "SMSBOT_SECRET", DefaultDoc: "generated once, kept in SMSBOT_KEY_FILE", Help: "server key (32+ bytes, or 64 hex digits) for codes, cookies and stored replies", set: text(func(c *config) *string { return &c.Secret })},
-	{Env: "SMSBOT_KEY_FILE", DefaultDoc: "SMSBOT_DB with .key appended", Help: "file (0600) holding the generated server key when SMSBOT_SECRET is not set; keep it apart from database backups", set: text(func(c *config) *string { return &c.KeyFile })},
+	{Env: "SMSBOT_KEY_FILE", DefaultDoc: "SMSBOT_DB with .key appended (SQLite)", Help: "file (0600) holding the generated server key when SMSBOT_SECRET is not set; keep it apart from database backups. With PostgreSQL set SMSBOT_SECRET or this", set: text(func(c *config) *string { return &c.KeyFile })},
 	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
+	{Env: "SMSBOT_PG_POOL", DefaultDoc: "the greater of 4 and the number of CPUs", Help: "PostgreSQL connections per instance (pool size); SQLite ignores it", set: count(func(c *config) *int { return &c.PGPool })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
 	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
 	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
@@ -265,6 +267,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.Auth0MgmtSecret = c.Auth0Secret
 	}
 	if c.Dev {
+		if isPostgres(c.DB) {
+			errs = append(errs, errors.New("dev mode stays on SQLite: SMSBOT_DB is a PostgreSQL URL; pass --db FILE"))
+		}
 		return c, errors.Join(errs...)
 	}
 	return c, errors.Join(append(errs, c.checkProduction()...)...)
@@ -288,6 +293,9 @@ func (c *config) checkProduction() []error {
 	missing("AUTH0_CLIENT_ID", c.Auth0ClientID)
 	missing("AUTH0_CLIENT_SECRET", c.Auth0Secret)
 	errs = append(errs, c.Nest.check()...)
+	if err := checkKeySource(c); err != nil {
+		errs = append(errs, err)
+	}
 	if c.PublicURL != "" {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			errs = append(errs, err)

@@ -31,7 +31,7 @@ const devAddr = "127.0.0.1:8080"
 // useMode marks the database with the mode that opens it. Dev mode first
 // checks that it stays local: a loopback public URL, and a database that
 // production has never used.
-func useMode(ctx context.Context, cfg *config, db *store.DB) error {
+func useMode(ctx context.Context, cfg *config, db database) error {
 	if !cfg.Dev {
 		if err := db.UseMode(ctx, store.ModeProduction); errors.Is(err, store.ErrDevDatabase) {
 			return usageError{fmt.Errorf("%s: %w", cfg.DB, err)}

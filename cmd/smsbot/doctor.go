@@ -14,7 +14,6 @@ import (
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
-	"github.com/smsbot/smsbot/store"
 	"github.com/smsbot/smsbot/webhooks"
 )
 
@@ -191,9 +190,9 @@ func (d *doctor) checkPublicURL() {
 
 func (d *doctor) checkDatabase() {
 	const check = "database"
-	db, err := store.Open(d.ctx, d.cfg.DB, store.Options{Synchronous: d.cfg.Synchronous})
+	db, err := openDatabase(d.ctx, d.cfg)
 	if err != nil {
-		d.fail(check, fmt.Sprintf("%s: %v", d.cfg.DB, err), "make SMSBOT_DB a file in a directory smsbot can write to")
+		d.fail(check, err.Error(), "make SMSBOT_DB a file in a directory smsbot can write to, or a postgres:// URL of a server that answers")
 		return
 	}
 	defer db.Close()
@@ -277,7 +276,7 @@ func (d *doctor) skipClientIP(check string) {
 
 // instance reads the nonce smsbot serve wrote into SMSBOT_DB at its start.
 func (d *doctor) instance() (string, error) {
-	db, err := store.Open(d.ctx, d.cfg.DB, store.Options{Synchronous: d.cfg.Synchronous})
+	db, err := openDatabase(d.ctx, d.cfg)
 	if err != nil {
 		return "", err
 	}

@@ -14,8 +14,11 @@ import (
 // group that must read them.
 func (d *doctor) checkFileModes() {
 	const check = "file modes"
-	paths := []string{d.cfg.DB, d.cfg.DB + "-wal", d.cfg.DB + "-shm"}
-	if d.cfg.Secret == "" {
+	var paths []string
+	if !isPostgres(d.cfg.DB) { // PostgreSQL keeps its own files
+		paths = []string{d.cfg.DB, d.cfg.DB + "-wal", d.cfg.DB + "-shm"}
+	}
+	if d.cfg.Secret == "" && (d.cfg.KeyFile != "" || !isPostgres(d.cfg.DB)) {
 		paths = append(paths, keyFile(d.cfg))
 	}
 	open, err := openToOthers(paths)

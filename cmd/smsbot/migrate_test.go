@@ -13,7 +13,7 @@ func TestMigrate_SaysWhatItDid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.db")
 	env := map[string]string{"SMSBOT_DB": path}
 	out, errs, code := runCmd(t, env, "migrate")
-	if code != 0 || strings.Contains(out, "applied 0 migration") || !strings.Contains(out, path+": applied ") {
+	if code != 0 || strings.Contains(out, "applied 0 migration") || !strings.Contains(out, path+" (SQLite): applied ") {
 		t.Fatalf("first migrate: exit %d %q %s", code, out, errs)
 	}
 	out, errs, code = runCmd(t, env, "migrate")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
-	"github.com/smsbot/smsbot/store"
 )
 
 const outboxHelp = `
@@ -73,9 +72,9 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{errors.New("outbox retry: give one job ID or --all-failed")}
 	}
 
-	db, err := store.Open(ctx, cfg.DB, store.Options{Synchronous: cfg.Synchronous})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("database %s: %w", cfg.DB, err)
+		return err
 	}
 	defer db.Close()
 	if cmd == "list" {
@@ -107,7 +106,7 @@ func parseOutboxArgs(fs *flag.FlagSet, cmd string, args []string) ([]int64, erro
 	return ids, nil
 }
 
-func listOutbox(ctx context.Context, db *store.DB, failedOnly bool, w io.Writer) error {
+func listOutbox(ctx context.Context, db database, failedOnly bool, w io.Writer) error {
 	jobs, err := db.OutboxJobs(ctx, failedOnly)
 	if err != nil {
 		return err
@@ -140,7 +139,7 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func retryOutbox(ctx context.Context, db *store.DB, ids []int64, reason string, w io.Writer) error {
+func retryOutbox(ctx context.Context, db database, ids []int64, reason string, w io.Writer) error {
 	done, err := db.RetryFailed(ctx, ids, time.Now(), reason)
 	if code := bot.ErrorCode(err); code == bot.ENOTFOUND || code == bot.EINVALID {
 		return errors.New(bot.ErrorMessage(err) + " (nothing changed)")

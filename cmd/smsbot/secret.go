@@ -17,8 +17,10 @@ import (
 )
 
 // keyFile is where the generated server key lives: SMSBOT_KEY_FILE, or
-// beside the database with ".key" appended. Never inside the database,
-// so that a copy of the database alone opens nothing.
+// beside the SQLite database with ".key" appended. Never inside the
+// database, so that a copy of the database alone opens nothing.
+// PostgreSQL has no file beside it: checkKeySource wants SMSBOT_SECRET or
+// SMSBOT_KEY_FILE there.
 func keyFile(cfg *config) string {
 	if cfg.KeyFile != "" {
 		return cfg.KeyFile
@@ -30,10 +32,14 @@ func keyFile(cfg *config) string {
 // bytes of text), else the key file, created 0600 on first start. A key
 // that an earlier version kept in the database is moved to the key file
 // (or dropped when SMSBOT_SECRET is set) and deleted from the database.
-func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger) ([]byte, error) {
-	legacy, err := db.LegacySecret(ctx)
-	if err != nil {
-		return nil, err
+func loadSecret(ctx context.Context, cfg *config, db database, log *slog.Logger) ([]byte, error) {
+	old, _ := db.(legacySecrets) // only SQLite databases ever held a key
+	var legacy []byte
+	var err error
+	if old != nil {
+		if legacy, err = old.LegacySecret(ctx); err != nil {
+			return nil, err
+		}
 	}
 	var key []byte
 	switch {
@@ -52,7 +58,7 @@ func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger
 	if legacy == nil {
 		return key, nil
 	}
-	if err := db.DropLegacySecret(ctx); err != nil {
+	if err := old.DropLegacySecret(ctx); err != nil {
 		return nil, err
 	}
 	if cfg.Secret != "" || subtle.ConstantTimeCompare(key, legacy) == 0 {
@@ -61,6 +67,25 @@ func loadSecret(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger
 		log.Warn("moved the server key out of the database into its key file; back the key file up apart from the database", "key_file", keyFile(cfg))
 	}
 	return key, nil
+}
+
+// legacySecrets is a database that earlier versions kept the server key
+// in (SQLite).
+type legacySecrets interface {
+	LegacySecret(ctx context.Context) ([]byte, error)
+	DropLegacySecret(ctx context.Context) error
+}
+
+var _ legacySecrets = (*store.DB)(nil)
+
+// checkKeySource wants, with PostgreSQL, SMSBOT_SECRET (the same on every
+// instance) or an explicit SMSBOT_KEY_FILE: there is no file beside a
+// database URL to keep a generated key in.
+func checkKeySource(c *config) error {
+	if isPostgres(c.DB) && c.Secret == "" && c.KeyFile == "" {
+		return errors.New("SMSBOT_DB is a PostgreSQL URL: set SMSBOT_SECRET (the same key on every instance) or SMSBOT_KEY_FILE; there is no file beside the database to keep a generated key in")
+	}
+	return nil
 }
 
 // parseSecret reads SMSBOT_SECRET: 64+ hex digits, or 32+ characters.

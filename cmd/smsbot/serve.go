@@ -29,7 +29,7 @@ import (
 type app struct {
 	cfg    *config
 	log    *slog.Logger
-	db     *store.DB
+	db     database
 	engine *bot.Engine
 	worker *bot.Worker
 	hooks  *webhooks.Server
@@ -199,9 +199,9 @@ func shutdown(srv *http.Server, conns *openConns, timeout time.Duration, log *sl
 
 // build opens the database and wires the parts.
 func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr) (*app, error) {
-	db, err := store.Open(ctx, cfg.DB, store.Options{Synchronous: cfg.Synchronous})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
+		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db, metrics: newMetrics(db, time.Now)}
 	ok := false
@@ -373,25 +373,24 @@ func loadTemplates(path string) (map[string]string, error) {
 
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "smsbot migrate [--db FILE]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre).", stderr)
+	fs := newFlags("migrate", "smsbot migrate [--db FILE|URL]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre), and with PostgreSQL once per deploy.", stderr)
 	cfg, _ := envConfig(getenv)
-	path := cfg.DB
-	fs.StringVar(&path, "db", path, "SQLite database file (SMSBOT_DB)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite database file or postgres:// URL (SMSBOT_DB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
 	}
-	db, err := store.Open(ctx, path, store.Options{})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("database %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
 	names, err := db.Migrations(ctx)
 	if err != nil {
-		return fmt.Errorf("database %s: %w", path, err)
+		return fmt.Errorf("database %s: %w", dbName(cfg.DB), err)
 	}
-	fmt.Fprintf(stdout, "%s: applied %d migration(s) now, %d in all (latest %s)\n", path, len(db.Applied()), len(names), names[len(names)-1])
+	fmt.Fprintf(stdout, "%s (%s): applied %d migration(s) now, %d in all (latest %s)\n", dbName(cfg.DB), backendName(cfg.DB), len(db.Applied()), len(names), names[len(names)-1])
 	return nil
 }

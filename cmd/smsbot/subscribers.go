@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
-	"github.com/smsbot/smsbot/store"
 )
 
 const subscribersUsage = `smsbot subscribers list|show PHONE|remove PHONE|export [flags]`
@@ -103,7 +102,7 @@ func runSubscribers(ctx context.Context, args []string, getenv func(string) stri
 		return usageError{fmt.Errorf("subscribers export: --format must be csv or json, not %q", format)}
 	}
 
-	db, err := store.Open(ctx, cfg.DB, store.Options{Synchronous: cfg.Synchronous})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func orDash(s string) string {
 	return s
 }
 
-func listPhones(ctx context.Context, db *store.DB, state string, email func(string) string, w io.Writer) error {
+func listPhones(ctx context.Context, db database, state string, email func(string) string, w io.Writer) error {
 	phones, err := db.Phones(ctx, state)
 	if err != nil {
 		return err
@@ -171,7 +170,7 @@ func listPhones(ctx context.Context, db *store.DB, state string, email func(stri
 	return nil
 }
 
-func showPhone(ctx context.Context, db *store.DB, phone string, email func(string) string, w io.Writer) error {
+func showPhone(ctx context.Context, db database, phone string, email func(string) string, w io.Writer) error {
 	var p *bot.Phone
 	err := db.View(ctx, func(tx bot.Tx) error {
 		var err error
@@ -250,7 +249,7 @@ type exported struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func exportPhones(ctx context.Context, db *store.DB, state, format string, email func(string) string, w io.Writer) error {
+func exportPhones(ctx context.Context, db database, state, format string, email func(string) string, w io.Writer) error {
 	phones, err := db.Phones(ctx, state)
 	if err != nil {
 		return err
@@ -285,7 +284,7 @@ func exportPhones(ctx context.Context, db *store.DB, state, format string, email
 // removePhone unbinds through the engine, as U does: the audit table
 // records it and the outbox job (run by the server) removes
 // app_metadata.phone in Auth0, once.
-func removePhone(ctx context.Context, cfg *config, db *store.DB, phone, reason string, notify bool, w io.Writer) error {
+func removePhone(ctx context.Context, cfg *config, db database, phone, reason string, notify bool, w io.Writer) error {
 	overrides, err := loadTemplates(cfg.Templates)
 	if err != nil {
 		return usageError{err}

@@ -6,13 +6,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
 // TestContract runs the stores' contract suite against PostgreSQL, each
 // test on a schema of its own.
 func TestContract(t *testing.T) {
-	serverURL(t) // skip (or fail under CI) once, not per test
+	postgrestest.ServerURL(t) // skip (or fail under CI) once, not per test
 	storetest.Run(t, storetest.Backend{
 		Open: func(t *testing.T) storetest.DB { return openFresh(t) },
 		DriverError: func(err error) bool {

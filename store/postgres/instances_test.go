@@ -13,6 +13,7 @@ import (
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
@@ -23,7 +24,7 @@ import (
 // instances opens n pools on one fresh schema.
 func instances(t *testing.T, n int) []*postgres.DB {
 	t.Helper()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	dbs := make([]*postgres.DB, n)
 	for i := range dbs {
 		dbs[i] = open(t, u, postgres.Options{MaxConns: 8})
@@ -238,7 +239,7 @@ func TestInstances_ClaimOnePerRecipient(t *testing.T) {
 // which takes the next recipient's job at once.
 func TestInstances_ClaimSkipsLocked(t *testing.T) {
 	t.Parallel()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	db := open(t, u, postgres.Options{})
 	storetest.Enqueue(t, db, &bot.Job{Kind: bot.JobSMS, To: "+15555550101", Body: "a", CreatedAt: storetest.T0},
 		&bot.Job{Kind: bot.JobSMS, To: "+15555550102", Body: "b", CreatedAt: storetest.T0})
@@ -269,7 +270,7 @@ func TestInstances_ClaimSkipsLocked(t *testing.T) {
 // instance claims the job, marked ambiguous, and not before.
 func TestInstances_KilledClaimer(t *testing.T) {
 	t.Parallel()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	ctx := context.Background()
 	dead, err := postgres.Open(ctx, u, postgres.Options{})
 	if err != nil {
@@ -298,7 +299,7 @@ func TestInstances_KilledClaimer(t *testing.T) {
 // two at once, or out of order.
 func TestInstances_EnqueueInCommitOrder(t *testing.T) {
 	t.Parallel()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	dbs := []*postgres.DB{open(t, u, postgres.Options{}), open(t, u, postgres.Options{}), open(t, u, postgres.Options{})}
 	ctx := context.Background()
 	watch, err := pgx.Connect(ctx, u)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
@@ -25,7 +26,7 @@ var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.
 // and every instance opens.
 func TestOpen_MigratesOnce(t *testing.T) {
 	t.Parallel()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	ctx := context.Background()
 	dbs := make([]*postgres.DB, 5)
 	errs := make([]error, len(dbs))
@@ -60,7 +61,7 @@ func TestOpen_MigratesOnce(t *testing.T) {
 // migrated: Open fails and names the migration it does not know.
 func TestOpen_RefusesNewerSchema(t *testing.T) {
 	t.Parallel()
-	u := schemaURL(t)
+	u := postgrestest.SchemaURL(t)
 	ctx := context.Background()
 	open(t, u, postgres.Options{}).Close()
 	conn, err := pgx.Connect(ctx, u)
@@ -99,7 +100,7 @@ func TestOpen_BadOptions(t *testing.T) {
 			t.Errorf("%q accepted", u)
 		}
 	}
-	if _, err := postgres.Open(context.Background(), defaultServer, postgres.Options{MaxConns: -1}); err == nil {
+	if _, err := postgres.Open(context.Background(), postgrestest.DefaultServer, postgres.Options{MaxConns: -1}); err == nil {
 		t.Error("negative pool size accepted")
 	}
 }
@@ -174,7 +175,7 @@ func TestDB_Update_RetriesDeadlock(t *testing.T) {
 // connections, as a server still starting would: Open waits and succeeds.
 func TestOpen_WaitsForServer(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(schemaURL(t))
+	u, err := url.Parse(postgrestest.SchemaURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

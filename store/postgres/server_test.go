@@ -2,90 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
 )
-
-// defaultServer is the PostgreSQL the tests use unless
-// SMSBOT_TEST_POSTGRES names another.
-const defaultServer = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-var server struct {
-	once sync.Once
-	url  string
-	err  error
-}
-
-// serverURL returns the test server's URL once it answered. Without one,
-// the test skips loudly, or fails under CI (CI=true), where a PostgreSQL
-// server is part of the machine.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	server.once.Do(func() {
-		server.url = os.Getenv("SMSBOT_TEST_POSTGRES")
-		if server.url == "" {
-			server.url = defaultServer
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server.url)
-		if err != nil {
-			server.err = err
-			return
-		}
-		conn.Close(ctx)
-	})
-	if server.err != nil {
-		msg := "NO POSTGRESQL: the PostgreSQL store's tests did not run. Start a server " +
-			"(pg_ctlcluster --skip-systemctl-redirect 15 main start) or set SMSBOT_TEST_POSTGRES: "
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + server.err.Error())
-		}
-		t.Skip(msg + server.err.Error())
-	}
-	return server.url
-}
-
-// schemaURL makes a schema of the test's own, dropped at its end, and
-// returns a URL whose connections use it, so that tests run in parallel.
-func schemaURL(t *testing.T) string {
-	t.Helper()
-	base := serverURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	exec := func(sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(`CREATE SCHEMA ` + schema)
-	t.Cleanup(func() { exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema) // pgx sends unknown parameters as settings
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // open opens a pool on the schema at u, closed at the test's end.
 func open(t *testing.T, u string, o postgres.Options) *postgres.DB {
@@ -101,5 +22,5 @@ func open(t *testing.T, u string, o postgres.Options) *postgres.DB {
 // openFresh opens a pool on a schema of the test's own.
 func openFresh(t *testing.T) *postgres.DB {
 	t.Helper()
-	return open(t, schemaURL(t), postgres.Options{})
+	return open(t, postgrestest.SchemaURL(t), postgres.Options{})
 }

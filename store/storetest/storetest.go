@@ -15,14 +15,29 @@ import (
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store"
 )
 
-// DB is what the suite drives: the conversation's store and outbox, and
-// the audit trail to check them by.
+// DB is what the suite drives: the conversation's store and outbox, the
+// audit trail to check them by, and the operator's side that serve and the
+// commands use (the same types from either backend).
 type DB interface {
 	bot.Store
 	bot.Outbox
 	AuditLog(ctx context.Context, phone string) ([]bot.AuditEntry, error)
+	Ping(ctx context.Context) error
+	UseMode(ctx context.Context, m store.Mode) error
+	SetInstance(ctx context.Context, nonce string) error
+	Instance(ctx context.Context) (string, error)
+	Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error)
+	OutboxStats(ctx context.Context) (store.OutboxStats, error)
+	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
+	Message(ctx context.Context, sid string) (store.MessageStatus, error)
+	OutboxJobs(ctx context.Context, failedOnly bool) ([]store.OutboxJob, error)
+	RetryFailed(ctx context.Context, ids []int64, now time.Time, reason string) ([]int64, error)
+	Phones(ctx context.Context, state string) ([]*bot.Phone, error)
+	LastText(ctx context.Context, phone string) (time.Time, error)
+	SentTexts(ctx context.Context, phone string, limit int) ([]store.SentText, error)
 }
 
 // Backend is a store under test.
@@ -58,6 +73,14 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Claim_OneJobPerRecipient", testClaimOneJobPerRecipient},
 		{"DB_Claim_NoTwoWorkers", testClaimNoTwoWorkers},
 		{"DB_Outbox_LeaseDeferTaken", testLeaseDeferTaken},
+		{"DB_OutboxJobs", testOutboxJobs},
+		{"DB_RetryFailed", testRetryFailed},
+		{"DB_Prune", testPrune},
+		{"DB_Instance", testInstance},
+		{"DB_UseMode", testUseMode},
+		{"DB_Ping", testPing},
+		{"DB_RecordStatus_Monotonic", testRecordStatus},
+		{"DB_Subscribers", testSubscribers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
