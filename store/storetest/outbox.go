@@ -98,13 +98,13 @@ func OldestPerRecipient(jobs []*bot.Job) map[string]int64 {
 	return oldest
 }
 
-// ClaimAll has n workers, spread over the outboxes, claim with an hour's
-// lease until nothing is left, and returns the jobs claimed by recipient.
-func ClaimAll(t *testing.T, outboxes []bot.Outbox, n int, now time.Time) map[string][]*bot.Job {
+// claimUntilEmpty has n workers, spread over the outboxes, claim at now
+// with an hour's lease until nothing is left; each claimed job is handed
+// to took, under a lock, and is then finished when finish is set.
+func claimUntilEmpty(t *testing.T, outboxes []bot.Outbox, n int, now time.Time, finish bool, took func(*bot.Job)) {
 	t.Helper()
 	ctx := context.Background()
 	var mu sync.Mutex
-	got := map[string][]*bot.Job{}
 	var wg sync.WaitGroup
 	for i := range n {
 		o := outboxes[i%len(outboxes)]
@@ -118,12 +118,27 @@ func ClaimAll(t *testing.T, outboxes []bot.Outbox, n int, now time.Time) map[str
 					return
 				}
 				mu.Lock()
-				got[Recipient(j)] = append(got[Recipient(j)], j)
+				took(j)
 				mu.Unlock()
+				if !finish {
+					continue
+				}
+				if err := o.Done(ctx, j.ID, now, ""); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// ClaimAll has n workers, spread over the outboxes, claim with an hour's
+// lease until nothing is left, and returns the jobs claimed by recipient.
+func ClaimAll(t *testing.T, outboxes []bot.Outbox, n int, now time.Time) map[string][]*bot.Job {
+	t.Helper()
+	got := map[string][]*bot.Job{}
+	claimUntilEmpty(t, outboxes, n, now, false, func(j *bot.Job) { got[Recipient(j)] = append(got[Recipient(j)], j) })
 	return got
 }
 
@@ -162,34 +177,12 @@ func testClaimNoTwoWorkers(t *testing.T, b Backend) {
 // was claimed once and each recipient's in the order queued.
 func DrainInOrder(t *testing.T, outboxes []bot.Outbox, n, want int) {
 	t.Helper()
-	ctx := context.Background()
-	var mu sync.Mutex
 	seen := map[int64]int{}
 	order := map[string][]int64{}
-	var wg sync.WaitGroup
-	for i := range n {
-		o := outboxes[i%len(outboxes)]
-		wg.Go(func() {
-			for {
-				j, err := o.Claim(ctx, T0, time.Hour)
-				if bot.ErrorCode(err) == bot.ENOTFOUND {
-					return
-				} else if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				seen[j.ID]++
-				order[Recipient(j)] = append(order[Recipient(j)], j.ID)
-				mu.Unlock()
-				if err := o.Done(ctx, j.ID, T0, ""); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	claimUntilEmpty(t, outboxes, n, T0, true, func(j *bot.Job) {
+		seen[j.ID]++
+		order[Recipient(j)] = append(order[Recipient(j)], j.ID)
+	})
 	if len(seen) != want {
 		t.Fatalf("%d of %d jobs claimed", len(seen), want)
 	}
