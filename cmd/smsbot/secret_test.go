@@ -40,25 +40,33 @@ func TestE2E_DatabaseCopyOpensNothing(t *testing.T) {
 	}
 }
 
-// TestLoadSecret_MovesLegacyKey: a key an earlier version kept in the
-// database moves to a 0600 key file and leaves the database.
-func TestLoadSecret_MovesLegacyKey(t *testing.T) {
-	ctx := context.Background()
+// legacyDatabase makes a database that keeps its server key inside, as
+// earlier versions did, and returns its path, the open store and the key.
+func legacyDatabase(t *testing.T) (string, *store.DB, []byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := store.Open(ctx, path, store.Options{})
+	db, err := store.Open(context.Background(), path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	old := bytes.Repeat([]byte{7}, 32)
+	t.Cleanup(func() { db.Close() })
+	key := bytes.Repeat([]byte{7}, 32)
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, old); err != nil {
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, key); err != nil {
 		t.Fatal(err)
 	}
-	raw.Close()
+	return path, db, key
+}
+
+// TestLoadSecret_MovesLegacyKey: a key an earlier version kept in the
+// database moves to a 0600 key file and leaves the database.
+func TestLoadSecret_MovesLegacyKey(t *testing.T) {
+	ctx := context.Background()
+	path, db, old := legacyDatabase(t)
 
 	var logs bytes.Buffer
 	cfg := &config{DB: path}
@@ -88,26 +96,12 @@ func TestLoadSecret_MovesLegacyKey(t *testing.T) {
 // to another database, and deleting the database's key would lose it.
 func TestLoadSecret_KeysDiffer(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	old := bytes.Repeat([]byte{7}, 32)
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', ?)`, old); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	path, db, old := legacyDatabase(t)
 	other := strings.Repeat("cd", 32) + "\n"
 	if err := os.WriteFile(path+".key", []byte(other), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = loadSecret(ctx, &config{DB: path}, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := loadSecret(ctx, &config{DB: path}, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var u usageError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "differs from the one in "+path+".key") {
 		t.Fatalf("err = %v, want a usage error naming the key file", err)
