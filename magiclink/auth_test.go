@@ -73,13 +73,7 @@ func TestService_HandleLink_Auth0Down(t *testing.T) {
 func TestService_HandleCallback_Auth0Down(t *testing.T) {
 	e := newEnv(t)
 	token := e.textS()
-	c := e.browser()
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/auth/callback" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
+	c := e.browserToCallback()
 	res, _ := get(t, c, e.srv.URL+"/l/"+token)
 	lres, _ := loginAt(t, c, res.Request.URL, "you@example.com")
 	cb := lres.Header.Get("Location")

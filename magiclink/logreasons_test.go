@@ -3,7 +3,6 @@ package magiclink_test
 import (
 	"bytes"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,13 +15,7 @@ func TestService_HandleCallback_LogsFixedReasons(t *testing.T) {
 	e := newEnv(t)
 	var logs bytes.Buffer
 	e.svc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	c := e.browser()
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/auth/callback" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
+	c := e.browserToCallback()
 
 	// A login whose authorize request carried another nonce: the ID token
 	// comes back with it and go-auth0 refuses the mismatch.

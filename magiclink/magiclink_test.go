@@ -86,6 +86,19 @@ func (e *env) browser() *http.Client {
 	return c
 }
 
+// browserToCallback is a browser that stops at the redirect to our
+// callback, so a test can call it itself (later, twice, or changed).
+func (e *env) browserToCallback() *http.Client {
+	c := e.browser()
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Path == magiclink.PathCallback {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	return c
+}
+
 var linkRE = regexp.MustCompile(`/l/([A-Za-z0-9_-]+)`)
 
 func (e *env) textS() string {
@@ -230,13 +243,7 @@ func TestService_HandleLink_TwiceBeforeLogin(t *testing.T) {
 func TestService_HandleCallback_Bad(t *testing.T) {
 	e := newEnv(t)
 	token := e.textS()
-	c := e.browser()
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/auth/callback" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
+	c := e.browserToCallback()
 	res, _ := get(t, c, e.srv.URL+"/l/"+token)
 	lres, _ := loginAt(t, c, res.Request.URL, "you@example.com")
 	cb, _ := url.Parse(lres.Header.Get("Location"))
