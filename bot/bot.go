@@ -49,6 +49,13 @@ type Phone struct {
 	// phone links again (S and a code). Only a bound phone is suspended.
 	SuspendedAt   time.Time
 	SuspendReason SuspendCause // "" unless suspended
+
+	// Language is the BCP 47 tag of the language the person reads
+	// ("es-MX"), and LanguageSource where it came from (LanguageFrom*,
+	// LanguageChosen); both "" until the first text. Lang says which of
+	// Languages the bot speaks to the phone.
+	Language       string
+	LanguageSource string
 }
 
 // Bound reports whether the phone is bound to an account.
@@ -70,6 +77,9 @@ type Link struct {
 type Account struct {
 	ID    string // the provider's user id (Auth0 "sub")
 	Email string
+	// Locale is the account's language as the provider knows it (the ID
+	// token's locale claim, "es-MX"); "" when it does not say.
+	Locale string
 }
 
 // Job kinds in the outbox.
@@ -161,6 +171,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Key names the message for translations (the web pages'); "" for a
+	// message only ever shown in English.
+	Key string
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

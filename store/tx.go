@@ -66,6 +66,8 @@ var phoneTable = []phoneColumn{
 	timeColumn("verified_at", func(p *bot.Phone) *time.Time { return &p.VerifiedAt }, false),
 	timeColumn("suspended_at", func(p *bot.Phone) *time.Time { return &p.SuspendedAt }, false),
 	textColumn("suspend_reason", func(p *bot.Phone) *string { return (*string)(&p.SuspendReason) }, false),
+	textColumn("language", func(p *bot.Phone) *string { return &p.Language }, false),
+	textColumn("language_source", func(p *bot.Phone) *string { return &p.LanguageSource }, false),
 }
 
 func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +56,8 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		UserID: "auth0|1", Email: "a@example.com", BoundAt: at, LinkHash: []byte{9},
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
 		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second),
-		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent}
+		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent,
+		Language: "es-MX", LanguageSource: bot.LanguageFromCountry}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
@@ -76,7 +78,8 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		UserID: "auth0|3", Email: "c@example.com", BoundAt: at.Add(time.Hour), LinkHash: []byte{8},
 		CodeMAC: []byte{4}, CodeUserID: "auth0|4", CodeEmail: "d@example.com", CodeLogin: "M", CodeAttempts: 4,
 		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
-		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost})
+		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost,
+		Language: "pt-BR", LanguageSource: bot.LanguageChosen})
 	// Back to empty: no stale value survives in a nullable column.
 	check(&bot.Phone{Number: p.Number, State: bot.StateIdle, CreatedAt: at, UpdatedAt: at.Add(3 * time.Hour)})
 }
@@ -97,6 +100,10 @@ func testSavePhoneConstraints(t *testing.T, b Backend) {
 		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: T0},
 		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
 		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: T0, SuspendReason: "moon"},
+		"language, no source":     {Number: "+15555550111", State: bot.StateIdle, Language: "es"},
+		"source, no language":     {Number: "+15555550112", State: bot.StateIdle, LanguageSource: bot.LanguageChosen},
+		"unknown language source": {Number: "+15555550113", State: bot.StateIdle, Language: "es", LanguageSource: "guess"},
+		"language too long":       {Number: "+15555550114", State: bot.StateIdle, Language: strings.Repeat("x", 36), LanguageSource: bot.LanguageFromAccount},
 	} {
 		err := SavePhone(ctx, db, p)
 		if bot.ErrorCode(err) != bot.EINTERNAL {
