@@ -32,7 +32,7 @@ func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool)
 			}
 			clearPending(p)
 			if notify {
-				body, err := e.render(ReplyUnsubscribed, ReplyData{})
+				body, err := e.render(p.Lang(), ReplyUnsubscribed, ReplyData{})
 				if err != nil {
 					return err
 				}

@@ -75,7 +75,12 @@ type Engine struct {
 
 	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
 	// by default the carrier (Twilio) answers them and the bot is silent.
+	// The keywords of other languages are always answered (Twilio does
+	// not know them).
 	AnswerKeywords bool
+	// AccountLocale makes the account's locale, at the login, the phone's
+	// language when the person never chose one with LANG.
+	AccountLocale bool
 
 	Now    func() time.Time
 	Rand   io.Reader
@@ -188,6 +193,9 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		default:
 			return fmt.Errorf("load phone: %w", err)
 		}
+		if p.Language == "" {
+			p.Language, p.LanguageSource = CountryLanguage(p.Number), LanguageFromCountry
+		}
 		before := p.State
 		expired, err := e.expire(ctx, p, t.now)
 		if err != nil {
@@ -204,7 +212,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		t.moved(before, p)
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
-			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text), Lang: p.Lang()}
 			verified = p.VerifiedAt
 			p.UpdatedAt = t.now
 			res.State = p.State
@@ -348,12 +356,13 @@ func clearPending(p *Phone) {
 	p.ExpiresAt = time.Time{}
 }
 
-func (e *Engine) render(name string, d ReplyData) (string, error) {
+// render renders the named reply in language l.
+func (e *Engine) render(l Language, name string, d ReplyData) (string, error) {
 	d.Name = e.Name
 	if d.Name == "" {
 		d.Name = "smsbot"
 	}
-	return e.Replies.Render(name, d)
+	return e.Replies.RenderIn(l, name, d)
 }
 
 // converse runs one command against the phone and returns the reply.
@@ -369,7 +378,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if err := fire(ctx, p, ev); err != nil {
 			return "", err
 		}
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(p, cmd, ReplyStarted)
 	}
 
 	switch cmd.Kind {
@@ -378,21 +387,23 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.keywordReply(ReplyStopped)
+		return e.keywordReply(p, cmd, ReplyStopped)
 	case KindStart:
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(p, cmd, ReplyStarted)
 	case KindCarrierHelp:
-		if !e.AnswerKeywords {
+		if cmd.Keyword == "" && !e.AnswerKeywords {
 			return "", nil
 		}
-		return e.help(p)
+		return e.help(KeywordLanguage(cmd.Keyword, p.Lang()), p)
 	case KindHelp:
-		return e.help(p)
+		return e.help(p.Lang(), p)
+	case KindLanguage:
+		return e.language(p, cmd.Arg)
 	case KindSubscribe:
 		return e.subscribe(ctx, t, p)
 	case KindUnsubscribe:
 		if !p.Bound() {
-			return e.render(ReplyNotSubscribed, ReplyData{})
+			return e.render(p.Lang(), ReplyNotSubscribed, ReplyData{})
 		}
 		if err := e.unbind(ctx, t, p, "unsubscribed by text"); err != nil {
 			return "", err
@@ -401,7 +412,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.render(ReplyUnsubscribed, ReplyData{})
+		return e.render(p.Lang(), ReplyUnsubscribed, ReplyData{})
 	}
 
 	switch p.State {
@@ -409,54 +420,76 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode {
 			return e.checkCode(ctx, t, p, cmd.Code)
 		}
-		return e.render(ReplyCodeHint, ReplyData{})
+		return e.render(p.Lang(), ReplyCodeHint, ReplyData{})
 	case StateAwaitingLogin:
-		return e.render(ReplyLoginHint, ReplyData{})
+		return e.render(p.Lang(), ReplyLoginHint, ReplyData{})
 	case StateSubscribed:
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
-			return e.render(ReplyCodeExpired, ReplyData{})
+			return e.render(p.Lang(), ReplyCodeExpired, ReplyData{})
 		}
 		if p.Suspended() {
-			return e.render(ReplyReverify, ReplyData{})
+			return e.render(p.Lang(), ReplyReverify, ReplyData{})
 		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
 			return "", nil // HandleSMS runs the plugins outside the transaction
 		}
-		return e.render(ReplyUnknown, ReplyData{})
+		return e.render(p.Lang(), ReplyUnknown, ReplyData{})
 	default:
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
-			return e.render(ReplyCodeExpired, ReplyData{})
+			return e.render(p.Lang(), ReplyCodeExpired, ReplyData{})
 		}
-		return e.render(ReplyHint, ReplyData{})
+		return e.render(p.Lang(), ReplyHint, ReplyData{})
 	}
 }
 
-// keywordReply answers a carrier keyword only when the bot is set to; by
-// default the carrier has answered already.
-func (e *Engine) keywordReply(name string) (string, error) {
+// keywordReply answers a STOP or START word. Twilio's own (English)
+// words are answered only when the bot is set to, as the carrier has
+// answered already by default; the words of other languages always are,
+// in that language, as Twilio does not know them.
+func (e *Engine) keywordReply(p *Phone, cmd Command, name string) (string, error) {
+	if cmd.Keyword != "" {
+		return e.render(KeywordLanguage(cmd.Keyword, p.Lang()), name, ReplyData{})
+	}
 	if !e.AnswerKeywords {
 		return "", nil
 	}
-	return e.render(name, ReplyData{})
+	return e.render(p.Lang(), name, ReplyData{})
 }
 
-func (e *Engine) help(p *Phone) (string, error) {
+// help answers H (and the HELP words) in language l.
+func (e *Engine) help(l Language, p *Phone) (string, error) {
 	switch p.State {
 	case StateAwaitingLogin:
-		return e.render(ReplyHelpLogin, ReplyData{})
+		return e.render(l, ReplyHelpLogin, ReplyData{})
 	case StateAwaitingCode:
-		return e.render(ReplyHelpCode, ReplyData{})
+		return e.render(l, ReplyHelpCode, ReplyData{})
 	case StateSubscribed:
 		var cmds []string
 		for _, pl := range e.Plugins {
-			if h := pl.Help(); h != "" {
+			h := pl.Help()
+			if lh, ok := pl.(LocalHelp); ok {
+				h = lh.HelpIn(l)
+			}
+			if h != "" {
 				cmds = append(cmds, h)
 			}
 		}
-		return e.render(ReplyHelpSub, ReplyData{Commands: strings.Join(cmds, ", ")})
+		return e.render(l, ReplyHelpSub, ReplyData{Commands: strings.Join(cmds, ", ")})
 	default:
-		return e.render(ReplyHelpIdle, ReplyData{})
+		return e.render(l, ReplyHelpIdle, ReplyData{})
 	}
+}
+
+// language answers LANG: alone, or with a language the bot does not
+// speak, it lists the choices; with one it speaks, it makes that the
+// phone's language and says so in it.
+func (e *Engine) language(p *Phone, arg string) (string, error) {
+	l, ok := FindLanguage(arg)
+	if !ok {
+		return e.render(p.Lang(), ReplyLanguages, ReplyData{})
+	}
+	p.Language, p.LanguageSource = l.Code, LanguageChosen
+	return e.render(l, ReplyLanguageSet, ReplyData{})
 }
 
 // subscribe makes a new one-time link, within the per-phone limits.
@@ -472,7 +505,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
 		t.limitHit(LimitLinks)
 		e.logger().InfoContext(ctx, "link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
-		return e.render(ReplyLinkLimit, ReplyData{})
+		return e.render(p.Lang(), ReplyLinkLimit, ReplyData{})
 	}
 	token, hash, err := NewToken(e.rand())
 	if err != nil {
@@ -487,7 +520,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	}
 	clearPending(p)
 	p.LinkHash, p.ExpiresAt = hash, l.ExpiresAt
-	return e.render(ReplyLink, ReplyData{
+	return e.render(p.Lang(), ReplyLink, ReplyData{
 		URL:     strings.TrimRight(e.PublicURL, "/") + LinkPath + token,
 		Minutes: int(e.Limits.LinkTTL / time.Minute),
 	})
@@ -519,13 +552,13 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	p.CodeAttempts++
 	left := e.Limits.CodeAttempts - p.CodeAttempts
 	if left > 0 {
-		return e.render(ReplyWrongCode, ReplyData{Left: left})
+		return e.render(p.Lang(), ReplyWrongCode, ReplyData{Left: left})
 	}
 	t.limitHit(LimitCodeAttempts)
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
-	return e.render(ReplyLocked, ReplyData{})
+	return e.render(p.Lang(), ReplyLocked, ReplyData{})
 }
 
 // accountLocked ends a login whose account has had too many wrong codes.
@@ -535,7 +568,7 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
-	return e.render(ReplyCodeLimit, ReplyData{})
+	return e.render(p.Lang(), ReplyCodeLimit, ReplyData{})
 }
 
 // confirm binds the phone to the account that logged in. One phone per
@@ -561,7 +594,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 				return "", fmt.Errorf("save replaced phone: %w", err)
 			}
 			if q.State != StateOptedOut {
-				body, err := e.render(ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
+				body, err := e.render(q.Lang(), ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
 				if err != nil {
 					return "", err
 				}
@@ -603,7 +636,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 		return "", err
 	}
 	e.logger().InfoContext(ctx, "phone bound", "phone", MaskPhone(p.Number))
-	return e.render(ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
+	return e.render(p.Lang(), ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
 }
 
 // unbind removes p's binding, records it and queues the provider update.
