@@ -60,7 +60,7 @@ var Languages = []Language{
 		Stop:     []string{"ARRET", "ARRETER", "DESABONNER", "DESINSCRIRE"},
 		Start:    []string{"DEMARRER", "REPRENDRE"},
 		Help:     []string{"AIDE"},
-		HelpNoun: "aide", Rates: "Des frais de messagerie et de données peuvent s'appliquer",
+		HelpNoun: "aide", Rates: "Des frais de SMS et de données peuvent s'appliquer",
 	},
 	{
 		Tag: language.German, Code: "de", Word: "DE", Name: "Deutsch",
@@ -191,4 +191,20 @@ func (p *Phone) Lang() Language {
 		return LanguageOf(CountryLanguage(p.Number))
 	}
 	return LanguageOf(p.Language)
+}
+
+// TwilioKeywords are the keywords Twilio itself acts on (and answers) on
+// long codes and toll-free numbers: English only.
+func TwilioKeywords() (stop, start, help []string) {
+	return append([]string(nil), stopWords...), append([]string(nil), startWords...), append([]string(nil), helpWords...)
+}
+
+// CountryLanguages returns the country calling code table: calling code
+// (with the area code inside +1) to language tag.
+func CountryLanguages() map[string]string {
+	m := make(map[string]string, len(countryLanguages))
+	for k, v := range countryLanguages {
+		m[k] = v
+	}
+	return m
 }

@@ -35,6 +35,7 @@ type config struct {
 	MetricsAddr string // SMSBOT_METRICS_ADDR: /metrics on this address, not on Addr
 
 	AnswerKeywords bool
+	AccountLocale  bool // SMSBOT_ACCOUNT_LOCALE: the Auth0 locale claim sets a phone's language at the login
 	Limits         bot.Limits
 	WebPerMinute   int    // requests per minute per client address on /l/ and /auth/callback
 	WebBurst       int    // and the burst allowed
@@ -94,7 +95,8 @@ var settings = []setting{
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_PG_POOL", DefaultDoc: "the greater of 4 and the number of CPUs", Help: "PostgreSQL connections per instance (pool size); SQLite ignores it", set: count(func(c *config) *int { return &c.PGPool })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
-	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
+	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults: name to template (English), or language code to such an object (`{\"es\": {...}}`)", set: text(func(c *config) *string { return &c.Templates })},
+	{Env: "SMSBOT_ACCOUNT_LOCALE", Default: "true", Help: "at the login, the Auth0 user's locale claim becomes the phone's language, unless the person chose one with LANG", set: boolean(func(c *config) *bool { return &c.AccountLocale })},
 	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
 	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as :6060 (127.0.0.1); the same address as SMSBOT_METRICS_ADDR shares its listener", set: text(func(c *config) *string { return &c.Pprof })},
 	{Env: "SMSBOT_CA_FILE", Help: "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)", set: text(func(c *config) *string { return &c.CAFile })},
