@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/authentication"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
 // errLoginUnavailable is what a login gets while Auth0 cannot be reached.
@@ -131,5 +133,5 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error)
 	s.count("login_unavailable")
 	s.logger().WarnContext(r.Context(), "login unavailable: auth0 cannot be reached", "err", err)
 	w.Header().Set("Retry-After", "60")
-	s.render(w, http.StatusServiceUnavailable, "error.html", errorPage{Name: s.cfg.Name, Message: unavailableMessage})
+	s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{Name: s.cfg.Name, Message: s.message(pageLang(r), pageError(bot.EINTERNAL, msgUnavailable, ""))})
 }

@@ -156,6 +156,7 @@ type login struct {
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
 	Expires  time.Time `json:"exp"`
+	Lang     string    `json:"lang,omitempty"` // the pages' language (the phone's)
 }
 
 // cookieName is per login, so that a link opened twice (two tabs, or a
@@ -179,6 +180,7 @@ func (s *Service) random(n int) (string, error) {
 func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 	token := chi.URLParam(r, "token")
 	info, err := s.logins.OpenLink(r.Context(), token)
+	r = withLang(r, info.Lang)
 	if err != nil {
 		s.count("link_" + bot.ErrorCode(err))
 		s.fail(w, r, err)
@@ -189,7 +191,7 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, err)
 		return
 	}
-	lg := login{LinkHash: info.Hash}
+	lg := login{LinkHash: info.Hash, Lang: pageLang(r).Code}
 	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
 		if *f, err = s.random(24); err != nil {
 			s.fail(w, r, err)
@@ -232,6 +234,8 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Connection != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("connection", s.cfg.Connection))
 	}
+	// Auth0's login page in the phone's language, when the tenant has it.
+	opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lg.Lang))
 	s.count("link_ok")
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.oauth.AuthCodeURL(lg.State, opts...), http.StatusFound)
@@ -246,18 +250,18 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		s.count("callback_denied")
 		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", oauthErrorReason(e))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginNotCompleted, safeWord(e)))
 		return
 	}
 	if state == "" || q.Get("code") == "" {
 		s.count("callback_invalid")
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login response is incomplete. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginIncomplete, ""))
 		return
 	}
 	c, err := r.Cookie(cookieName(state))
 	if err != nil {
 		s.count("callback_no_session")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login session is unknown, expired or already used in this browser. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EEXPIRED, msgLoginNoSession, ""))
 		return
 	}
 	auth, err := s.auth0()
@@ -272,16 +276,19 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	}
 	lg, err := s.openLogin(c.Value)
+	if err == nil && lg.Lang != "" {
+		r = withLang(r, bot.LanguageOf(lg.Lang))
+	}
 	if err != nil || subtle.ConstantTimeCompare([]byte(lg.State), []byte(state)) != 1 {
 		forget()
 		s.count("callback_bad_state")
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login does not match the one started in this browser. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginMismatch, ""))
 		return
 	}
 	if !s.now().Before(lg.Expires) {
 		forget()
 		s.count("callback_expired")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, pageError(bot.EEXPIRED, msgLoginTooLong, ""))
 		return
 	}
 	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
@@ -298,7 +305,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginUnverified, ""))
 		return
 	}
 	acct, err := accountFromIDToken(tokens.IDToken)
@@ -315,7 +322,8 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.count("callback_ok")
 	s.logger().InfoContext(r.Context(), "login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
-	s.render(w, http.StatusOK, "code.html", codePage{
+	r = withLang(r, info.Lang)
+	s.render(w, r, http.StatusOK, "code.html", codePage{
 		Name:    s.cfg.Name,
 		Last4:   bot.LastFour(info.Phone),
 		Email:   info.Email,
@@ -338,8 +346,8 @@ func (s *Service) openLogin(v string) (login, error) {
 	return lg, json.Unmarshal(plain, &lg)
 }
 
-// accountFromIDToken reads sub and email from an ID token that go-auth0
-// has already verified.
+// accountFromIDToken reads sub, email and locale from an ID token that
+// go-auth0 has already verified.
 func accountFromIDToken(idToken string) (bot.Account, error) {
 	parts := strings.Split(idToken, ".")
 	if len(parts) != 3 {
@@ -350,8 +358,9 @@ func accountFromIDToken(idToken string) (bot.Account, error) {
 		return bot.Account{}, fmt.Errorf("id token: %w", err)
 	}
 	var claims struct {
-		Sub   string `json:"sub"`
-		Email string `json:"email"`
+		Sub    string `json:"sub"`
+		Email  string `json:"email"`
+		Locale string `json:"locale"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return bot.Account{}, fmt.Errorf("id token: %w", err)
@@ -359,7 +368,7 @@ func accountFromIDToken(idToken string) (bot.Account, error) {
 	if claims.Sub == "" {
 		return bot.Account{}, errors.New("id token: no sub")
 	}
-	return bot.Account{ID: claims.Sub, Email: claims.Email}, nil
+	return bot.Account{ID: claims.Sub, Email: claims.Email, Locale: claims.Locale}, nil
 }
 
 // smsLink opens the messaging app with the code filled in. "?&body=" is
@@ -407,9 +416,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == http.StatusInternalServerError {
 		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
 	}
-	page := errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)}
-	if s.cfg.BotNumber != "" && strings.Contains(page.Message, "Text S") {
+	page := errorPage{Name: s.cfg.Name, Message: s.message(pageLang(r), err)}
+	if s.cfg.BotNumber != "" && strings.Contains(bot.ErrorMessage(err), "Text S") {
 		page.NewLink = template.URL(smsLink(s.cfg.BotNumber, "S"))
 	}
-	s.render(w, code, "error.html", page)
+	s.render(w, r, code, "error.html", page)
 }
