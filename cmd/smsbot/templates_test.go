@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/nest"
 )
 
 // TestReplies_HelpMeetsCarrierRules checks every HELP reply, as shipped,
@@ -20,7 +21,9 @@ func TestReplies_HelpMeetsCarrierRules(t *testing.T) {
 	}
 	for _, l := range bot.Languages {
 		for _, name := range helpReplies {
-			for _, cmds := range []string{"", "GT = temps, ST den 20"} {
+			// With no plugin, a short one, and the thermostat's help in
+			// the language.
+			for _, cmds := range []string{"", "GT = temps, ST den 20", (&nest.Plugin{}).HelpIn(l)} {
 				text, err := replies.RenderIn(l, name, bot.ReplyData{Name: "smsbot", Commands: cmds})
 				if err != nil {
 					t.Fatal(err)
