@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -245,5 +246,33 @@ func TestE2E_TemplatesPerLanguage(t *testing.T) {
 		if r := e.text(phone, "?"); r != want {
 			t.Errorf("%s: %q, want %q", phone, r, want)
 		}
+	}
+}
+
+// TestE2E_AccountLocale: the Auth0 user's locale claim becomes the
+// phone's language at the login, for the code page and the texts after
+// it, unless SMSBOT_ACCOUNT_LOCALE=false.
+func TestE2E_AccountLocale(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		env := map[string]string{}
+		if !on {
+			env["SMSBOT_ACCOUNT_LOCALE"] = "false"
+		}
+		e := startE2E(t, env)
+		e.auth0.PutUser(auth0test.User{Email: "sie@example.com", Locale: "de-AT"})
+		const us = "+15555550999"
+		c := e.browser()
+		status, page := e.logIn(c, e.openLink(c, e.linkFrom(e.text(us, "S"))), "sie@example.com")
+		want, code := "Das Telefon mit der Endung 0999 mit sie@example.com verknüpfen?", "de"
+		if !on {
+			want, code = "Link the phone ending in 0999 to sie@example.com?", "en"
+		}
+		if status != 200 || !strings.Contains(page, want) {
+			t.Fatalf("locale on=%v: code page %d %s", on, status, page)
+		}
+		e.waitFor("the code prompt", func() bool {
+			texts := e.textsTo(us)
+			return len(texts) == 1 && texts[0] == say(t, code, bot.ReplyCodePrompt, bot.ReplyData{})
+		})
 	}
 }
