@@ -3,10 +3,9 @@ package bot
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -132,12 +131,22 @@ func FindLanguage(s string) (Language, bool) {
 // Fold is how keywords are compared: upper case, accents dropped
 // ("arrêt" is ARRET).
 func Fold(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		out = s
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
 	}
-	return strings.ToUpper(out)
+	if ascii {
+		return strings.ToUpper(s)
+	}
+	return strings.ToUpper(strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(s)))
 }
 
 // Where a phone's language came from (Phone.LanguageSource).
