@@ -142,8 +142,15 @@ func TestE2E_Spanish(t *testing.T) {
 	if n := len(e.textsTo(mx)); n != sent {
 		t.Fatalf("%d texts reached the opted-out phone", n-sent)
 	}
-	if _, page := fetch(t, http.DefaultClient, http.MethodGet, e.base+"/metrics", nil); !strings.Contains(page, `smsbot_outbound_texts_total{error_code="0",result="skipped"} 1`) {
-		t.Errorf("/metrics lacks the skipped text")
+	_, metrics := fetch(t, http.DefaultClient, http.MethodGet, e.base+"/metrics", nil)
+	for _, want := range []string{
+		`smsbot_outbound_texts_total{error_code="0",result="skipped"} 1`,
+		`smsbot_inbound_messages_total{command="language",state="subscribed"} 3`,
+		`smsbot_inbound_messages_total{command="stop",state="opted_out"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	if r := e.text(mx, "Comenzar"); r != say(t, "es", bot.ReplyStarted, bot.ReplyData{}) || e.state(mx) != bot.StateSubscribed {
 		t.Fatalf("COMENZAR: %q, state %s", r, e.state(mx))
