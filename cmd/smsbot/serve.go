@@ -38,7 +38,7 @@ type app struct {
 
 	webLimit *magiclink.IPLimiter
 	metrics  *metrics
-	instance string // this start's nonce, served by /readyz and kept in the database for doctor
+	instance string // this start's nonce, served by /readyz and kept in the database (heartbeat) for doctor
 }
 
 // textBudget caps the texts sent per minute across all phones; it returns
@@ -103,6 +103,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.worker.Run(workCtx) })
 	wg.Go(func() { a.prune(workCtx) })
+	wg.Go(func() { a.heartbeat(workCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -215,7 +216,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	}
 
 	a.instance = rand.Text()
-	if err := db.SetInstance(ctx, a.instance); err != nil {
+	if err := db.Heartbeat(ctx, a.instance, time.Now(), instanceStale); err != nil {
 		return nil, err
 	}
 	secret, err := loadSecret(ctx, cfg, db, log)
