@@ -374,14 +374,23 @@ func loadTemplates(path string) (map[string]string, error) {
 
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "smsbot migrate [--db FILE|URL]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre), and with PostgreSQL once per deploy.", stderr)
+	fs := newFlags("migrate", "smsbot migrate [--db FILE|URL] [--from sqlite:PATH]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre), and with PostgreSQL once per deploy.\n\nWith --from, moves a SQLite deployment to PostgreSQL: SMSBOT_DB is the new,\nempty PostgreSQL database, and SMSBOT_SECRET or SMSBOT_KEY_FILE the SQLite\ndeployment's server key (the command says what to set).", stderr)
 	cfg, _ := envConfig(getenv)
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite database file or postgres:// URL (SMSBOT_DB)")
+	from := fs.String("from", "", migrateFromFlag)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))}
+	}
+	moving := false
+	fs.Visit(func(f *flag.Flag) { moving = moving || f.Name == "from" })
+	if moving {
+		return migrateFrom(ctx, cfg, *from, stdout)
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
