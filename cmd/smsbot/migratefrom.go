@@ -101,7 +101,7 @@ func migrateFrom(ctx context.Context, cfg *config, from string, stdout io.Writer
 	fmt.Fprintf(stdout, "PostgreSQL: applied %d migration(s) first. %s: unchanged (its copy was migrated by %d migration(s)).\n",
 		len(pg.Applied()), path, len(src.Applied()))
 	fmt.Fprintf(stdout, "Server key: %s.\n", keyNote)
-	fmt.Fprintf(stdout, "Next: start smsbot serve on each instance with SMSBOT_DB=%s and that key; do not start smsbot serve on %s again (what it would answer would not be in PostgreSQL). Keep %s and its key file as a backup.\n",
+	fmt.Fprintf(stdout, "Next: start smsbot serve on each instance with SMSBOT_DB=%s and that key; do not start smsbot serve on %s again (what it would answer would not be in PostgreSQL). Keep %s (and its key) as a backup.\n",
 		dbName(cfg.DB), path, path)
 	return nil
 }
