@@ -45,9 +45,12 @@ func migrateFrom(ctx context.Context, cfg *config, from string, stdout io.Writer
 	}
 
 	// A snapshot of the source, in a directory beside it (which has room
-	// for it and is as private), migrated to this smsbot's schema: PATH
-	// itself is never written to.
+	// for it and is as private) or else the temporary directory, migrated
+	// to this smsbot's schema: PATH itself is never written to.
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".smsbot-move-*")
+	if err != nil {
+		tmp, err = os.MkdirTemp("", "smsbot-move-*")
+	}
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", path, err)
 	}
@@ -123,7 +126,7 @@ func checkSource(ctx context.Context, src *store.DB, path string) error {
 		return fmt.Errorf("the copy of %s: %w", path, err)
 	}
 	if mode == store.ModeDev {
-		return fmt.Errorf("%s has been used in dev mode: its phones and bindings are made up, and production must not trust them; nothing to move (%w)", path, store.ErrDevDatabase)
+		return fmt.Errorf("%s has been used in dev mode: its phones and bindings are made up, and production must not trust them; nothing to move", path)
 	}
 	live, err := src.Instances(ctx, time.Now().Add(-instanceStale))
 	if err != nil {
