@@ -58,10 +58,20 @@ func dbError(what string, err error) error {
 	return err
 }
 
-// unavailable marks err as the database's absence: the caller acknowledged
-// nothing, and may be asked again later.
+// unavailable marks err as the database's absence (bot.EUNAVAILABLE): the
+// caller acknowledges nothing, and may be asked again later.
 func unavailable(err error) error {
-	return fmt.Errorf("%w: %w", bot.Errorf(bot.EUNAVAILABLE, "We could not handle that just now. Please try again in a minute."), err)
+	return &unavailableError{err: err}
+}
+
+// unavailableError is a failure to reach the server in time.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "database unavailable: " + e.err.Error() }
+
+// Unwrap gives bot.ErrorCode its code, and errors.Is the cause.
+func (e *unavailableError) Unwrap() []error {
+	return []error{bot.Errorf(bot.EUNAVAILABLE, "We could not handle that just now. Please try again in a minute."), e.err}
 }
 
 // unreachable reports whether err says that the server could not be

@@ -331,7 +331,8 @@ func (db *DB) run(ctx context.Context, o pgx.TxOptions, write bool, fn func(bot.
 		return err
 	}
 	defer conn.Release() // a connection closed, or left in a transaction, is dropped
-	cut := context.AfterFunc(ctx, func() { conn.Conn().PgConn().Conn().SetDeadline(time.Now()) })
+	nc := conn.Conn().PgConn().Conn()
+	cut := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	defer func() {
 		if !cut() { // cut, or being cut: never reuse it
 			conn.Conn().Close(context.Background())
@@ -339,6 +340,9 @@ func (db *DB) run(ctx context.Context, o pgx.TxOptions, write bool, fn func(bot.
 	}()
 	tx, err := conn.BeginTx(ctx, o)
 	if err != nil {
+		if conn.Conn().IsClosed() { // broken while it lay in the pool
+			return unavailable(fmt.Errorf("begin: %w", err))
+		}
 		return dbError("begin", err)
 	}
 	defer func() {
