@@ -61,6 +61,8 @@ func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (sto
 
 // OutboxStats counts the outbox's jobs by state.
 func (db *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var s store.OutboxStats
 	var oldest *int64
 	err := db.pool.QueryRow(ctx, `SELECT
@@ -83,6 +85,8 @@ func (db *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 // repeated callback, at this instance or another, never moves a message
 // backwards; it reports whether anything changed.
 func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	rank, err := store.StatusRank(status)
 	if err != nil {
 		return false, err
@@ -95,7 +99,7 @@ func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, error
 		WHERE excluded.rank > messages.rank`,
 		sid, phone, status, rank, errorCode, ms(at))
 	if err != nil {
-		return false, fmt.Errorf("record status: %w", err)
+		return false, dbError("record status", err)
 	}
 	return tag.RowsAffected() > 0, nil
 }
