@@ -395,6 +395,17 @@ func TestPGFault_Unresponsive(t *testing.T) {
 	for i := range answers {
 		wg.Go(func() { answers[i] = pgfText(e, client, e.base, fmt.Sprintf("+155560201%02d", i), "S") })
 	}
+	// A link opened meanwhile gets a page that says to try again, soon.
+	var link pgfSample
+	var linkRetry string
+	wg.Go(func() {
+		link.start = time.Now()
+		if res, err := client.Get(e.base + "/l/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); err == nil {
+			res.Body.Close()
+			link.status, linkRetry = res.StatusCode, res.Header.Get("Retry-After")
+		}
+		link.took = time.Since(link.start)
+	})
 	var ready []pgfSample
 	for range 3 {
 		s := pgfSample{start: time.Now()}
@@ -416,6 +427,9 @@ func TestPGFault_Unresponsive(t *testing.T) {
 		if a.status != 503 || a.took > timeout+time.Second {
 			t.Errorf("text %s with the server hung: %d %v after %s, want 503 within %s", a.sid, a.status, a.err, a.took, timeout+time.Second)
 		}
+	}
+	if link.status != 503 || linkRetry == "" || link.took > 2*timeout+time.Second {
+		t.Errorf("link with the server hung: %d (Retry-After %q) after %s, want 503 with Retry-After within %s", link.status, linkRetry, link.took, 2*timeout+time.Second)
 	}
 	for _, s := range ready {
 		if s.status != 503 || s.took > readyTimeoutPG+time.Second {
