@@ -153,6 +153,7 @@ type Report struct {
 	Machine  Machine
 	Date     time.Time
 	Took     time.Duration
+	Load     [2]string // the 1-minute load average at the start and at the end
 	Sweep    []Point
 	HalfRate float64
 	AtHalf   stats
@@ -189,6 +190,7 @@ type pgTarget struct {
 func Run(ctx context.Context, c Config) (*Report, error) {
 	began := time.Now()
 	rep := &Report{Config: c, Machine: machine(), Date: began.UTC()}
+	rep.Load[0] = loadAverage()
 
 	// PostgreSQL, if a server answers: else loudly SQLite only.
 	if c.Postgres == "" || c.Postgres == "off" {
@@ -387,6 +389,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	rep.Took = time.Since(began)
+	rep.Load[1] = loadAverage()
 	return rep, nil
 }
 
@@ -531,6 +534,15 @@ func saveProfile(ctx context.Context, addr string, warmup, d time.Duration, path
 		return err
 	}
 	return f.Close()
+}
+
+// loadAverage is the machine's 1-minute load average, "?" if unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func machine() Machine {

@@ -158,7 +158,7 @@ func (r *Report) Markdown() string {
 		p("\n**Smoke run**: a few seconds to check that the harness works. These figures measure nothing.\n")
 	}
 	p("\n- Date: %s; the whole run took %s.\n", r.Date.Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second))
-	p("- Machine: %d cores, %s; %s; %s.\n", r.Machine.Cores, r.Machine.CPU, r.Machine.OS, r.Machine.GoVersion)
+	p("- Machine: %d cores, %s; %s; %s. Load average (1 min) %s at the start, %s at the end.\n", r.Machine.Cores, r.Machine.CPU, r.Machine.OS, r.Machine.GoVersion, r.Load[0], r.Load[1])
 	p("- smsbot: the real binary (`go build ./cmd/smsbot`), production mode, on loopback, against the Twilio and Auth0 stand-ins served by the bench process; SQLite WAL, `synchronous=%s`.\n", c.Synchronous)
 	if s := r.PGServer; s != nil {
 		p("- PostgreSQL: server %s at %s on the same machine (%s). Each PostgreSQL target is %s `smsbot serve` processes with `SMSBOT_DB=postgres://...` on a fresh schema of its own, preloaded with the same phones (COPY) and dropped at the end; one `SMSBOT_SECRET`, the default pool (`SMSBOT_PG_POOL`: the greater of 4 and the cores, per instance). The load goes to a target's instances in turn, as a round-robin balancer sends it: each webhook, and each browser request of a flow, so a login opened on one instance finishes on another.\n",
