@@ -88,8 +88,10 @@ func SmokeConfig(out string) Config {
 // Point is a steady run of every target at one concurrency.
 type Point struct {
 	Concurrency int
-	Smsbot      stats   // on SQLite
+	Smsbot      stats // on SQLite
+	SmsbotCPU   CPUShare
 	Postgres    []stats // each of Report.PG, in its order
+	PostgresCPU []CPUShare
 	Baseline    stats
 }
 
@@ -122,9 +124,8 @@ type PGRun struct {
 	Instances   int
 	Preload     time.Duration
 	Flows, Mix  Mixed
-	CPU         CPUShare // the steady run at ScaleConcurrency
-	Acked       int64    // webhooks its instances answered 200
-	OnDisk      int64    // MessageSids in its schema after they stopped
+	Acked       int64 // webhooks its instances answered 200
+	OnDisk      int64 // MessageSids in its schema after they stopped
 	ServerError string
 }
 
@@ -160,7 +161,6 @@ type Report struct {
 	Scales   []Scale
 	Flows    Mixed
 	Mix      Mixed
-	CPU      CPUShare // smsbot on SQLite, the steady run at ScaleConcurrency
 
 	// PostgreSQL: the server that answered (nil if none) and the targets
 	// on it, or why there are none.
@@ -318,19 +318,19 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			}
 			for _, conc := range c.Concurrency {
 				p := Point{Concurrency: conc}
-				measured := conc == c.ScaleConcurrency
-				p.Smsbot, rep.CPU = measure(ctx, c, sqlite, measured, c.CPUProfile, conc, newWorker, steadyOp)
-				for i, t := range pgs {
-					var s stats
-					s, t.run.CPU = measure(ctx, c, t.fleet, measured, pgProfile(c.CPUProfile, t.run.Instances), conc, newWorker, steady(t.fleet.target, n))
+				profile := conc == c.ScaleConcurrency
+				p.Smsbot, p.SmsbotCPU = measure(ctx, c, sqlite, profile, c.CPUProfile, conc, newWorker, steadyOp)
+				for _, t := range pgs {
+					s, cpu := measure(ctx, c, t.fleet, profile, pgProfile(c.CPUProfile, t.run.Instances), conc, newWorker, steady(t.fleet.target, n))
 					p.Postgres = append(p.Postgres, s)
-					c.logf("steady c=%d: %s %.0f/s p99 %v, %d errors", conc, pgs[i].run.Name(), s.Rate(), s.P99, s.Errors)
+					p.PostgresCPU = append(p.PostgresCPU, cpu)
+					c.logf("steady c=%d: %s %.0f/s p99 %v, %d errors", conc, t.run.Name(), s.Rate(), s.P99, s.Errors)
 				}
 				p.Baseline = closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, steady(bt, n))
 				c.logf("steady c=%d: smsbot %.0f/s p99 %v, baseline %.0f/s p99 %v, ratio %.2f",
 					conc, p.Smsbot.Rate(), p.Smsbot.P99, p.Baseline.Rate(), p.Baseline.P99, p.Ratio())
 				rep.Sweep = append(rep.Sweep, p)
-				if measured {
+				if profile {
 					sc.Steady = p.Smsbot
 				}
 			}
@@ -443,16 +443,13 @@ func (t *pgTarget) stop(ctx context.Context, c Config) error {
 }
 
 // measure runs the steady sweep's closed loop at one concurrency against
-// a target; when measured, it also takes the CPU shares and, with a
-// profile path, the first instance's CPU profile.
-func measure(ctx context.Context, c Config, f *fleet, measured bool, profile string, conc int, newWorker func(int) *worker, o op) (stats, CPUShare) {
-	if !measured {
-		return closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, o), CPUShare{}
-	}
+// a target and takes the CPU shares of its measured part; with profile
+// and a profile path, also the first instance's CPU profile.
+func measure(ctx context.Context, c Config, f *fleet, profile bool, path string, conc int, newWorker func(int) *worker, o op) (stats, CPUShare) {
 	var prof chan error
-	if f.pprof != "" && profile != "" {
+	if profile && f.pprof != "" && path != "" {
 		prof = make(chan error, 1)
-		go func() { prof <- saveProfile(ctx, f.pprof, c.Warmup, c.Duration, profile) }()
+		go func() { prof <- saveProfile(ctx, f.pprof, c.Warmup, c.Duration, path) }()
 	}
 	cpu := measureCPU(ctx, f.meter, c.Warmup, c.Duration)
 	s := closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, o)

@@ -65,17 +65,20 @@ func TestRun_Smoke(t *testing.T) {
 		if p.Smsbot.P50 <= 0 || p.Smsbot.P99 < p.Smsbot.P50 {
 			t.Errorf("c=%d: p50 %v p99 %v", p.Concurrency, p.Smsbot.P50, p.Smsbot.P99)
 		}
-		if len(p.Postgres) != len(rep.PG) {
-			t.Fatalf("c=%d: %d PostgreSQL runs, want %d", p.Concurrency, len(p.Postgres), len(rep.PG))
+		if u := p.SmsbotCPU; u.Ops != p.Smsbot.Ops || u.Smsbot <= 0 || u.Database != 0 || u.Machine < u.Smsbot {
+			t.Errorf("c=%d: SQLite's CPU: %+v", p.Concurrency, u)
+		}
+		if len(p.Postgres) != len(rep.PG) || len(p.PostgresCPU) != len(rep.PG) {
+			t.Fatalf("c=%d: %d PostgreSQL runs, %d CPU shares, want %d", p.Concurrency, len(p.Postgres), len(p.PostgresCPU), len(rep.PG))
 		}
 		for i, s := range p.Postgres {
 			if s.Ops == 0 || s.Errors > 0 || s.P50 <= 0 || s.P99 < s.P50 {
 				t.Errorf("c=%d %s: %d ok, %d errors (%s), p50 %v p99 %v", p.Concurrency, rep.PG[i].Name(), s.Ops, s.Errors, s.FirstErr, s.P50, s.P99)
 			}
+			if u := p.PostgresCPU[i]; u.Ops != s.Ops || u.Smsbot <= 0 || u.Database <= 0 {
+				t.Errorf("c=%d %s's CPU: %+v", p.Concurrency, rep.PG[i].Name(), u)
+			}
 		}
-	}
-	if rep.CPU.Ops == 0 || rep.CPU.Smsbot <= 0 || rep.CPU.Database != 0 || rep.CPU.Machine < rep.CPU.Smsbot {
-		t.Errorf("SQLite's CPU: %+v", rep.CPU)
 	}
 	for _, pg := range rep.PG {
 		if f := pg.Flows.Flows; f.Ops == 0 || f.Errors > 0 {
@@ -86,9 +89,6 @@ func TestRun_Smoke(t *testing.T) {
 		}
 		if pg.Acked == 0 || pg.OnDisk < pg.Acked || pg.ServerError != "" {
 			t.Errorf("%s: %d answered, %d in the database, %q", pg.Name(), pg.Acked, pg.OnDisk, pg.ServerError)
-		}
-		if pg.CPU.Ops == 0 || pg.CPU.Smsbot <= 0 || pg.CPU.Database <= 0 {
-			t.Errorf("%s's CPU: %+v", pg.Name(), pg.CPU)
 		}
 	}
 	if f := rep.Flows.Flows; f.Ops == 0 || f.Errors > 0 {
@@ -109,7 +109,7 @@ func TestRun_Smoke(t *testing.T) {
 	}
 	want := []string{"## Targets", "/ baseline", "database bytes per phone", "peak RSS", "cores", chartName, notesBegin, notesEnd}
 	for _, pg := range rep.PG {
-		want = append(want, "| 8 | "+pg.Name()+" |", "| "+pg.Name()+" | mix |")
+		want = append(want, "| 8 | "+pg.Name()+" |", "| "+pg.Name()+" | mix |", "| "+pg.Name()+" | flows |")
 	}
 	if rep.PGSkipped != "" {
 		want = append(want, "**PostgreSQL: not measured.**")
@@ -118,6 +118,11 @@ func TestRun_Smoke(t *testing.T) {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("the report lacks %q", w)
 		}
+	}
+	_, cpu, _ := strings.Cut(string(md), "## Where each backend's time goes")
+	cpu, _, _ = strings.Cut(cpu, notesBegin)
+	if n := strings.Count(cpu, "\n| smsbot ("); n != 1+len(rep.PG) {
+		t.Errorf("the CPU table has %d rows, want %d:\n%s", n, 1+len(rep.PG), cpu)
 	}
 	svg, err := os.ReadFile(filepath.Join(out, chartName))
 	if err != nil {

@@ -282,9 +282,14 @@ func (r *Report) Markdown() string {
 		p("| %s | %.0f | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |\n", name, rate, us(u.PerOp(u.Smsbot)), us(u.PerOp(u.Database)), us(u.PerOp(u.Bench)),
 			u.Cores(u.Smsbot), u.Cores(u.Database), u.Cores(u.Bench), u.Cores(u.Other()))
 	}
-	cpuRow(sqliteName, r.CPU)
-	for _, pg := range r.PG {
-		cpuRow(pg.Name(), pg.CPU)
+	for _, pt := range r.Sweep {
+		if pt.Concurrency != c.ScaleConcurrency {
+			continue
+		}
+		cpuRow(sqliteName, pt.SmsbotCPU)
+		for i, pg := range r.PG {
+			cpuRow(pg.Name(), pt.PostgresCPU[i])
+		}
 	}
 	p("\n%s\n\n", notesBegin)
 	if r.Notes != "" {
