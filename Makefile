@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.buildVersion=$(VERSION)
 
-.PHONY: run build check test vet fmt fuzz crashtest clean bench bench-smoke readme screenshots
+.PHONY: run build check test vet fmt fuzz crashtest clustertest clean bench bench-smoke readme screenshots
 
 run:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/smsbot serve --dev
@@ -14,6 +14,9 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/smsbot ./cmd/smsbot
 
 # The benchmark: docs/benchmarks.md and docs/benchmarks.svg, under 10 minutes.
+# SQLite, and PostgreSQL with 1 and 3 instances on a schema of their own on
+# SMSBOT_TEST_POSTGRES (default the local test server); without a server it
+# says so loudly and measures SQLite only (under CI=true it fails).
 bench:
 	$(GO) run ./cmd/smsbot-bench -out docs
 
@@ -49,6 +52,11 @@ fuzz:
 crashtest:
 	SMSBOT_CRASH_KILLS=$${SMSBOT_CRASH_KILLS:-25} SMSBOT_CRASH_PHONES=$${SMSBOT_CRASH_PHONES:-200} \
 		$(GO) test ./cmd/smsbot -run '^TestCrash$$' -count=1 -v -timeout 30m
+
+# Three instances on one PostgreSQL, a random one SIGKILLed 20 times (make test: 3); SMSBOT_CLUSTER_SEED=N replays.
+clustertest:
+	SMSBOT_CLUSTER_KILLS=$${SMSBOT_CLUSTER_KILLS:-20} SMSBOT_CLUSTER_PHONES=$${SMSBOT_CLUSTER_PHONES:-1000} \
+		$(GO) test ./cmd/smsbot -run '^TestCluster$$' -count=1 -v -timeout 30m
 
 clean:
 	rm -rf bin smsbot.db smsbot.db-wal smsbot.db-shm

@@ -155,6 +155,11 @@ const (
 	EUSED     = "used"
 	ELIMIT    = "limit"
 	EINTERNAL = "internal"
+	// EUNAVAILABLE: the store could not be reached or did not answer in
+	// time. The work must not be acknowledged (a commit cut short may
+	// still have landed, which asking again finds); asking again later
+	// may succeed.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is an error with a code and a message that is safe to show.

@@ -396,6 +396,8 @@ func status(err error) int {
 		return http.StatusGone
 	case bot.ELIMIT:
 		return http.StatusTooManyRequests
+	case bot.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -404,8 +406,12 @@ func status(err error) int {
 // fail shows an error page with the error's safe message.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
-	if code == http.StatusInternalServerError {
+	switch code {
+	case http.StatusInternalServerError:
 		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+	case http.StatusServiceUnavailable:
+		s.logger().WarnContext(r.Context(), "web request failed: database unavailable", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+		w.Header().Set("Retry-After", "5")
 	}
 	page := errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)}
 	if s.cfg.BotNumber != "" && strings.Contains(page.Message, "Text S") {

@@ -34,6 +34,9 @@ type config struct {
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
 	MetricsAddr string // SMSBOT_METRICS_ADDR: /metrics on this address, not on Addr
 
+	PGTimeout  time.Duration // SMSBOT_PG_TIMEOUT: bound of one PostgreSQL transaction
+	PGPoolWait time.Duration // SMSBOT_PG_POOL_WAIT: bound of the wait for a free pool connection
+
 	AnswerKeywords bool
 	Limits         bot.Limits
 	WebPerMinute   int    // requests per minute per client address on /l/ and /auth/callback
@@ -93,6 +96,8 @@ var settings = []setting{
 	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_PG_POOL", DefaultDoc: "the greater of 4 and the number of CPUs", Help: "PostgreSQL connections per instance (pool size); SQLite ignores it", set: count(func(c *config) *int { return &c.PGPool })},
+	{Env: "SMSBOT_PG_TIMEOUT", Default: "5s", Help: "PostgreSQL: the longest one transaction may take, the wait for a connection included, and the longest connecting may take (unless the URL sets connect_timeout); past it a webhook answers 503 and acknowledges nothing, well within Twilio's 15 s. SQLite ignores it", set: duration(func(c *config) *time.Duration { return &c.PGTimeout })},
+	{Env: "SMSBOT_PG_POOL_WAIT", Default: "2s", Help: "PostgreSQL: how long a request waits for a free connection when all SMSBOT_PG_POOL are taken; then it answers 503 (within SMSBOT_PG_TIMEOUT)", set: duration(func(c *config) *time.Duration { return &c.PGPoolWait })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
 	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
 	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},

@@ -69,11 +69,12 @@ func dbName(db string) string {
 }
 
 // openDatabase opens the database SMSBOT_DB names, migrating it: PostgreSQL
-// for a postgres:// URL (a pool of SMSBOT_PG_POOL connections), else the
-// SQLite file.
+// for a postgres:// URL (a pool of SMSBOT_PG_POOL connections, each
+// transaction bounded by SMSBOT_PG_TIMEOUT and SMSBOT_PG_POOL_WAIT), else
+// the SQLite file.
 func openDatabase(ctx context.Context, cfg *config) (database, error) {
 	if isPostgres(cfg.DB) {
-		db, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: int32(cfg.PGPool)})
+		db, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: int32(cfg.PGPool), Timeout: cfg.PGTimeout, PoolWait: cfg.PGPoolWait})
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", dbName(cfg.DB), err)
 		}

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
@@ -39,20 +37,6 @@ type app struct {
 	webLimit *magiclink.IPLimiter
 	metrics  *metrics
 	instance string // this start's nonce, served by /readyz and kept in the database (heartbeat) for doctor
-}
-
-// textBudget caps the texts sent per minute across all phones; it returns
-// how long the next text must wait.
-func textBudget(perMinute int) func(time.Time) time.Duration {
-	lim := rate.NewLimiter(rate.Every(time.Minute/time.Duration(max(perMinute, 1))), max(perMinute/6, 1))
-	return func(now time.Time) time.Duration {
-		r := lim.ReserveN(now, 1)
-		if d := r.DelayFrom(now); d > 0 {
-			r.CancelAt(now)
-			return d
-		}
-		return 0
-	}
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
@@ -278,7 +262,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	}
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
-		Limit: textBudget(cfg.TextsPerMinute), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
+		Limit: textLimit(newLimiter(cfg, db), cfg.TextsPerMinute, log.With("component", "outbox")), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
 		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes}
 	a.engine = &bot.Engine{
 		Store:          db,
@@ -291,7 +275,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		Logger:         log.With("component", "bot"),
 		Notify:         a.worker.Wake,
 	}
-	if p := newNestPlugin(cfg, dir, hc, a.dev, log); p != nil {
+	if p := newNestPlugin(cfg, dir, hc, a.dev, newLimiter(cfg, db), log); p != nil {
 		a.engine.Plugins = append(a.engine.Plugins, p)
 	}
 	a.hooks = &webhooks.Server{
@@ -320,6 +304,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	registerFarEnds(a.metrics.reg, a.links.Auth0Reachable)
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
+	a.webLimit.Limiter, a.webLimit.Logger = newLimiter(cfg, db), log.With("component", "web")
 	a.instrument()
 	ok = true
 	return a, nil

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +13,8 @@ import (
 // nonce /readyz serves when it has a row here, whichever of the instances
 // behind the load balancer answered.
 func (db *DB) Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO instances (nonce, started_at, seen_at) VALUES ($1, $2, $2)
 			ON CONFLICT (nonce) DO UPDATE SET seen_at = excluded.seen_at`, nonce, now.UnixMilli()); err != nil {
@@ -23,7 +24,7 @@ func (db *DB) Heartbeat(ctx context.Context, nonce string, now time.Time, stale 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+		return dbError("heartbeat", err)
 	}
 	return nil
 }
@@ -31,9 +32,11 @@ func (db *DB) Heartbeat(ctx context.Context, nonce string, now time.Time, stale 
 // Instances returns the nonces of the servers seen at or after since,
 // the one seen last first; the zero since means every server recorded.
 func (db *DB) Instances(ctx context.Context, since time.Time) ([]string, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	nonces, err := textColumn(ctx, db.pool, `SELECT nonce FROM instances WHERE seen_at >= $1 ORDER BY seen_at DESC, nonce`, ms(since))
 	if err != nil {
-		return nil, fmt.Errorf("instances: %w", err)
+		return nil, dbError("instances", err)
 	}
 	return nonces, nil
 }
@@ -41,8 +44,10 @@ func (db *DB) Instances(ctx context.Context, since time.Time) ([]string, error) 
 // StopInstance deletes the row of the server whose start drew nonce: it
 // stops.
 func (db *DB) StopInstance(ctx context.Context, nonce string) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if _, err := db.pool.Exec(ctx, `DELETE FROM instances WHERE nonce = $1`, nonce); err != nil {
-		return fmt.Errorf("stop instance: %w", err)
+		return dbError("stop instance", err)
 	}
 	return nil
 }

@@ -22,9 +22,9 @@ import (
 
 // fillSQLite makes a SQLite database with rows in every table: phones in
 // three states, links, replies, outbox jobs pending (one ambiguous),
-// done and failed, statuses, audit, lost deliveries, wrong codes, an
-// instance, and the settings a database keeps for itself beside one it
-// does not.
+// done and failed, statuses, audit, lost deliveries, wrong codes, a rate
+// limit, an instance, and the settings a database keeps for itself beside
+// one it does not.
 func fillSQLite(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -86,6 +86,9 @@ func fillSQLite(t *testing.T) string {
 	must(err)
 	defer raw.Close()
 	_, err = raw.Exec(`INSERT INTO settings (key, value) VALUES ('secret', x'00112233'), ('instance', x'6f6c64'), ('kept', x'6b657074')`)
+	must(err)
+	// SQLite keeps its rate limits in memory; the table is there all the same.
+	_, err = raw.Exec(`INSERT INTO rate_limits (key, full_at) VALUES ('texts', 1790000060000)`)
 	must(err)
 	return path
 }
