@@ -81,6 +81,10 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Ping", testPing},
 		{"DB_RecordStatus_Monotonic", testRecordStatus},
 		{"DB_Subscribers", testSubscribers},
+		{"Tx_WebCodes", testWebCodes},
+		{"DB_WebCode_UsedOnce", testWebCodeUsedOnce},
+		{"Tx_LinkMisses", testLinkMisses},
+		{"DB_Prune_WebCodes", testPruneWebCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
