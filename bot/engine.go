@@ -83,7 +83,7 @@ type Engine struct {
 	// WebLinkURL is the page of the web-first path (log in, then text the
 	// code it shows), named in help texts; "" when it is not offered.
 	WebLinkURL string
-	Limits    Limits
+	Limits     Limits
 
 	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
 	// by default the carrier (Twilio) answers them and the bot is silent.
