@@ -62,7 +62,7 @@ type Config struct {
 	// BotNumber is the number people text, for the sms: links and the
 	// web-first page (PathWebLink), which is not offered without it.
 	BotNumber string
-	Name         string // the program name on pages
+	Name      string // the program name on pages
 	// HTTPClient is used for Auth0's Authentication API; nil means a
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -159,7 +159,7 @@ func (s *Service) count(event string) {
 // the callback.
 type login struct {
 	ID       string    `json:"id"`
-	LinkHash []byte    `json:"link"` // the one-time link's; none for a web login
+	LinkHash []byte    `json:"link"`          // the one-time link's; none for a web login
 	Web      bool      `json:"web,omitempty"` // started at PathWebLink, no phone known
 	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
