@@ -37,6 +37,7 @@ type app struct {
 	dev    *devMode // nil in production
 
 	webLimit *magiclink.IPLimiter
+	webPoll  *magiclink.IPLimiter // the web-first page's status polls
 	metrics  *metrics
 	instance string // this start's nonce, served by /readyz and kept in the database for doctor
 }
@@ -300,7 +301,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		AuthToken:    cfg.TwilioToken,
 		Logger:       log.With("component", "webhooks"),
 	}
-	botNumber := cfg.TwilioFrom
+	botNumber := cfg.webNumber()
 	a.links, err = magiclink.New(ctx, magiclink.Config{
 		PublicURL:    cfg.PublicURL,
 		Domain:       cfg.Auth0Domain,
@@ -319,6 +320,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	registerFarEnds(a.metrics.reg, a.links.Auth0Reachable)
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
+	a.setupWebLink(replies)
 	a.instrument()
 	ok = true
 	return a, nil
