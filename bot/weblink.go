@@ -132,7 +132,9 @@ func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) 
 		return WebCodeInfo{}, Errorf(EINVALID, "The login did not say who you are. Please log in again.")
 	}
 	var info WebCodeInfo
+	var refused error
 	err := e.update(ctx, func(t *turn) error {
+		refused = nil
 		c, err := t.tx.WebCode(ctx, loginID)
 		switch ErrorCode(err) {
 		case "":
@@ -143,8 +145,10 @@ func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) 
 				return Errorf(EUSED, "A phone is already linked with this page's code. Log in again to link another.")
 			}
 			if c.Issued >= e.webCodesPerLogin() {
+				// Committed (it wrote nothing) so that the hook hears of it.
 				t.limitHit(LimitWebCodes)
-				return Errorf(ELIMIT, "That was the last new code for this login. Log in again for more.")
+				refused = Errorf(ELIMIT, "That was the last new code for this login. Log in again for more.")
+				return nil
 			}
 		case ENOTFOUND:
 			c = &WebCode{Login: loginID, UserID: acct.ID}
@@ -178,6 +182,9 @@ func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) 
 		info = WebCodeInfo{Code: code, Email: acct.Email, ExpiresAt: c.ExpiresAt, Left: e.webCodesPerLogin() - c.Issued}
 		return nil
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return WebCodeInfo{}, err
 	}
