@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -384,5 +387,91 @@ func TestE2E_WebLink_Limits(t *testing.T) {
 	}
 	if got := sample(e.scrape(), `smsbot_limits_hit_total{limit="web_codes"}`); got != 1 {
 		t.Fatalf("web_codes limit counted %v times", got)
+	}
+}
+
+// TestE2E_Postgres_WebLink: the web-first path on PostgreSQL with two
+// instances behind one public URL. The page is served by one; the same
+// code texted at once from two phones, one to each instance, links
+// exactly one of them, and the page learns which.
+func TestE2E_Postgres_WebLink(t *testing.T) {
+	p := startPostgresE2E(t)
+	other := p.second()
+	w := p.webLogIn("pg@example.com")
+	const a, b = "+15555550671", "+15555550672"
+	replies := make([]string, 2)
+	errs := make(chan error, 2)
+	for i, target := range []struct{ base, phone string }{{p.base, a}, {other, b}} {
+		f := p.form(target.phone, "LINK "+w.code)
+		go func() {
+			status, reply, err := p.postTo(target.base, f)
+			if err == nil && status != 200 {
+				err = fmt.Errorf("status %d: %s", status, reply)
+			}
+			replies[i] = reply
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	linked := 0
+	var winner string
+	for i, phone := range []string{a, b} {
+		if p.state(phone) == "subscribed" {
+			linked++
+			winner = phone
+			if !strings.Contains(replies[i], "p***@example.com") {
+				t.Errorf("the linked phone's reply: %q", replies[i])
+			}
+		} else if !strings.Contains(replies[i], "already used") {
+			t.Errorf("the other phone's reply: %q", replies[i])
+		}
+	}
+	if linked != 1 {
+		t.Fatalf("%d phones linked with one code: %q", linked, replies)
+	}
+	if st := w.status(); st["state"] != "linked" || st["last4"] != winner[len(winner)-4:] {
+		t.Fatalf("the page: %v, linked %s", st, winner)
+	}
+	p.waitFor("app_metadata.phone", func() bool { return p.appPhone("pg@example.com") == winner })
+}
+
+// TestE2E_WebLink_MessagingService: sending through a Messaging Service,
+// the page needs SMSBOT_TEXT_NUMBER to say which number to text. Without
+// it /link is not offered, serve says so and H does not name the page;
+// with it the page shows that number. A malformed one stops serve.
+func TestE2E_WebLink_MessagingService(t *testing.T) {
+	const service = "MG0123456789abcdef0123456789abcdef"
+	off := startE2E(t, map[string]string{"TWILIO_FROM_NUMBER": "", "TWILIO_MESSAGING_SERVICE_SID": service})
+	res, body := fetch(t, off.browser(), http.MethodGet, off.public+magiclink.PathWebLink, nil)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(body, "not set up here") {
+		t.Fatalf("/link without a number: %d %s", res.StatusCode, body)
+	}
+	if !strings.Contains(off.logs.String(), "set SMSBOT_TEXT_NUMBER") {
+		t.Error("serve did not say that /link is off")
+	}
+	if r := off.text("+15555550681", "H"); strings.Contains(r, "/link") {
+		t.Errorf("H names a page that is off: %q", r)
+	}
+
+	on := startE2E(t, map[string]string{"TWILIO_FROM_NUMBER": "", "TWILIO_MESSAGING_SERVICE_SID": service, "SMSBOT_TEXT_NUMBER": "+15005550007"})
+	c := on.browser()
+	res, body = fetch(t, c, http.MethodGet, on.public+magiclink.PathWebLink, nil)
+	_, page := on.logIn(c, res.Request.URL, "svc@example.com")
+	if !strings.Contains(page, "+1 500 555 0007") || !strings.Contains(page, "sms:&#43;15005550007?&amp;body=LINK%20") {
+		t.Fatalf("page with SMSBOT_TEXT_NUMBER: %s", page)
+	}
+
+	env := map[string]string{}
+	for k, v := range on.env {
+		env[k] = v
+	}
+	env["SMSBOT_TEXT_NUMBER"] = "555-0007"
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SMSBOT_TEXT_NUMBER") {
+		t.Fatalf("a malformed SMSBOT_TEXT_NUMBER: %v", err)
 	}
 }
