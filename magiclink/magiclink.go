@@ -298,7 +298,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if !s.now().Before(lg.Expires) {
 		forget()
 		s.count("callback_expired")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. %s", retryHint(lg)))
 		return
 	}
 	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
@@ -315,7 +315,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. %s", retryHint(lg)))
 		return
 	}
 	acct, err := accountFromIDToken(tokens.IDToken)
@@ -344,6 +344,14 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		SMSLink: template.URL(smsLink(s.cfg.BotNumber, info.Code)),
 		Minutes: int(info.ExpiresAt.Sub(s.now()).Round(time.Minute) / time.Minute),
 	})
+}
+
+// retryHint says how to start lg's kind of login again.
+func retryHint(lg login) string {
+	if lg.Web {
+		return "Open " + PathWebLink + " again to log in."
+	}
+	return "Open the link from your text again, or text S for a new one."
 }
 
 func (s *Service) openLogin(v string) (login, error) {
