@@ -238,7 +238,11 @@ func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command)
 	if err != nil {
 		return "", fmt.Errorf("count wrong link codes: %w", err)
 	}
-	if misses >= e.Limits.LinkAttempts {
+	allowed := e.Limits.LinkAttempts
+	if allowed <= 0 {
+		allowed = DefaultLimits().LinkAttempts
+	}
+	if misses >= allowed {
 		t.limitHit(LimitLinkAttempts)
 		e.logger().InfoContext(ctx, "link code limit: silent", "phone", MaskPhone(p.Number))
 		return "", nil
@@ -259,7 +263,7 @@ func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command)
 		if err := t.tx.AddLinkMiss(ctx, p.Number, t.now); err != nil {
 			return "", fmt.Errorf("add wrong link code: %w", err)
 		}
-		left := e.Limits.LinkAttempts - misses - 1
+		left := allowed - misses - 1
 		if left > 0 {
 			return e.render(ReplyLinkWrong, ReplyData{Left: left})
 		}
