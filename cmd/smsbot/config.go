@@ -54,6 +54,7 @@ type config struct {
 	Retention       time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
+	TextNumber                                                      string // SMSBOT_TEXT_NUMBER: the number people text, for /link
 
 	Auth0Domain, Auth0ClientID, Auth0Secret, Auth0Connection string
 	Auth0MgmtID, Auth0MgmtSecret                             string
@@ -125,6 +126,7 @@ var settings = []setting{
 	{Env: "TWILIO_AUTH_TOKEN", Help: "Twilio auth token; checks webhook signatures and sends texts", set: text(func(c *config) *string { return &c.TwilioToken })},
 	{Env: "TWILIO_FROM_NUMBER", Help: "the Twilio number texts are sent from (E.164)", set: text(func(c *config) *string { return &c.TwilioFrom })},
 	{Env: "TWILIO_MESSAGING_SERVICE_SID", Help: "a Messaging Service (MG...) to send from instead of a number", set: text(func(c *config) *string { return &c.TwilioService })},
+	{Env: "SMSBOT_TEXT_NUMBER", DefaultDoc: "TWILIO_FROM_NUMBER", Help: "the number people text (E.164), shown on the web-first page /link and in its sms: link and QR code; with a Messaging Service set it to one of the service's numbers, else /link is not offered", set: text(func(c *config) *string { return &c.TextNumber })},
 	{Env: "TWILIO_API_URL", DefaultDoc: "https://api.twilio.com", Help: "base URL of the Twilio REST API (proxies, tests)", set: text(func(c *config) *string { return &c.TwilioAPIURL })},
 	{Env: "AUTH0_DOMAIN", Help: "Auth0 tenant domain, such as example.us.auth0.com", set: func(c *config, v string) error {
 		c.Auth0Domain = strings.TrimSuffix(strings.TrimPrefix(v, "https://"), "/")
@@ -305,6 +307,9 @@ func (c *config) checkProduction() []error {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.TextNumber != "" && !bot.ValidPhone(c.TextNumber) {
+		errs = append(errs, fmt.Errorf("SMSBOT_TEXT_NUMBER %q is not an E.164 number such as +15551234567", c.TextNumber))
 	}
 	if c.TwilioFrom != "" && !bot.ValidPhone(c.TwilioFrom) {
 		errs = append(errs, fmt.Errorf("TWILIO_FROM_NUMBER %q is not an E.164 number such as +15551234567", c.TwilioFrom))

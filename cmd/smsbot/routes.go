@@ -36,6 +36,7 @@ func (a *app) routes() http.Handler {
 	r.Post(webhooks.PathStatus, a.hooks.HandleStatus)
 	r.With(a.webLimit.Middleware).Get(magiclink.PathLink, a.links.HandleLink)
 	r.With(a.webLimit.Middleware).Get(magiclink.PathCallback, a.links.HandleCallback)
+	a.mountWebLink(r)
 	r.Handle("/static/*", magiclink.Static())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		if a.dev != nil {

@@ -35,6 +35,7 @@ type app struct {
 	dev    *devMode // nil in production
 
 	webLimit *magiclink.IPLimiter
+	webPoll  *magiclink.IPLimiter // the web-first page's status polls
 	metrics  *metrics
 	instance string // this start's nonce, served by /readyz and kept in the database (heartbeat) for doctor
 }
@@ -285,7 +286,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		AuthToken:    cfg.TwilioToken,
 		Logger:       log.With("component", "webhooks"),
 	}
-	botNumber := cfg.TwilioFrom
+	botNumber := cfg.webNumber()
 	a.links, err = magiclink.New(ctx, magiclink.Config{
 		PublicURL:    cfg.PublicURL,
 		Domain:       cfg.Auth0Domain,
@@ -305,6 +306,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
 	a.webLimit.Limiter, a.webLimit.Logger = newLimiter(cfg, db), log.With("component", "web")
+	a.setupWebLink(replies)
 	a.instrument()
 	ok = true
 	return a, nil

@@ -23,7 +23,7 @@ import (
 // fillSQLite makes a SQLite database with rows in every table: phones in
 // three states, links, replies, outbox jobs pending (one ambiguous),
 // done and failed, statuses, audit, lost deliveries, wrong codes, a rate
-// limit, an instance, and the settings a database keeps for itself beside
+// limit, web codes and a wrong one, an instance, and the settings a database keeps for itself beside
 // one it does not.
 func fillSQLite(t *testing.T) string {
 	t.Helper()
@@ -89,6 +89,12 @@ func fillSQLite(t *testing.T) string {
 	must(err)
 	// SQLite keeps its rate limits in memory; the table is there all the same.
 	_, err = raw.Exec(`INSERT INTO rate_limits (key, full_at) VALUES ('texts', 1790000060000)`)
+	must(err)
+	_, err = raw.Exec(`INSERT INTO web_codes (login, code_mac, user_id, email, issued, created_at, expires_at, used_at, phone)
+		VALUES ('login1', x'0102', 'auth0|5', 'e@example.com', 1, 1790000000000, 1790000600000, 0, ''),
+		       ('login2', x'0304', 'auth0|6', '', 2, 1790000000000, 1790000600000, 1790000100000, '+15555550001')`)
+	must(err)
+	_, err = raw.Exec(`INSERT INTO link_misses (phone, at) VALUES ('+15555550002', 1790000000000)`)
 	must(err)
 	return path
 }

@@ -92,6 +92,10 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Take_Invalid", testTakeInvalid},
 		{"DB_Take_Prune", testTakePrune},
 		{"DB_Take_Concurrent", testTakeConcurrent},
+		{"Tx_WebCodes", testWebCodes},
+		{"DB_WebCode_UsedOnce", testWebCodeUsedOnce},
+		{"Tx_LinkMisses", testLinkMisses},
+		{"DB_Prune_WebCodes", testPruneWebCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
