@@ -46,6 +46,7 @@ type config struct {
 
 	HTTPTimeout     time.Duration // for calls to Twilio and Auth0
 	ShutdownTimeout time.Duration // how long requests in flight may take on SIGTERM
+	Drain           time.Duration // on SIGTERM, how long /readyz says 503 while requests are still served
 	OutboxLease     time.Duration // how long a worker owns a claimed job
 	RetryBase       time.Duration // first retry delay of the outbox
 	RetryMax        time.Duration // longest retry delay
@@ -116,6 +117,7 @@ var settings = []setting{
 	{Env: "SMSBOT_TEXTS_PER_MINUTE", Default: "60", Help: "global cap on texts sent through the Twilio REST API", set: positive(func(c *config) *int { return &c.TextsPerMinute })},
 	{Env: "SMSBOT_HTTP_TIMEOUT", Default: "10s", Help: "timeout of each call to Twilio and Auth0", set: duration(func(c *config) *time.Duration { return &c.HTTPTimeout })},
 	{Env: "SMSBOT_SHUTDOWN_TIMEOUT", Default: "10s", Help: "on SIGTERM, how long requests in flight may take before they are cut (the stop still exits 0)", set: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{Env: "SMSBOT_DRAIN", Default: "0s", Help: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the socket closes: above the load balancer's health-check interval, so it turns new requests away first (`0s`: close at once, as for one instance)", set: durationOrOff(func(c *config) *time.Duration { return &c.Drain })},
 	{Env: "SMSBOT_OUTBOX_LEASE", Default: "1m", Help: "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed", set: duration(func(c *config) *time.Duration { return &c.OutboxLease })},
 	{Env: "SMSBOT_OUTBOX_RETRY_BASE", Default: "1s", Help: "first retry delay of the outbox (doubles each try, with jitter)", set: duration(func(c *config) *time.Duration { return &c.RetryBase })},
 	{Env: "SMSBOT_OUTBOX_RETRY_MAX", Default: "10m", Help: "longest retry delay of the outbox", set: duration(func(c *config) *time.Duration { return &c.RetryMax })},

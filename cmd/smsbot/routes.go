@@ -27,8 +27,8 @@ func (a *app) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	ready := &readiness{write: a.db.Ping, running: a.worker.Running, log: a.log, now: time.Now, timeout: readyBound(a.cfg)}
-	r.Get(pathReady, handleReady(ready, a.instance, a.cfg.ClientIPHeader))
+	a.ready = &readiness{write: a.db.Ping, running: a.worker.Running, log: a.log, now: time.Now, timeout: readyBound(a.cfg)}
+	r.Get(pathReady, handleReady(a.ready, a.instance, a.cfg.ClientIPHeader))
 	if a.cfg.MetricsAddr == "" { // else on its own listener (startOps)
 		r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 	}

@@ -34,6 +34,7 @@ type app struct {
 	links  *magiclink.Service
 	dev    *devMode // nil in production
 
+	ready    *readiness // /readyz; set by the routes
 	webLimit *magiclink.IPLimiter
 	webPoll  *magiclink.IPLimiter // the web-first page's status polls
 	metrics  *metrics
@@ -101,6 +102,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
+		drain(srv, a.ready, cfg.Drain, log)
 		log.Info("shutting down")
 		err = shutdown(srv, &conns, cfg.ShutdownTimeout, log)
 	}
@@ -166,6 +168,20 @@ func (o *openConns) count() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.conns)
+}
+
+// drain keeps serving for d while /readyz answers 503 and connections
+// are closed after their current request, so that a load balancer's
+// health check takes the instance out, and its clients reconnect to
+// others, before the socket closes. A zero d returns at once.
+func drain(srv *http.Server, ready *readiness, d time.Duration, log *slog.Logger) {
+	if d <= 0 || ready == nil {
+		return
+	}
+	log.Info("draining: /readyz answers 503 until the stop", "drain", d.String())
+	ready.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	time.Sleep(d)
 }
 
 // shutdown stops accepting and waits up to timeout for the requests in
