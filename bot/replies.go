@@ -30,6 +30,11 @@ const (
 	ReplyLanguages     = "languages"
 	ReplyLanguageSet   = "language_set"
 	ReplyFailed        = "failed"
+	ReplyLinkHint      = "link_hint"
+	ReplyLinkWrong     = "link_wrong"
+	ReplyLinkLocked    = "link_locked"
+	ReplyLinkExpired   = "link_expired"
+	ReplyLinkUsed      = "link_used"
 )
 
 // DefaultReplies are the built-in reply templates. Each renders with
@@ -50,7 +55,7 @@ var DefaultReplies = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: unsubscribed. This phone is no longer linked to your account. Send S to subscribe again.`,
 	ReplyNotSubscribed: `{{.Name}}: this phone is not subscribed. Send S to subscribe.`,
 	ReplyReplaced:      `{{.Name}}: this phone is no longer linked to {{.Email}}; another phone was linked in its place. Send S to link it again.`,
-	ReplyHelpIdle:      `{{.Name}}: S = subscribe (link this phone to your account), H = help, STOP = no more texts. Msg & data rates may apply.`,
+	ReplyHelpIdle:      `{{.Name}}: S = subscribe{{if .WebURL}} (or log in at {{.WebURL}}){{else}} (link this phone to your account){{end}}, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpLogin:     `{{.Name}}: open the link we texted you and log in. S = new link, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpCode:      `{{.Name}}: reply with the 6-digit code shown after login. S = new link, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = unsubscribe, S = relink, H = help, STOP = no more texts. Msg & data rates may apply.`,
@@ -62,6 +67,11 @@ var DefaultReplies = map[string]string{
 	ReplyLanguages:     `{{.Name}}: texts are in English. To change, send LANG and one of {{.Choices}}.`,
 	ReplyLanguageSet:   `{{.Name}}: texts will be in English from now on. Send H for help.`,
 	ReplyFailed:        `{{.Name}}: something went wrong on our side. Please try again.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}log in at {{.WebURL}}, then text LINK and the code the page shows. Or {{end}}send S to subscribe.`,
+	ReplyLinkWrong:     `{{.Name}}: that code is not valid. {{.Left}} {{if eq .Left 1}}try{{else}}tries{{end}} left. Text LINK and the code exactly as the page shows it.`,
+	ReplyLinkLocked:    `{{.Name}}: too many wrong codes. Wait {{.Minutes}} minutes, then text the code from the page again.`,
+	ReplyLinkExpired:   `{{.Name}}: that code has expired. Ask the page for a new one and text it again.`,
+	ReplyLinkUsed:      `{{.Name}}: that code was already used. Log in on the page again for a new one.`,
 }
 
 // ReplyData is what reply templates can use.
@@ -73,6 +83,9 @@ type ReplyData struct {
 	Left     int    // ReplyWrongCode: tries left
 	Commands string // ReplyHelpSub: the registry's commands, short
 	Choices  string // ReplyLanguages: what LANG takes, "EN, ES, PT, FR, DE"
+	// WebURL is the page of the web-first path (Engine.WebLinkURL), ""
+	// when it is not offered. Every reply may use it.
+	WebURL string
 }
 
 // SampleReplyData is what templates are checked with when they are
@@ -86,6 +99,7 @@ var SampleReplyData = ReplyData{
 	Left:     4,
 	Commands: "GT = temperatures, ST room 20 = set",
 	Choices:  languageChoices(),
+	WebURL:   "https://" + SampleHost + "/link",
 }
 
 // SampleHost is a public URL host of 40 characters.

@@ -36,16 +36,28 @@ const (
 	MsgLinkExpired    = "link_expired"
 	MsgLinkSuperseded = "link_superseded"
 	MsgLoginNoAccount = "login_no_account"
+	// The web-first path's.
+	MsgWebNoAccount  = "web_no_account"
+	MsgWebOtherLogin = "web_other_login"
+	MsgWebUsed       = "web_used"
+	MsgWebLastCode   = "web_last_code"
+	MsgWebUnknown    = "web_unknown"
 )
 
-// WebMessages are the English messages of the errors OpenLink and
-// ConfirmLogin return, by key; the web pages translate them.
+// WebMessages are the English messages of the errors OpenLink,
+// ConfirmLogin, NewWebLogin and WebLoginStatus return, by key; the web
+// pages translate them.
 var WebMessages = map[string]string{
 	MsgLinkInvalid:    "This link is not valid. Text S for a new one.",
 	MsgLinkUsed:       "This link was already used. Text S for a new one.",
 	MsgLinkExpired:    "This link has expired. Text S for a new one.",
 	MsgLinkSuperseded: "This link is no longer valid: a newer one was sent, or the phone moved on. Text S for a new one.",
 	MsgLoginNoAccount: "The login did not say who you are. Please try again.",
+	MsgWebNoAccount:   "The login did not say who you are. Please log in again.",
+	MsgWebOtherLogin:  "This page belongs to another login. Please log in again.",
+	MsgWebUsed:        "A phone is already linked with this page's code. Log in again to link another.",
+	MsgWebLastCode:    "That was the last new code for this login. Log in again for more.",
+	MsgWebUnknown:     "This login is unknown. Please log in again.",
 }
 
 func webError(code, key string) *Error {

@@ -24,6 +24,14 @@ const (
 	msgLoginUnverified   = "login_unverified"
 	msgUnavailable       = "unavailable"
 	msgInternal          = "internal"
+	// The web-first path's (PathWebLink).
+	msgWebOff             = "web_off"
+	msgWebLoginTooLong    = "web_login_too_long"
+	msgWebLoginUnverified = "web_login_unverified"
+	msgWebUnavailable     = "web_unavailable"
+	// msgStoreUnavailable translates any error bot.EUNAVAILABLE without
+	// a key of its own: the database could not be reached in time.
+	msgStoreUnavailable = "store_unavailable"
 )
 
 // webMessages are the English messages of the pages' own errors, by key.
@@ -31,14 +39,19 @@ const (
 // templates/lang/CODE.html; {{.Detail}} is the %s of a message that has
 // one.
 var webMessages = map[string]string{
-	msgLoginNotCompleted: "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.",
-	msgLoginIncomplete:   "This login response is incomplete. Open the link from your text again.",
-	msgLoginNoSession:    "This login session is unknown, expired or already used in this browser. Open the link from your text again.",
-	msgLoginMismatch:     "This login does not match the one started in this browser. Open the link from your text again.",
-	msgLoginTooLong:      "This login took too long. Open the link from your text again, or text S for a new one.",
-	msgLoginUnverified:   "The login could not be verified. Open the link from your text again, or text S for a new one.",
-	msgUnavailable:       unavailableMessage,
-	msgInternal:          bot.ErrorMessage(errors.New("")),
+	msgLoginNotCompleted:  "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.",
+	msgLoginIncomplete:    "This login response is incomplete. Open the link from your text again.",
+	msgLoginNoSession:     "This login session is unknown, expired or already used in this browser. Open the link from your text again.",
+	msgLoginMismatch:      "This login does not match the one started in this browser. Open the link from your text again.",
+	msgLoginTooLong:       "This login took too long. Open the link from your text again, or text S for a new one.",
+	msgLoginUnverified:    "The login could not be verified. Open the link from your text again, or text S for a new one.",
+	msgUnavailable:        unavailableMessage,
+	msgInternal:           bot.ErrorMessage(errors.New("")),
+	msgWebOff:             "Linking a phone from the web is not set up here. Text S to our number to subscribe.",
+	msgWebLoginTooLong:    "This login took too long. Open " + PathWebLink + " again to log in.",
+	msgWebLoginUnverified: "The login could not be verified. Open " + PathWebLink + " again to log in.",
+	msgWebUnavailable:     "Login is unavailable right now. Try again in a minute: open " + PathWebLink + " again.",
+	msgStoreUnavailable:   "We could not handle that just now. Please try again in a minute.",
 }
 
 // pageErr is one of the pages' own errors: a *bot.Error with its key, and
@@ -91,6 +104,9 @@ func (s *Service) message(l bot.Language, err error) template.HTML {
 	var be *bot.Error
 	if errors.As(err, &be) {
 		key = be.Key
+		if key == "" && be.Code == bot.EUNAVAILABLE {
+			key = msgStoreUnavailable
+		}
 	}
 	var pe *pageErr
 	if errors.As(err, &pe) {

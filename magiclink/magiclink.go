@@ -35,6 +35,9 @@ import (
 type Logins interface {
 	OpenLink(ctx context.Context, token string) (bot.LinkInfo, error)
 	ConfirmLogin(ctx context.Context, linkHash []byte, loginID string, acct bot.Account) (bot.CodeInfo, error)
+	// The web-first path: a code for a web login, and what became of it.
+	NewWebLogin(ctx context.Context, loginID string, acct bot.Account) (bot.WebCodeInfo, error)
+	WebLoginStatus(ctx context.Context, loginID, code string) (bot.WebStatus, error)
 }
 
 var _ Logins = (*bot.Engine)(nil)
@@ -56,8 +59,10 @@ type Config struct {
 	// AuthorizeURL replaces https://<Domain>/authorize (dev mode serves its
 	// stand-in's login page from the bot's own origin).
 	AuthorizeURL string
-	BotNumber    string // the number people text, for the sms: link on the code page
-	Name         string // the program name on pages
+	// BotNumber is the number people text, for the sms: links and the
+	// web-first page (PathWebLink), which is not offered without it.
+	BotNumber string
+	Name      string // the program name on pages
 	// HTTPClient is used for Auth0's Authentication API; nil means a
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -74,6 +79,9 @@ type Service struct {
 	secure bool // the public URL is https: cookies are Secure
 
 	LoginTTL time.Duration // how long a login may take; default 15 min
+	// WebSessionTTL is how long the web-first page works after its
+	// login; default 1 hour.
+	WebSessionTTL time.Duration
 	// RetryAfter is how long after failing to reach Auth0 the login waits
 	// before trying again; default 5 s. Meanwhile it shows "try again in a
 	// minute".
@@ -151,7 +159,8 @@ func (s *Service) count(event string) {
 // the callback.
 type login struct {
 	ID       string    `json:"id"`
-	LinkHash []byte    `json:"link"`
+	LinkHash []byte    `json:"link"`          // the one-time link's; none for a web login
+	Web      bool      `json:"web,omitempty"` // started at PathWebLink, no phone known
 	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
@@ -186,12 +195,21 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.startLogin(w, r, login{LinkHash: info.Hash}, info.ExpiresAt, "link_ok")
+}
+
+// startLogin starts the login transaction lg (a link's or a web login's),
+// ending by expires at the latest: it seals lg with fresh state, nonce and
+// PKCE verifier into a cookie of its own and sends the browser to Auth0.
+// okEvent is counted when it does.
+func (s *Service) startLogin(w http.ResponseWriter, r *http.Request, lg login, expires time.Time, okEvent string) {
 	// Sending the browser to an Auth0 that is down helps nobody.
 	if _, err := s.auth0(); err != nil {
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, retryKey(lg, msgUnavailable, msgWebUnavailable), err)
 		return
 	}
-	lg := login{LinkHash: info.Hash, Lang: pageLang(r).Code}
+	lg.Lang = pageLang(r).Code
+	var err error
 	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
 		if *f, err = s.random(24); err != nil {
 			s.fail(w, r, err)
@@ -204,8 +222,8 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		ttl = 15 * time.Minute
 	}
 	lg.Expires = s.now().Add(ttl)
-	if info.ExpiresAt.Before(lg.Expires) {
-		lg.Expires = info.ExpiresAt
+	if !expires.IsZero() && expires.Before(lg.Expires) {
+		lg.Expires = expires
 	}
 	plain, err := json.Marshal(lg)
 	if err != nil {
@@ -234,9 +252,9 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Connection != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("connection", s.cfg.Connection))
 	}
-	// Auth0's login page in the phone's language, when the tenant has it.
+	// Auth0's login page in the page's language, when the tenant has it.
 	opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lg.Lang))
-	s.count("link_ok")
+	s.count(okEvent)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.oauth.AuthCodeURL(lg.State, opts...), http.StatusFound)
 }
@@ -267,7 +285,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	auth, err := s.auth0()
 	if err != nil {
 		// The cookie stays: reloading the page tries again.
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, msgUnavailable, err)
 		return
 	}
 	// The cookie has done its job once Auth0 has answered or the login is
@@ -288,7 +306,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if !s.now().Before(lg.Expires) {
 		forget()
 		s.count("callback_expired")
-		s.fail(w, r, pageError(bot.EEXPIRED, msgLoginTooLong, ""))
+		s.fail(w, r, pageError(bot.EEXPIRED, retryKey(lg, msgLoginTooLong, msgWebLoginTooLong), ""))
 		return
 	}
 	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
@@ -298,20 +316,24 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}, oauth.IDTokenValidationOptions{Nonce: lg.Nonce})
 	s.auth.saw(!unreachable(err))
 	if unreachable(err) {
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, retryKey(lg, msgUnavailable, msgWebUnavailable), err)
 		return
 	}
 	forget()
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
-		s.fail(w, r, pageError(bot.EINVALID, msgLoginUnverified, ""))
+		s.fail(w, r, pageError(bot.EINVALID, retryKey(lg, msgLoginUnverified, msgWebLoginUnverified), ""))
 		return
 	}
 	acct, err := accountFromIDToken(tokens.IDToken)
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.fail(w, r, err)
+		return
+	}
+	if lg.Web {
+		s.webLoggedIn(w, r, lg.ID, acct)
 		return
 	}
 	info, err := s.logins.ConfirmLogin(r.Context(), lg.LinkHash, lg.ID, acct)
@@ -331,6 +353,16 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		SMSLink: template.URL(smsLink(s.cfg.BotNumber, info.Code)),
 		Minutes: int(info.ExpiresAt.Sub(s.now()).Round(time.Minute) / time.Minute),
 	})
+}
+
+// retryKey is the message key of a failed login that says how to start
+// lg's kind of login again: link for a one-time link's, web for a web
+// login's.
+func retryKey(lg login, link, web string) string {
+	if lg.Web {
+		return web
+	}
+	return link
 }
 
 func (s *Service) openLogin(v string) (login, error) {
@@ -405,6 +437,8 @@ func status(err error) int {
 		return http.StatusGone
 	case bot.ELIMIT:
 		return http.StatusTooManyRequests
+	case bot.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -413,8 +447,12 @@ func status(err error) int {
 // fail shows an error page with the error's safe message.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
-	if code == http.StatusInternalServerError {
+	switch code {
+	case http.StatusInternalServerError:
 		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+	case http.StatusServiceUnavailable:
+		s.logger().WarnContext(r.Context(), "web request failed: database unavailable", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+		w.Header().Set("Retry-After", "5")
 	}
 	page := errorPage{Name: s.cfg.Name, Message: s.message(pageLang(r), err)}
 	if s.cfg.BotNumber != "" && strings.Contains(bot.ErrorMessage(err), "Text S") {

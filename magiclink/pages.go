@@ -18,7 +18,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the pages; each is parsed once per language.
-var pageNames = []string{"code.html", "error.html"}
+var pageNames = []string{"code.html", "error.html", "weblink.html"}
 
 // pages are the page templates of each language (bot.Languages), by
 // language code: layout and page, the English strings, then the

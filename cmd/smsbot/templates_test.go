@@ -22,17 +22,20 @@ func TestReplies_HelpMeetsCarrierRules(t *testing.T) {
 	for _, l := range bot.Languages {
 		for _, name := range helpReplies {
 			// With no plugin, a short one, and the thermostat's help in
-			// the language.
+			// the language; without the web path, and with it on a
+			// 40-character host.
 			for _, cmds := range []string{"", "GT = temps, ST den 20", (&nest.Plugin{}).HelpIn(l)} {
-				text, err := replies.RenderIn(l, name, bot.ReplyData{Name: "smsbot", Commands: cmds})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if missing := carrierRules(text, "smsbot", l); len(missing) > 0 {
-					t.Errorf("%s/%s lacks %v: %q", l.Code, name, missing, text)
-				}
-				if n := bot.Segments(text); n != 1 {
-					t.Errorf("%s/%s takes %d segments: %q", l.Code, name, n, text)
+				for _, web := range []string{"", "https://" + bot.SampleHost + "/link"} {
+					text, err := replies.RenderIn(l, name, bot.ReplyData{Name: "smsbot", Commands: cmds, WebURL: web})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if missing := carrierRules(text, "smsbot", l); len(missing) > 0 {
+						t.Errorf("%s/%s lacks %v: %q", l.Code, name, missing, text)
+					}
+					if n := bot.Segments(text); n != 1 {
+						t.Errorf("%s/%s takes %d segments: %q", l.Code, name, n, text)
+					}
 				}
 			}
 		}

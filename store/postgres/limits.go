@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
@@ -48,9 +47,11 @@ func (db *DB) Take(ctx context.Context, key string, r bot.Rate, now time.Time) (
 	at := now.UnixMilli()
 	var took bool
 	var prev int64
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	err := db.pool.QueryRow(ctx, takeSQL, key, at, every, int64(r.Burst)*every).Scan(&took, &prev)
 	if err != nil {
-		return 0, fmt.Errorf("rate limit: %w", err)
+		return 0, dbError("rate limit", err)
 	}
 	if took {
 		return 0, nil
