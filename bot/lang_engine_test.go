@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smsbot/smsbot/bot"
 )
@@ -299,5 +300,67 @@ func TestEngine_Language_Plugins(t *testing.T) {
 	}
 	if res := h.text(brazil, "boom"); res.Reply != h.reply("pt-BR", bot.ReplyFailed, bot.ReplyData{}) {
 		t.Fatalf("boom: %q", res.Reply)
+	}
+}
+
+// TestEngine_Language_WebLink: the web-first path speaks the phone's
+// language: LINK alone, a wrong code, the linked reply, a used code, an
+// expired one, the limit, the idle help naming the page, and the text to
+// the phone an account's new one displaced.
+func TestEngine_Language_WebLink(t *testing.T) {
+	const web = "https://bot.example.com/link"
+	for _, tt := range []struct{ phone, code string }{{mexico, "es"}, {brazil, "pt-BR"}, {france, "fr"}, {germany, "de"}, {alice, "en"}} {
+		t.Run(tt.code, func(t *testing.T) {
+			h := newHarness(t)
+			h.e.WebLinkURL = web
+			say := func(name string, d bot.ReplyData) string { return h.reply(tt.code, name, d) }
+			if res := h.text(tt.phone, "link"); res.Reply != say(bot.ReplyLinkHint, bot.ReplyData{WebURL: web}) || !strings.Contains(res.Reply, web) {
+				t.Fatalf("LINK alone: %q", res.Reply)
+			}
+			code := h.webLogin("w1", acctY)
+			wrong := "LINK 2222-2222"
+			if code == "22222222" {
+				wrong = "LINK 3333-3333"
+			}
+			if res := h.text(tt.phone, wrong); res.Reply != say(bot.ReplyLinkWrong, bot.ReplyData{Left: 4}) {
+				t.Fatalf("wrong code: %q", res.Reply)
+			}
+			if res := h.text(tt.phone, "LINK "+bot.FormatWebCode(code)); res.State != bot.StateSubscribed ||
+				res.Reply != say(bot.ReplySubscribed, bot.ReplyData{Email: bot.MaskEmail(acctY.Email)}) {
+				t.Fatalf("LINK: %+v", res)
+			}
+			if res := h.text(tt.phone, "LINK "+code); res.Reply != say(bot.ReplyLinkUsed, bot.ReplyData{}) {
+				t.Fatalf("used code: %q", res.Reply)
+			}
+			// The account links bob (English) from a new web login: this
+			// phone is told in its own language, by the outbox.
+			h.text(bob, "LINK "+h.webLogin("w2", acctY))
+			want := say(bot.ReplyReplaced, bot.ReplyData{Email: bot.MaskEmail(acctY.Email)})
+			jobs := h.jobs()
+			var told bool
+			for _, j := range jobs {
+				told = told || strings.HasSuffix(j, want)
+			}
+			if !told {
+				t.Fatalf("displaced phone's text %q not in %q", want, jobs)
+			}
+			if res := h.text(tt.phone, "H"); res.Reply != say(bot.ReplyHelpIdle, bot.ReplyData{WebURL: web}) || bot.Segments(res.Reply) != 1 {
+				t.Fatalf("H when idle: %q", res.Reply)
+			}
+			late := h.webLogin("w3", acctX)
+			h.advance(bot.LinkAttemptWindow + time.Second)
+			if res := h.text(tt.phone, "LINK "+late); res.Reply != say(bot.ReplyLinkExpired, bot.ReplyData{}) {
+				t.Fatalf("expired code: %q", res.Reply)
+			}
+			for range 4 {
+				h.text(tt.phone, wrong)
+			}
+			if res := h.text(tt.phone, wrong); res.Reply != say(bot.ReplyLinkLocked, bot.ReplyData{Minutes: 10}) {
+				t.Fatalf("the last wrong code: %q", res.Reply)
+			}
+			if tt.code != "en" && strings.Contains(say(bot.ReplyLinkLocked, bot.ReplyData{Minutes: 10}), "too many") {
+				t.Fatalf("%s speaks English", tt.code)
+			}
+		})
 	}
 }

@@ -17,7 +17,7 @@ var repliesDE = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: abgemeldet. Dieses Telefon ist nicht mehr mit Ihrem Konto verknüpft. S zum erneuten Abonnieren.`,
 	ReplyNotSubscribed: `{{.Name}}: Dieses Telefon ist nicht angemeldet. S zum Abonnieren.`,
 	ReplyReplaced:      `{{.Name}}: Dieses Telefon ist nicht mehr mit {{.Email}} verknüpft, das Konto nutzt jetzt ein anderes. S = wieder verknüpfen.`,
-	ReplyHelpIdle:      `{{.Name}}: S = abonnieren (dieses Telefon mit Ihrem Konto verknüpfen), H = Hilfe, STOP = keine SMS mehr. Es können Gebühren für SMS und Daten anfallen.`,
+	ReplyHelpIdle:      `{{.Name}}: S = abonnieren{{if .WebURL}} (oder {{.WebURL}}){{else}} (dieses Telefon mit Ihrem Konto verknüpfen){{end}}, H = Hilfe, STOP = abmelden. Es können Gebühren für SMS und Daten anfallen.`,
 	ReplyHelpLogin:     `{{.Name}}: Öffnen Sie unseren Link und melden Sie sich an. S = neuer Link, H = Hilfe, STOP = keine SMS mehr. Es können Gebühren für SMS und Daten anfallen.`,
 	ReplyHelpCode:      `{{.Name}}: Antworten Sie mit dem Code der Login-Seite. S = neuer Link, H = Hilfe, STOP = keine SMS mehr. Es können Gebühren für SMS und Daten anfallen.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = trennen, H = Hilfe, STOP = keine SMS mehr. Es können Gebühren für SMS und Daten anfallen.`,
@@ -29,4 +29,9 @@ var repliesDE = map[string]string{
 	ReplyLanguages:     `{{.Name}}: Wir schreiben Ihnen auf Deutsch. Zum Ändern senden Sie LANG und das Kürzel der Sprache: {{.Choices}}.`,
 	ReplyLanguageSet:   `{{.Name}}: Ab jetzt schreiben wir Ihnen auf Deutsch. H für Hilfe.`,
 	ReplyFailed:        `{{.Name}}: Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es erneut.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}Melden Sie sich auf {{.WebURL}} an und senden Sie LINK und den Code von der Seite. Oder {{end}}S zum Abonnieren.`,
+	ReplyLinkWrong:     `{{.Name}}: Dieser Code ist ungültig. Noch {{.Left}} {{if eq .Left 1}}Versuch{{else}}Versuche{{end}}. Senden Sie LINK und den Code genau wie auf der Seite.`,
+	ReplyLinkLocked:    `{{.Name}}: zu viele falsche Codes. Warten Sie {{.Minutes}} Minuten und senden Sie dann den Code von der Seite erneut.`,
+	ReplyLinkExpired:   `{{.Name}}: Dieser Code ist abgelaufen. Fordern Sie auf der Seite einen neuen an und senden Sie ihn.`,
+	ReplyLinkUsed:      `{{.Name}}: Dieser Code wurde schon verwendet. Melden Sie sich auf der Seite erneut an, um einen neuen zu erhalten.`,
 }

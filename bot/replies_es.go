@@ -19,7 +19,7 @@ var repliesES = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: listo, hemos desvinculado este teléfono de tu cuenta. Escribe S para volver a suscribirte.`,
 	ReplyNotSubscribed: `{{.Name}}: este teléfono no está suscrito. Escribe S para suscribirte.`,
 	ReplyReplaced:      `{{.Name}}: {{.Email}} ahora tiene otro teléfono vinculado en lugar de este. Escribe S para volver a vincularlo.`,
-	ReplyHelpIdle:      `{{.Name}}: S = suscribirte (vincula este teléfono a tu cuenta), H = ayuda, BAJA = darte de baja. Pueden aplicarse tarifas de mensajes y datos.`,
+	ReplyHelpIdle:      `{{.Name}}: S = suscribirte{{if .WebURL}} (o en {{.WebURL}}){{else}} (vincula este teléfono a tu cuenta){{end}}, H = ayuda, BAJA = salir. Pueden aplicarse tarifas de mensajes y datos.`,
 	ReplyHelpLogin:     `{{.Name}}: abre el enlace que te enviamos y entra. S = enlace nuevo, H = ayuda, BAJA = darte de baja. Pueden aplicarse tarifas de mensajes y datos.`,
 	ReplyHelpCode:      `{{.Name}}: responde con las 6 cifras que viste al entrar. S = enlace nuevo, H = ayuda, BAJA = darte de baja. Pueden aplicarse tarifas de mensajes y datos.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = desvincular, H = ayuda, BAJA = darte de baja. Pueden aplicarse tarifas de mensajes y datos.`,
@@ -31,4 +31,9 @@ var repliesES = map[string]string{
 	ReplyLanguages:     `{{.Name}}: te escribimos en español. Para cambiar, escribe LANG y el idioma: {{.Choices}}.`,
 	ReplyLanguageSet:   `{{.Name}}: a partir de ahora te escribimos en español. Escribe H para ver la ayuda.`,
 	ReplyFailed:        `{{.Name}}: algo falló por nuestra parte. Inténtalo de nuevo.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}entra en {{.WebURL}} y luego escribe el texto LINK que aparece en la web. O {{end}}escribe S para suscribirte.`,
+	ReplyLinkWrong:     `{{.Name}}: código incorrecto. {{if eq .Left 1}}Te queda 1 intento{{else}}Te quedan {{.Left}} intentos{{end}}. Cópialo tal cual.`,
+	ReplyLinkLocked:    `{{.Name}}: demasiados intentos fallidos. Espera {{.Minutes}} minutos y vuelve a enviar el texto de la web.`,
+	ReplyLinkExpired:   `{{.Name}}: ese código ya no es válido. Pide otro en la web y envíalo.`,
+	ReplyLinkUsed:      `{{.Name}}: ese código ya se usó. Vuelve a entrar en la web y pide otro.`,
 }

@@ -18,7 +18,7 @@ var repliesFR = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: désabonnement effectué. Ce téléphone n'est plus lié à votre compte. Envoyez S pour vous réabonner.`,
 	ReplyNotSubscribed: `{{.Name}}: ce téléphone n'est pas abonné. Envoyez S pour vous abonner.`,
 	ReplyReplaced:      `{{.Name}}: ce téléphone n'est plus lié à {{.Email}} : un autre téléphone l'a remplacé. Envoyez S pour le lier à nouveau.`,
-	ReplyHelpIdle:      `{{.Name}}: S = s'abonner (lier ce téléphone à votre compte), H = aide, STOP = plus de SMS. Des frais de SMS et de données peuvent s'appliquer.`,
+	ReplyHelpIdle:      `{{.Name}}: S = s'abonner{{if .WebURL}} (ou via {{.WebURL}}){{else}} (lier ce téléphone à votre compte){{end}}, H = aide, STOP = fin. Des frais de SMS et de données peuvent s'appliquer.`,
 	ReplyHelpLogin:     `{{.Name}}: ouvrez le lien envoyé et connectez-vous. S = nouveau lien, H = aide, STOP = plus de SMS. Des frais de SMS et de données peuvent s'appliquer.`,
 	ReplyHelpCode:      `{{.Name}}: répondez avec le code à 6 chiffres de la page. S = nouveau lien, H = aide, STOP = plus de SMS. Des frais de SMS et de données peuvent s'appliquer.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = dissocier, H = aide, STOP = plus de SMS. Des frais de SMS et de données peuvent s'appliquer.`,
@@ -30,4 +30,9 @@ var repliesFR = map[string]string{
 	ReplyLanguages:     `{{.Name}}: langue actuelle : FR. Pour changer, envoyez LANG et le code de la langue : {{.Choices}}.`,
 	ReplyLanguageSet:   `{{.Name}}: désormais, nous vous écrivons en français. H pour l'aide.`,
 	ReplyFailed:        `{{.Name}}: une erreur s'est produite chez nous. Veuillez réessayer.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}connectez-vous sur {{.WebURL}}, puis envoyez le texte LINK de la page. Ou {{end}}envoyez S pour vous abonner.`,
+	ReplyLinkWrong:     `{{.Name}}: ce code n'est pas valide. Il reste {{.Left}} {{if eq .Left 1}}essai{{else}}essais{{end}}. Envoyez LINK et le code exactement comme sur la page.`,
+	ReplyLinkLocked:    `{{.Name}}: trop de codes incorrects. Attendez {{.Minutes}} minutes, puis renvoyez le code de la page.`,
+	ReplyLinkExpired:   `{{.Name}}: ce code a expiré. Demandez-en un nouveau sur la page et renvoyez-le.`,
+	ReplyLinkUsed:      `{{.Name}}: ce code a déjà servi. Reconnectez-vous sur la page pour en obtenir un nouveau.`,
 }

@@ -19,7 +19,7 @@ var repliesPT = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: pronto, este telefone foi desvinculado da sua conta. Envie S para se inscrever de novo.`,
 	ReplyNotSubscribed: `{{.Name}}: este telefone não está inscrito. Envie S para se inscrever.`,
 	ReplyReplaced:      `{{.Name}}: {{.Email}} agora tem outro telefone vinculado no lugar deste. Envie S para vincular este de novo.`,
-	ReplyHelpIdle:      `{{.Name}}: S = se inscrever (vincular este telefone à sua conta), H = ajuda, SAIR = parar os SMS. Podem ser cobradas tarifas de mensagens e dados.`,
+	ReplyHelpIdle:      `{{.Name}}: S = se inscrever{{if .WebURL}} (ou {{.WebURL}}){{else}} (vincular este telefone à sua conta){{end}}, H = ajuda, SAIR = parar. Podem ser cobradas tarifas de mensagens e dados.`,
 	ReplyHelpLogin:     `{{.Name}}: abra o link que enviamos e entre na conta. S = novo link, H = ajuda, SAIR = parar os SMS. Podem ser cobradas tarifas de mensagens e dados.`,
 	ReplyHelpCode:      `{{.Name}}: responda com os 6 algarismos mostrados no site. S = novo link, H = ajuda, SAIR = parar os SMS. Podem ser cobradas tarifas de mensagens e dados.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = desvincular, H = ajuda, SAIR = parar os SMS. Podem ser cobradas tarifas de mensagens e dados.`,
@@ -31,4 +31,9 @@ var repliesPT = map[string]string{
 	ReplyLanguages:     `{{.Name}}: idioma atual: PT. Para mudar, envie LANG e um destes: {{.Choices}}.`,
 	ReplyLanguageSet:   `{{.Name}}: agora escrevemos em português. Envie H para ajuda.`,
 	ReplyFailed:        `{{.Name}}: algo deu errado do nosso lado. Tente de novo.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}entre em {{.WebURL}} e envie aqui o texto LINK mostrado no site. Ou {{end}}envie S para se inscrever.`,
+	ReplyLinkWrong:     `{{.Name}}: código errado. {{if eq .Left 1}}Resta 1 tentativa{{else}}Restam {{.Left}} tentativas{{end}}. Copie exatamente do site.`,
+	ReplyLinkLocked:    `{{.Name}}: muitas tentativas erradas. Espere {{.Minutes}} minutos e envie de novo o texto que aparece no site.`,
+	ReplyLinkExpired:   `{{.Name}}: esse código expirou. Peça outro no site e envie de novo.`,
+	ReplyLinkUsed:      `{{.Name}}: esse código já foi usado. Entre de novo no site e peça outro.`,
 }

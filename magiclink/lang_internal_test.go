@@ -65,3 +65,25 @@ func TestPages_EveryLanguageHasEveryString(t *testing.T) {
 		t.Errorf("%d page string files for %d languages", len(entries), len(bot.Languages))
 	}
 }
+
+// TestMessage_Keyless: an error without a key is English in every
+// language, but the database's absence (EUNAVAILABLE), which every store
+// words its own way, is translated.
+func TestMessage_Keyless(t *testing.T) {
+	p, err := newPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{pages: p}
+	fr, _ := bot.FindLanguage("fr")
+	away := bot.Errorf(bot.EUNAVAILABLE, "We could not handle that just now. Please try again in a minute.")
+	if got := string(s.message(fr, away)); got != "Nous n’avons pas pu traiter votre demande pour l’instant. Réessayez dans une minute." {
+		t.Errorf("database away, in French: %q", got)
+	}
+	if got := string(s.message(bot.English, away)); got != "We could not handle that just now. Please try again in a minute." {
+		t.Errorf("database away, in English: %q", got)
+	}
+	if got := string(s.message(fr, bot.Errorf(bot.EINVALID, "<b>no key</b>"))); got != "&lt;b&gt;no key&lt;/b&gt;" {
+		t.Errorf("an error without a key: %q", got)
+	}
+}

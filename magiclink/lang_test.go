@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 )
 
@@ -136,5 +139,125 @@ func TestService_Language_AccountLocale(t *testing.T) {
 	res, body := loginAt(t, c, res.Request.URL, "vous@example.com")
 	if res.StatusCode != 200 || !strings.Contains(body, "Lier le téléphone se terminant par 4567 à vous@example.com&nbsp;?") {
 		t.Fatalf("code page: %d %s", res.StatusCode, body)
+	}
+}
+
+// acceptLanguage sends lang as Accept-Language with every request, as a
+// browser does.
+type acceptLanguage struct {
+	rt   http.RoundTripper
+	lang string
+}
+
+func (a acceptLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Accept-Language", a.lang)
+	return a.rt.RoundTrip(r)
+}
+
+// browserIn is a browser whose language is lang.
+func (e *env) browserIn(lang string) *http.Client {
+	c := e.browser()
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = acceptLanguage{rt: rt, lang: lang}
+	return c
+}
+
+// TestService_Language_WebLink: the web-first page speaks the browser's
+// language: Auth0 gets ui_locales, the page's every string, the QR code's
+// label and the page after linking are Spanish; the QR code and the sms:
+// text stay LINK and the code. An error the page shows is Spanish too.
+func TestService_Language_WebLink(t *testing.T) {
+	e := newEnv(t)
+	c := e.browserIn("es-MX,es;q=0.9,en;q=0.5")
+	res, _ := get(t, c, e.srv.URL+magiclink.PathWebLink)
+	if got := res.Request.URL.Query().Get("ui_locales"); got != "es" {
+		t.Errorf("ui_locales %q", got)
+	}
+	res, page := loginAt(t, c, res.Request.URL, "web@example.com")
+	if res.StatusCode != 200 || res.Header.Get("Content-Language") != "es" {
+		t.Fatalf("page: %d %v\n%s", res.StatusCode, res.Header, page)
+	}
+	code := webCodeOf(t, page)
+	for _, want := range []string{
+		`<html lang="es">`,
+		"<h1>Vincular un teléfono a web@example.com</h1>",
+		"Desde el teléfono que quieres vincular, envía por SMS",
+		`id="code">LINK ` + code + `<`,
+		`al <strong class="number" id="number">&#43;1 500 555 0006</strong>`,
+		"Abrir Mensajes con este texto",
+		`aria-label="Código QR: envía LINK ` + code + ` al +1 500 555 0006"`,
+		"¿Usas otro dispositivo?",
+		"<strong>Envía este código solo desde tu propio teléfono.</strong> El teléfono que lo envíe quedará vinculado a web@example.com",
+		"durante 10 minutos",
+		"Pedir un código nuevo",
+		"Te quedan 4 más en este inicio de sesión.",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, english := range []string{"Link a phone", "From the phone", "Only text", "Get a new code", "more for this login"} {
+		if strings.Contains(page, english) {
+			t.Errorf("page has the English %q", english)
+		}
+	}
+	if got, want := decodeQR(t, page), "sms:+15005550006?&body=LINK%20"+code; got != want {
+		t.Errorf("QR code holds %q, want %q", got, want)
+	}
+	if r := e.text("+5215512345678", "LINK "+code); !strings.Contains(r.Reply, "¡listo! Este teléfono queda vinculado a w***@example.com") {
+		t.Fatalf("LINK: %+v", r)
+	}
+	_, page = get(t, c, e.srv.URL+magiclink.PathWebLink)
+	for _, want := range []string{`<p class="done">Vinculado</p>`, `El teléfono terminado en <strong id="last4">5678</strong> ya está vinculado a web@example.com`, "¿No es tu teléfono?"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page after linking lacks %q\n%s", want, page)
+		}
+	}
+	// A new code after linking: refused, said in Spanish.
+	res, err := c.PostForm(e.srv.URL+magiclink.PathWebLinkNew, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readAll(res); !strings.Contains(b, `id="message">Ya se vinculó un teléfono con el código de esta página. Vuelve a iniciar sesión para vincular otro.<`) {
+		t.Fatalf("new code after linking: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestService_Language_WebLinkErrors: the web login's own errors say how
+// to start again (open /link, not a text's link) in the browser's
+// language: a login that took too long, Auth0 away, /link not offered.
+func TestService_Language_WebLinkErrors(t *testing.T) {
+	e := newEnv(t)
+	clk := &clock{t: time.Now()}
+	e.svc.Now = clk.now
+	c := e.browserIn("fr-FR")
+	res, _ := get(t, c, e.srv.URL+magiclink.PathWebLink)
+	clk.add(16 * time.Minute)
+	res, body := loginAt(t, c, res.Request.URL, "web@example.com")
+	if res.StatusCode != http.StatusGone || !strings.Contains(body, "La connexion a pris trop de temps. Rouvrez /link pour vous reconnecter.") {
+		t.Fatalf("a slow web login: %d %s", res.StatusCode, body)
+	}
+	down := newEnv(t)
+	down.auth0.SetFaults(auth0test.Faults{Down: true})
+	res, body = get(t, down.browserIn("pt-BR"), down.srv.URL+magiclink.PathWebLink)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "O login está indisponível agora. Tente daqui a um minuto: abra /link de novo.") {
+		t.Fatalf("Auth0 down: %d %s", res.StatusCode, body)
+	}
+	svc, err := magiclink.New(context.Background(), magiclink.Config{
+		PublicURL: e.srv.URL, Domain: e.auth0.Domain(), ClientID: "cid", ClientSecret: "csecret", HTTPClient: e.auth0.Client(),
+	}, e.engine, e.engine.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, magiclink.PathWebLink, nil)
+	r.Header.Set("Accept-Language", "de-CH")
+	svc.HandleWebLink(w, r)
+	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "Telefone über das Web zu verknüpfen, ist hier nicht eingerichtet.") {
+		t.Fatalf("/link without a number: %d %s", w.Code, w.Body)
 	}
 }
