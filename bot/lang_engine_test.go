@@ -364,3 +364,38 @@ func TestEngine_Language_WebLink(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_Language_WebLinkLocale: a web login's account locale becomes
+// the language of the phone that texts its code, as after a one-time
+// link's login; unless the person chose one, or the setting is off.
+func TestEngine_Language_WebLinkLocale(t *testing.T) {
+	h := newHarness(t)
+	h.e.AccountLocale = true
+	acct := acctY
+	acct.Locale = "de-AT"
+	code := h.webLogin("w1", acct)
+	// A new code of the same login keeps the login's locale, though the
+	// page asks for it without one.
+	code2, err := h.e.NewWebLogin(context.Background(), "w1", bot.Account{ID: acct.ID, Email: acct.Email})
+	must(t, err)
+	if code2.Code == code {
+		t.Fatal("no new code")
+	}
+	res := h.text(alice, "LINK "+code2.Code)
+	if res.Reply != h.reply("de", bot.ReplySubscribed, bot.ReplyData{Email: bot.MaskEmail(acct.Email)}) {
+		t.Fatalf("LINK: %q", res.Reply)
+	}
+	if p := h.phone(alice); p.Language != "de-AT" || p.LanguageSource != bot.LanguageFromAccount {
+		t.Fatalf("stored %q %q", p.Language, p.LanguageSource)
+	}
+	// Chosen with LANG: the locale leaves it alone.
+	h.text(mexico, "LANG PT")
+	if res := h.text(mexico, "LINK "+h.webLogin("w2", bot.Account{ID: acctX.ID, Email: acctX.Email, Locale: "fr"})); res.Reply != h.reply("pt-BR", bot.ReplySubscribed, bot.ReplyData{Email: bot.MaskEmail(acctX.Email)}) {
+		t.Fatalf("chosen pt, locale fr: %q", res.Reply)
+	}
+	// The setting off: the country's language stays.
+	h = newHarness(t)
+	if res := h.text(mexico, "LINK "+h.webLogin("w1", acct)); res.Reply != h.reply("es", bot.ReplySubscribed, bot.ReplyData{Email: bot.MaskEmail(acct.Email)}) || h.phone(mexico).Language != "es-MX" {
+		t.Fatalf("setting off: %q, stored %q", res.Reply, h.phone(mexico).Language)
+	}
+}

@@ -91,6 +91,10 @@ type WebCode struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // when a phone linked with it; zero before
 	Phone     string    // the phone that linked with it
+	// Locale is the account's locale at the login (Account.Locale): the
+	// phone that links takes it as its language, as after a one-time
+	// link's login (Engine.AccountLocale).
+	Locale string
 }
 
 // WebCodeInfo is what the web page shows after a login or a new code.
@@ -151,7 +155,7 @@ func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) 
 				return nil
 			}
 		case ENOTFOUND:
-			c = &WebCode{Login: loginID, UserID: acct.ID}
+			c = &WebCode{Login: loginID, UserID: acct.ID, Locale: acct.Locale}
 		default:
 			return fmt.Errorf("load web code: %w", err)
 		}
@@ -274,7 +278,8 @@ func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command)
 	case !t.now.Before(c.ExpiresAt):
 		return e.render(p.Lang(), ReplyLinkExpired, ReplyData{})
 	}
-	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email}, EvLink, "web code confirmed")
+	e.accountLocale(p, c.Locale)
+	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email, Locale: c.Locale}, EvLink, "web code confirmed")
 	if err != nil {
 		return "", err
 	}
