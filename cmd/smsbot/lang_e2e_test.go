@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
@@ -183,7 +184,8 @@ func TestE2E_StopWordsEveryLanguage(t *testing.T) {
 		if r := e.text(tt.phone, l.Start[0]); r != say(t, tt.code, bot.ReplyStarted, bot.ReplyData{}) || e.state(tt.phone) != bot.StateIdle {
 			t.Errorf("%s %s: %q, state %s", tt.phone, l.Start[0], r, e.state(tt.phone))
 		}
-		if r := e.text(tt.phone, l.Help[0]); r != say(t, tt.code, bot.ReplyHelpIdle, bot.ReplyData{}) {
+		// The help names the web-first page: the program offers it.
+		if r := e.text(tt.phone, l.Help[0]); r != say(t, tt.code, bot.ReplyHelpIdle, bot.ReplyData{WebURL: e.public + magiclink.PathWebLink}) {
 			t.Errorf("%s %s: %q", tt.phone, l.Help[0], r)
 		}
 		if r := e.text(tt.phone, "STOP"); r != "" || e.state(tt.phone) != bot.StateOptedOut {
@@ -281,5 +283,55 @@ func TestE2E_AccountLocale(t *testing.T) {
 			texts := e.textsTo(us)
 			return len(texts) == 1 && texts[0] == say(t, code, bot.ReplyCodePrompt, bot.ReplyData{})
 		})
+	}
+}
+
+// withAcceptLanguage sends lang as Accept-Language with each request.
+type withAcceptLanguage struct {
+	rt   http.RoundTripper
+	lang string
+}
+
+func (a withAcceptLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Accept-Language", a.lang)
+	return a.rt.RoundTrip(r)
+}
+
+// TestE2E_WebLinkSpanish: the web-first path in production mode for a
+// Spanish speaker: /link in the browser's Spanish (Auth0 asked for it
+// too), a Spanish number's wrong and right LINK answered in Spanish, the
+// page showing it linked in Spanish.
+func TestE2E_WebLinkSpanish(t *testing.T) {
+	e := startE2E(t, nil)
+	c := e.browser()
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = withAcceptLanguage{rt: rt, lang: "es-ES,es;q=0.9"}
+	res, _ := fetch(t, c, http.MethodGet, e.public+magiclink.PathWebLink, nil)
+	if got := res.Request.URL.Query().Get("ui_locales"); got != "es" {
+		t.Errorf("ui_locales %q", got)
+	}
+	status, page := e.logIn(c, res.Request.URL, "web@example.com")
+	m := webCodeRE.FindStringSubmatch(page)
+	if status != 200 || m == nil || !strings.Contains(page, "Vincular un teléfono a web@example.com") || !strings.Contains(page, "Envía este código solo desde tu propio teléfono") {
+		t.Fatalf("page: %d %s", status, page)
+	}
+	const phone = "+34612345678"
+	wrong := "LINK 2222-2222"
+	if m[1] == "2222-2222" {
+		wrong = "LINK 3333-3333"
+	}
+	if r := e.text(phone, wrong); r != say(t, "es", bot.ReplyLinkWrong, bot.ReplyData{Left: 4}) {
+		t.Fatalf("wrong code: %q", r)
+	}
+	if r := e.text(phone, "LINK "+m[1]); r != say(t, "es", bot.ReplySubscribed, bot.ReplyData{Email: "w***@example.com"}) || e.boundTo(phone) == "" {
+		t.Fatalf("LINK: %q, bound to %q", r, e.boundTo(phone))
+	}
+	_, page = fetch(t, c, http.MethodGet, e.public+magiclink.PathWebLink, nil)
+	if !strings.Contains(page, `<p class="done">Vinculado</p>`) || !strings.Contains(page, `El teléfono terminado en <strong id="last4">5678</strong> ya está vinculado a web@example.com`) {
+		t.Fatalf("page after linking: %s", page)
 	}
 }
