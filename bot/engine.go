@@ -51,8 +51,9 @@ func DefaultLimits() Limits {
 // Inbound is one text received from a phone.
 type Inbound struct {
 	MessageSID string
-	From       string
+	From       string // E.164, without any channel prefix
 	Body       string
+	Channel    Channel // where it came from; "" is SMS
 }
 
 // Result is the outcome of one inbound text.
@@ -197,7 +198,11 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 			return err
 		}
 		p.LastSeen = t.now // saved with the phone below, in this transaction
-		reply, err := e.converse(ctx, t, p, cmd, expired)
+		p.Channel = in.Channel.Or()
+		if p.Channel == ChannelWhatsApp {
+			p.WhatsAppSeen = t.now
+		}
+		reply, err := e.converse(ctx, t, p, cmd, expired, p.Channel)
 		if err != nil {
 			return err
 		}
@@ -349,15 +354,20 @@ func clearPending(p *Phone) {
 }
 
 func (e *Engine) render(name string, d ReplyData) (string, error) {
-	d.Name = e.Name
-	if d.Name == "" {
-		d.Name = "smsbot"
-	}
+	d.Name = e.name()
 	return e.Replies.Render(name, d)
 }
 
-// converse runs one command against the phone and returns the reply.
-func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string) (string, error) {
+func (e *Engine) name() string {
+	if e.Name == "" {
+		return "smsbot"
+	}
+	return e.Name
+}
+
+// converse runs one command, which came on channel ch, against the phone
+// and returns the reply.
+func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string, ch Channel) (string, error) {
 	if p.State == StateOptedOut {
 		if cmd.Kind != KindStart {
 			return "", nil // nothing is sent until START
@@ -369,7 +379,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if err := fire(ctx, p, ev); err != nil {
 			return "", err
 		}
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(ReplyStarted, ch)
 	}
 
 	switch cmd.Kind {
@@ -378,11 +388,11 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.keywordReply(ReplyStopped)
+		return e.keywordReply(ReplyStopped, ch)
 	case KindStart:
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(ReplyStarted, ch)
 	case KindCarrierHelp:
-		if !e.AnswerKeywords {
+		if !e.answersKeywords(ch) {
 			return "", nil
 		}
 		return e.help(p)
@@ -407,7 +417,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 	switch p.State {
 	case StateAwaitingCode:
 		if cmd.Kind == KindCode {
-			return e.checkCode(ctx, t, p, cmd.Code)
+			return e.checkCode(ctx, t, p, cmd.Code, ch)
 		}
 		return e.render(ReplyCodeHint, ReplyData{})
 	case StateAwaitingLogin:
@@ -416,7 +426,9 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
-		if p.Suspended() {
+		if p.Suspended() || !p.Proven.Has(ch) {
+			// A channel the binding was not proven on runs nothing until
+			// a code comes back on it.
 			return e.render(ReplyReverify, ReplyData{})
 		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
@@ -431,13 +443,21 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 	}
 }
 
-// keywordReply answers a carrier keyword only when the bot is set to; by
-// default the carrier has answered already.
-func (e *Engine) keywordReply(name string) (string, error) {
-	if !e.AnswerKeywords {
+// keywordReply answers a carrier keyword only when the bot is set to, or
+// on WhatsApp; on SMS the carrier (Twilio) has answered already by
+// default.
+func (e *Engine) keywordReply(name string, ch Channel) (string, error) {
+	if !e.answersKeywords(ch) {
 		return "", nil
 	}
 	return e.render(name, ReplyData{})
+}
+
+// answersKeywords reports whether the bot answers STOP, START and HELP
+// that came on ch itself: always on WhatsApp, where Twilio's keyword
+// handling does not apply.
+func (e *Engine) answersKeywords(ch Channel) bool {
+	return e.AnswerKeywords || ch == ChannelWhatsApp
 }
 
 func (e *Engine) help(p *Phone) (string, error) {
@@ -497,7 +517,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 // Wrong codes are counted per login and per account; an account that has
 // had Limits.CodeAttemptsPerAccount wrong codes in CodeAttemptWindow gets
 // no code checked, not even the right one, and the login ends.
-func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string, ch Channel) (string, error) {
 	wrong, err := t.tx.CountWrongCodes(ctx, p.CodeUserID, t.now.Add(-CodeAttemptWindow))
 	if err != nil {
 		return "", fmt.Errorf("count wrong codes: %w", err)
@@ -508,7 +528,7 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
-		return e.confirm(ctx, t, p)
+		return e.confirm(ctx, t, p, ch)
 	}
 	if err := t.tx.AddWrongCode(ctx, p.CodeUserID, p.Number, t.now); err != nil {
 		return "", fmt.Errorf("add wrong code: %w", err)
@@ -538,10 +558,11 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	return e.render(ReplyCodeLimit, ReplyData{})
 }
 
-// confirm binds the phone to the account that logged in. One phone per
-// account and one account per phone: the account's earlier phone is
-// unbound and told, the phone's earlier account loses it.
-func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error) {
+// confirm binds the phone to the account that logged in; the code came
+// back on ch, which the binding is now proven on. One phone per account
+// and one account per phone: the account's earlier phone is unbound and
+// told, the phone's earlier account loses it.
+func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (string, error) {
 	acct := Account{ID: p.CodeUserID, Email: p.CodeEmail}
 	q, err := t.tx.PhoneByUser(ctx, acct.ID)
 	switch ErrorCode(err) {
@@ -561,11 +582,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 				return "", fmt.Errorf("save replaced phone: %w", err)
 			}
 			if q.State != StateOptedOut {
-				body, err := e.render(ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
-				if err != nil {
-					return "", err
-				}
-				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: q.Number, Body: body}); err != nil {
+				if err := e.enqueueText(ctx, t, q, ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)}); err != nil {
 					return "", err
 				}
 			}
@@ -579,16 +596,32 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 			return "", err
 		}
 	}
+	// The audit says which channel proved it; SMS, the first channel,
+	// keeps its old wording.
+	on := ""
+	if ch == ChannelWhatsApp {
+		on = " on " + ch.Name()
+	}
 	switch {
 	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed"}); err != nil {
+		p.Proven = Channels("").With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed" + on}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case p.Suspended():
+		// The suspension asked whether the number is still this
+		// person's: only the channel that answered is proven again.
 		p.Email = acct.Email
+		p.Proven = Channels("").With(ch)
 		unsuspend(p)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed; suspension lifted"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed" + on + "; suspension lifted"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	case !p.Proven.Has(ch):
+		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed on " + ch.Name() + "; the binding now holds there too"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	default:
@@ -609,12 +642,28 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 // unbind removes p's binding, records it and queues the provider update.
 func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
 	user := p.UserID
-	p.UserID, p.Email, p.BoundAt, p.VerifiedAt = "", "", time.Time{}, time.Time{}
+	p.UserID, p.Email, p.BoundAt, p.VerifiedAt, p.Proven = "", "", time.Time{}, time.Time{}, ""
 	unsuspend(p)
 	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: user})
+}
+
+// enqueueText queues reply name, rendered with d, as a text to p on the
+// channel p used last, with what a WhatsApp template needs to carry it
+// outside WhatsApp's window.
+func (e *Engine) enqueueText(ctx context.Context, t *turn, p *Phone, name string, d ReplyData) error {
+	d.Name = e.name()
+	body, err := e.render(name, d)
+	if err != nil {
+		return err
+	}
+	vars, err := contentVariables(name, d)
+	if err != nil {
+		return fmt.Errorf("content variables: %w", err)
+	}
+	return t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body, Channel: p.Channel.Or(), Template: name, Vars: vars})
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:

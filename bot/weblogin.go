@@ -97,11 +97,7 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		p.CodeUserID, p.CodeEmail, p.CodeLogin = acct.ID, acct.Email, loginID
 		p.ExpiresAt = t.now.Add(e.Limits.CodeTTL)
 		p.UpdatedAt = t.now
-		body, err := e.render(ReplyCodePrompt, ReplyData{})
-		if err != nil {
-			return err
-		}
-		if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+		if err := e.enqueueText(ctx, t, p, ReplyCodePrompt, ReplyData{}); err != nil {
 			return err
 		}
 		if err := tx.SavePhone(ctx, p); err != nil {

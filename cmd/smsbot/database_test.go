@@ -66,11 +66,11 @@ func TestMigrate_Postgres(t *testing.T) {
 	u := postgrestest.SchemaURL(t)
 	env := map[string]string{"SMSBOT_DB": u}
 	out, errs, code := runCmd(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "(PostgreSQL): applied 3 migration(s) now") {
+	if code != 0 || !strings.Contains(out, "(PostgreSQL): applied 4 migration(s) now") {
 		t.Fatalf("first migrate: exit %d %q %s", code, out, errs)
 	}
 	out, errs, code = runCmd(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "(PostgreSQL): applied 0 migration(s) now, 3 in all") {
+	if code != 0 || !strings.Contains(out, "(PostgreSQL): applied 0 migration(s) now, 4 in all") {
 		t.Fatalf("second migrate: exit %d %q %s", code, out, errs)
 	}
 	_, errs, code = runCmd(t, env, "backup", filepath.Join(t.TempDir(), "b.db"))

@@ -19,7 +19,7 @@ import (
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
-var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql"
+var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql migrations/0007_whatsapp.sql"
 
 // TestOpen_MigratesOnce opens five pools on one empty schema at once:
 // each migration runs once (a second run would fail: the tables exist)
