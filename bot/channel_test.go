@@ -475,3 +475,56 @@ func TestWorker_Undelivered_WindowClosed(t *testing.T) {
 		t.Fatalf("a window opened after the refused text was closed: %v", got)
 	}
 }
+
+// earlySender sends a WhatsApp text whose failure is reported, and acted
+// on, before Send returns: the status callback beat the job's Done.
+type earlySender struct {
+	h    *harness
+	w    *bot.Worker
+	n    int
+	sent []*bot.Job
+}
+
+func (f *earlySender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	f.n++
+	cp := *j
+	f.sent = append(f.sent, &cp)
+	sid := fmt.Sprintf("SMearly%d", f.n)
+	if f.n == 1 {
+		if _, err := f.h.db.RecordStatus(ctx, sid, j.To, "failed", 63016, f.h.now); err != nil {
+			return "", err
+		}
+		// The callback's own try finds no job yet.
+		if err := f.w.Undelivered(ctx, sid, &bot.DeliveryError{Err: errors.New("twilio 63016"), Code: 63016, WindowClosed: true}); err != nil {
+			return "", err
+		}
+	}
+	return sid, nil
+}
+
+// TestWorker_Undelivered_CallbackFirst: a status callback that comes
+// before the job is marked done is not lost: the Worker looks once it has
+// marked it, and the text goes again (once).
+func TestWorker_Undelivered_CallbackFirst(t *testing.T) {
+	h := newHarness(t)
+	s := &earlySender{h: h}
+	w := &bot.Worker{Outbox: h.db, Store: h.db, SMS: s, Accounts: &fakeAccounts{}, Now: func() time.Time { return h.now },
+		Sort: func(code int) *bot.DeliveryError {
+			return &bot.DeliveryError{Err: fmt.Errorf("twilio %d", code), Code: code, WindowClosed: code == 63016}
+		}}
+	s.w = w
+	whatsAppJob(t, h, alice)
+	if n := drain(t, w); n != 2 {
+		t.Fatalf("ran %d jobs, want the text and its copy", n)
+	}
+	if len(s.sent) != 2 || !s.sent[0].WindowOpen || s.sent[1].WindowOpen || s.sent[1].Resends != 1 {
+		t.Fatalf("sent %+v", s.sent)
+	}
+	// The callback repeated later changes nothing.
+	if err := w.Undelivered(context.Background(), "SMearly1", &bot.DeliveryError{Code: 63016, WindowClosed: true, Err: errors.New("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := drain(t, w); n != 0 {
+		t.Fatalf("a repeated callback sent it again (%d)", n)
+	}
+}

@@ -41,6 +41,10 @@ type Outbox interface {
 	// NextDue returns when the next job falls due; ENOTFOUND when there is
 	// none.
 	NextDue(ctx context.Context) (time.Time, error)
+	// DeliveryStatus returns the status and error code the provider's
+	// status callbacks recorded for its message sid; ENOTFOUND before the
+	// first came.
+	DeliveryStatus(ctx context.Context, sid string) (string, int, error)
 }
 
 // TakenWindow is how far before an ambiguous text's first try the texts
@@ -116,6 +120,11 @@ type Worker struct {
 	// which form (free-form inside the window, else a template), the
 	// outcome and the provider code.
 	ObserveWhatsApp func(form WhatsAppForm, outcome Outcome, code int)
+	// Sort, when set, sorts the error code of a WhatsApp text that failed
+	// after the provider took it (as the status callbacks do): a callback
+	// may come before the text's job is marked done, and Undelivered
+	// then finds no job, so the Worker looks itself once it is.
+	Sort func(code int) *DeliveryError
 
 	wake     chan struct{}
 	wakeOnce sync.Once
@@ -244,7 +253,33 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	}
 	w.observe(j.Kind, OutcomeSent, 0)
 	w.observeWhatsApp(j, OutcomeSent, 0)
-	return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+	if err := w.Outbox.Done(ctx, j.ID, w.now(), result); err != nil {
+		return true, err
+	}
+	return true, w.failedEarly(ctx, j, result)
+}
+
+// failedEarly acts on a failure of j's WhatsApp text whose status callback
+// came before j was marked done: the callback found no job, so Undelivered
+// runs now. When the callback comes later, it finds the job itself;
+// Undelivered acts once either way.
+func (w *Worker) failedEarly(ctx context.Context, j *Job, sid string) error {
+	if w.Sort == nil || j.Kind != JobSMS || j.Channel != ChannelWhatsApp {
+		return nil
+	}
+	status, code, err := w.Outbox.DeliveryStatus(ctx, sid)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil
+	case err != nil:
+		return fmt.Errorf("delivery status: %w", err)
+	case code == 0 || status != "failed" && status != "undelivered":
+		return nil
+	}
+	if de := w.Sort(code); de != nil {
+		return w.Undelivered(ctx, sid, de)
+	}
+	return nil
 }
 
 // holdLease renews job id's lease every third of it until stop is
@@ -507,7 +542,9 @@ func (w *Worker) Undelivered(ctx context.Context, sid string, de *DeliveryError)
 		}
 		due := now
 		if !de.WindowClosed {
-			due = now.Add(max(de.RetryAfter, min(time.Minute<<j.Resends, orDefault(w.MaxDelay, 10*time.Minute))))
+			// A minute, doubling along the chain, or what the code asks
+			// for; never beyond the longest retry delay.
+			due = now.Add(min(max(de.RetryAfter, time.Minute<<j.Resends), orDefault(w.MaxDelay, 10*time.Minute)))
 		}
 		again = &Job{Kind: JobSMS, To: j.To, Body: j.Body, Channel: j.Channel, Template: j.Template, Vars: j.Vars,
 			Resends: j.Resends + 1, CreatedAt: now, Due: due}

@@ -20,6 +20,7 @@ type CodeInfo struct {
 	Phone     string
 	Email     string
 	ExpiresAt time.Time
+	Channel   Channel // where the phone wrote last: where the code goes back from
 }
 
 // OpenLink checks a link that a browser opened. It changes nothing: link
@@ -103,7 +104,7 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		if err := tx.SavePhone(ctx, p); err != nil {
 			return fmt.Errorf("save phone: %w", err)
 		}
-		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt}
+		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt, Channel: p.Channel.Or()}
 		return nil
 	})
 	if err != nil {

@@ -200,3 +200,10 @@ func (db *DB) Message(ctx context.Context, sid string) (MessageStatus, error) {
 	m.UpdatedAt = fromMS(at)
 	return m, nil
 }
+
+// DeliveryStatus returns the status and error code Twilio's callbacks
+// recorded for message sid; ENOTFOUND before the first came.
+func (db *DB) DeliveryStatus(ctx context.Context, sid string) (string, int, error) {
+	m, err := db.Message(ctx, sid)
+	return m.Status, m.ErrorCode, err
+}

@@ -323,6 +323,12 @@ func codeText(code int) string {
 	return "see https://www.twilio.com/docs/errors/" + fmt.Sprint(code)
 }
 
+// SortCode sorts the error code of a status callback into what the outbox
+// should do (bot.Worker.Sort); nil when the code has no rule of its own.
+func SortCode(code int) *bot.DeliveryError {
+	return sortCode(code, fmt.Errorf("twilio %d: %s", code, codeText(code)))
+}
+
 // sortCode sorts a Twilio error code, from a refused request or a status
 // callback, into what the outbox should do; nil when the code has no rule
 // of its own.

@@ -6,7 +6,6 @@ package webhooks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -293,7 +292,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		// WhatsApp's errors say nothing of the SIM: they never suspend a
 		// binding, but some send the message again.
 		if s.Redelivery != nil && (status == "failed" || status == "undelivered") {
-			if de := sortCode(code, fmt.Errorf("twilio %d: %s", code, codeText(code))); de != nil {
+			if de := SortCode(code); de != nil {
 				ferr = s.Redelivery.Undelivered(r.Context(), sid, de)
 			}
 		}
