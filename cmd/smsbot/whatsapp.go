@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/webhooks"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -137,4 +138,139 @@ func whatsAppWindow(p *bot.Phone) string {
 		return fmt.Sprintf(" (WhatsApp window closed; last WhatsApp message %s)", when(p.WhatsAppSeen))
 	}
 	return fmt.Sprintf(" (WhatsApp window open until %s)", when(end))
+}
+
+// checkWhatsApp is doctor's WhatsApp checks, when TWILIO_WHATSAPP_FROM or
+// TWILIO_WHATSAPP_TEMPLATES is set: the sender, where its messages go and
+// the templates' approval.
+func (d *doctor) checkWhatsApp() {
+	c := d.cfg
+	if c.WhatsAppFrom == "" && len(c.WhatsAppTemplates) == 0 {
+		return // SMS only
+	}
+	checks := []string{"whatsapp sender", "whatsapp webhook", "whatsapp templates"}
+	skipAll := func(why string) {
+		for _, ch := range checks {
+			d.skip(ch, why)
+		}
+	}
+	if d.failedCheck("twilio account") {
+		skipAll("the Twilio account check failed")
+		return
+	}
+	tw, err := c.twilioAdmin(d.hc)
+	if err != nil {
+		skipAll("no Twilio client")
+		return
+	}
+	d.checkWhatsAppSender(tw)
+	d.checkWhatsAppTemplates(tw)
+}
+
+// failedCheck reports whether check was reported as anything but OK.
+func (d *doctor) failedCheck(check string) bool {
+	for _, f := range d.findings {
+		if f.Check == check {
+			return f.Status != checkOK
+		}
+	}
+	return true
+}
+
+func (d *doctor) checkWhatsAppSender(tw *webhooks.Admin) {
+	c := d.cfg
+	hook := strings.TrimRight(c.PublicURL, "/") + webhooks.PathSMS
+	switch {
+	case c.WhatsAppFrom == "" && c.TwilioService != "":
+		d.skip("whatsapp sender", "TWILIO_WHATSAPP_FROM is not set: WhatsApp texts go through the Messaging Service "+c.TwilioService+", which needs a WhatsApp sender in its pool")
+		d.skip("whatsapp webhook", "the Messaging Service's incoming URL applies (see twilio webhook)")
+		return
+	case c.WhatsAppFrom == "":
+		d.fail("whatsapp sender", "TWILIO_WHATSAPP_TEMPLATES is set but there is no WhatsApp sender", "set TWILIO_WHATSAPP_FROM, or TWILIO_MESSAGING_SERVICE_SID with a WhatsApp sender in its pool")
+		d.skip("whatsapp webhook", "no WhatsApp sender")
+		return
+	case c.WhatsAppFrom == webhooks.SandboxNumber:
+		d.report(finding{Status: checkWarn, Check: "whatsapp sender",
+			Detail: c.WhatsAppFrom + " is Twilio's WhatsApp Sandbox: for trying only; each person must first send it the sandbox's join words",
+			Fix:    "register a WhatsApp sender for production (Messaging > Senders > WhatsApp senders)"})
+		d.report(finding{Status: checkWarn, Check: "whatsapp webhook",
+			Detail: "the Sandbox's URL cannot be read through the API",
+			Fix:    "set \"When a message comes in\" to " + hook + " (POST) in the console's Sandbox settings"})
+		return
+	}
+	senders, err := tw.WhatsAppSenders()
+	if err != nil {
+		d.fail("whatsapp sender", err.Error(), "check the Twilio credentials and network")
+		d.skip("whatsapp webhook", "the WhatsApp senders could not be read")
+		return
+	}
+	var found *webhooks.WhatsAppSender
+	for i := range senders {
+		if senders[i].Phone == c.WhatsAppFrom {
+			found = &senders[i]
+		}
+	}
+	switch {
+	case found == nil:
+		d.fail("whatsapp sender", fmt.Sprintf("%s is not a WhatsApp sender of account %s", c.WhatsAppFrom, c.TwilioSID),
+			"register it (Messaging > Senders > WhatsApp senders), or set TWILIO_WHATSAPP_FROM to one of the account's")
+		d.skip("whatsapp webhook", "no such sender")
+		return
+	case found.Status != "ONLINE":
+		d.fail("whatsapp sender", fmt.Sprintf("WhatsApp sender %s is %s, not ONLINE", c.WhatsAppFrom, found.Status),
+			"finish its registration with Meta (Messaging > Senders > WhatsApp senders)")
+	default:
+		d.ok("whatsapp sender", "%s is an online WhatsApp sender of the account", c.WhatsAppFrom)
+	}
+	switch {
+	case c.PublicURL == "":
+		d.skip("whatsapp webhook", "SMSBOT_PUBLIC_URL is not set")
+	case found.CallbackURL == "" && c.TwilioService != "":
+		d.report(finding{Status: checkWarn, Check: "whatsapp webhook",
+			Detail: "the sender has no URL of its own: the Messaging Service's incoming URL applies if the sender is in its pool",
+			Fix:    "set the sender's webhook URL to " + hook + ", or check the service (twilio webhook)"})
+	case found.CallbackURL != hook:
+		d.fail("whatsapp webhook", fmt.Sprintf("incoming messages go to %q, want %q", found.CallbackURL, hook),
+			"set the sender's \"Webhook URL for incoming messages\" to "+hook+" (POST) in the console (Messaging > Senders > WhatsApp senders)")
+	default:
+		d.ok("whatsapp webhook", "incoming messages go to %s", hook)
+	}
+}
+
+func (d *doctor) checkWhatsAppTemplates(tw *webhooks.Admin) {
+	c := d.cfg
+	if len(c.WhatsAppTemplates) == 0 {
+		d.report(finding{Status: checkWarn, Check: "whatsapp templates",
+			Detail: "TWILIO_WHATSAPP_TEMPLATES is not set: texts to WhatsApp users outside the 24-hour window are skipped (" + strings.Join(templateReplies(), ", ") + ")",
+			Fix:    "create the templates of the README's WhatsApp section and set TWILIO_WHATSAPP_TEMPLATES"})
+		return
+	}
+	var ok, bad []string
+	for _, name := range templateReplies() {
+		sid, set := c.WhatsAppTemplates[name]
+		if !set {
+			continue
+		}
+		a, err := tw.TemplateApproval(sid)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s (%s): %v", name, sid, err))
+		case a.Status != "approved":
+			why := a.Status
+			if why == "" {
+				why = "not submitted to WhatsApp"
+			}
+			if a.Rejection != "" {
+				why += ": " + a.Rejection
+			}
+			bad = append(bad, fmt.Sprintf("%s (%s) is %s", name, sid, why))
+		default:
+			ok = append(ok, name)
+		}
+	}
+	if len(bad) > 0 {
+		d.fail("whatsapp templates", strings.Join(bad, "; "), "submit each template for WhatsApp approval (Messaging > Content Template Builder) and wait for approved, or fix its ContentSid in TWILIO_WHATSAPP_TEMPLATES")
+		return
+	}
+	d.ok("whatsapp templates", "%s approved for WhatsApp", strings.Join(ok, ", "))
 }
