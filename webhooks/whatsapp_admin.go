@@ -68,4 +68,3 @@ func str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
