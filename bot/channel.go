@@ -95,6 +95,16 @@ func (s Channels) With(c Channel) Channels {
 	return Channels(strings.Join(out, ","))
 }
 
+// ProvenOn reports whether p's binding was proven on channel ch. A
+// binding that names no channel was made before channels were told apart,
+// over SMS.
+func (p *Phone) ProvenOn(ch Channel) bool {
+	if p.Proven == "" {
+		return p.Bound() && ch.Or() == ChannelSMS
+	}
+	return p.Proven.Has(ch)
+}
+
 // ValidChannels lists every value a Channels may be stored as.
 var ValidChannels = []Channels{"", "sms", "whatsapp", "sms,whatsapp"}
 

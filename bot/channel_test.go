@@ -528,3 +528,23 @@ func TestWorker_Undelivered_CallbackFirst(t *testing.T) {
 		t.Fatalf("a repeated callback sent it again (%d)", n)
 	}
 }
+
+// TestEngine_BindingFromBeforeChannels: a bound phone that names no
+// proven channel (stored before channels were told apart) was proven over
+// SMS: its commands run there, not on WhatsApp.
+func TestEngine_BindingFromBeforeChannels(t *testing.T) {
+	h := newHarness(t)
+	h.e.Plugins = []bot.Plugin{echo{}}
+	err := h.db.Update(context.Background(), func(tx bot.Tx) error {
+		return tx.SavePhone(context.Background(), &bot.Phone{Number: alice, State: bot.StateSubscribed, UserID: acctY.ID, BoundAt: h.now, CreatedAt: h.now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.textOn(bot.ChannelSMS, alice, "ECHO hi"); r.Reply != "echo: hi" {
+		t.Fatalf("SMS: %q", r.Reply)
+	}
+	if r := h.textOn(bot.ChannelWhatsApp, alice, "ECHO hi"); !strings.Contains(r.Reply, "send S") {
+		t.Fatalf("WhatsApp: %q", r.Reply)
+	}
+}

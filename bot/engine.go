@@ -426,7 +426,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
-		if p.Suspended() || !p.Proven.Has(ch) {
+		if p.Suspended() || !p.ProvenOn(ch) {
 			// A channel the binding was not proven on runs nothing until
 			// a code comes back on it.
 			return e.render(ReplyReverify, ReplyData{})
@@ -618,7 +618,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (st
 		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed" + on + "; suspension lifted"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
-	case !p.Proven.Has(ch):
+	case !p.ProvenOn(ch):
 		p.Email = acct.Email
 		p.Proven = p.Proven.With(ch)
 		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed on " + ch.Name() + "; the binding now holds there too"}); err != nil {
@@ -626,6 +626,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (st
 		}
 	default:
 		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch) // names SMS on a binding from before channels
 	}
 	p.VerifiedAt = t.now
 	if err := fire(ctx, p, EvConfirm); err != nil {
