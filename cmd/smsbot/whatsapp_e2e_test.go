@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +17,9 @@ import (
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/nest/sdmtest"
+	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
+	"github.com/smsbot/smsbot/store/storetest"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -549,5 +553,36 @@ func TestRun_WhatsAppSettings(t *testing.T) {
 	if err != nil || cfg.WhatsAppFrom != "+15551234567" || len(cfg.WhatsAppTemplates) != 2 ||
 		cfg.WhatsAppTemplates[bot.ReplyReplaced] != "HXabcdefabcdefabcdefabcdefabcdefab" {
 		t.Fatalf("good settings: %+v %v", cfg, err)
+	}
+}
+
+// TestE2E_Postgres_WhatsApp: on PostgreSQL, a subscription over WhatsApp,
+// then Twilio's 63016 for a notice the bot thought inside the window: the
+// status callback finds the job, closes the window and the notice goes
+// again as its template.
+func TestE2E_Postgres_WhatsApp(t *testing.T) {
+	u := postgrestest.SchemaURL(t)
+	w := startWhatsAppE2E(t, true, map[string]string{"SMSBOT_DB": u, "SMSBOT_PG_POOL": "8"})
+	db, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	const old, replacement = "+15555557601", "+15555557602"
+	w.waSubscribe(old, "pg@example.com")
+	w.waitFor("the code prompt", func() bool { return len(w.waMessages(old)) == 1 })
+	p, err := storetest.LoadPhone(context.Background(), db, old)
+	if err != nil || p.Channel != bot.ChannelWhatsApp || p.Proven != "whatsapp" || p.WhatsAppSeen.IsZero() {
+		t.Fatalf("phone %+v %v", p, err)
+	}
+	w.clock.advance(25 * time.Hour)
+	w.subscribe(replacement, "pg@example.com")
+	w.waitFor("the refused notice and its template", func() bool { return len(w.waMessages(old)) == 3 })
+	ms := w.waMessages(old)
+	if ms[1].ErrorCode != 63016 || ms[2].ContentSID != w.templates[bot.ReplyReplaced] || ms[2].Status == "failed" {
+		t.Fatalf("messages %+v", ms)
+	}
+	if p, err := storetest.LoadPhone(context.Background(), db, old); err != nil || !p.WhatsAppSeen.IsZero() || p.Bound() {
+		t.Fatalf("after the refusal: %+v %v", p, err)
 	}
 }
