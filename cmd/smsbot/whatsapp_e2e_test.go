@@ -236,6 +236,29 @@ func (w *waE2E) setSeen(phone string, at time.Time) {
 	}
 }
 
+// settled waits until nothing more can go to phone: no text to it is
+// pending in the outbox, and a status callback has taken every WhatsApp
+// message to it that failed.
+func (w *waE2E) settled(phone string) {
+	w.t.Helper()
+	w.waitFor("the outbox to settle", func() bool {
+		var pending int
+		if err := w.db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE phone = ? AND state = 'pending'`, phone).Scan(&pending); err != nil || pending > 0 {
+			return false
+		}
+		for _, m := range w.waMessages(phone) {
+			if m.Status != "failed" {
+				continue
+			}
+			var taken int
+			if err := w.db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE result = ? AND undelivered = 1`, m.SID).Scan(&taken); err != nil || taken == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // metrics returns the /metrics page.
 func (w *waE2E) metrics() string {
 	w.t.Helper()
@@ -363,7 +386,7 @@ func TestE2E_WhatsApp_StopStart(t *testing.T) {
 	}
 	w.subscribe(other, "stop@example.com") // takes the account; the opted-out phone is not told
 	w.waitFor("the account moved", func() bool { return w.appPhone("stop@example.com") == other })
-	time.Sleep(200 * time.Millisecond) // the outbox had its chance
+	w.settled(phone)
 	if n := len(w.waMessages(phone)); n != 1 {
 		t.Fatalf("%d WhatsApp messages to an opted-out phone's address, want only the earlier code prompt", n)
 	}
@@ -416,7 +439,7 @@ func TestE2E_WhatsApp_63016And63018(t *testing.T) {
 				if _, _, seen := w.phoneRow(old); seen != 0 {
 					t.Fatalf("the bot's window is still open (%d)", seen)
 				}
-				time.Sleep(300 * time.Millisecond) // no loop
+				w.settled(old) // no loop
 				if n := len(w.waMessages(old)); n != want {
 					t.Fatalf("%d messages, want %d: a 63016 loop", n, want)
 				}
@@ -438,7 +461,7 @@ func TestE2E_WhatsApp_63016And63018(t *testing.T) {
 		w.twilio.FailNext("whatsapp:"+phone, 63018, 10)
 		w.subscribe(replacement, "busy@example.com")
 		w.waitFor("the notice and its copies", func() bool { return len(w.waMessages(phone)) == 2+bot.MaxResends })
-		time.Sleep(600 * time.Millisecond) // longer than SMSBOT_OUTBOX_RETRY_MAX: no further copy
+		w.settled(phone) // the last failure taken, and no further copy queued
 		ms := w.waMessages(phone)
 		if len(ms) != 2+bot.MaxResends {
 			t.Fatalf("%d messages, want the code prompt, the notice and %d copies", len(ms), bot.MaxResends)
