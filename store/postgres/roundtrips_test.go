@@ -1,0 +1,193 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
+	"github.com/smsbot/smsbot/store/storetest"
+)
+
+// tripCounter is a TCP proxy in front of the test server that counts
+// round trips on the wire: a round trip begins when the client sends
+// after the server has answered (or for the first time), so statements
+// sent together in one pipeline count once, however many TCP segments
+// carry them.
+type tripCounter struct {
+	url string
+
+	mu       sync.Mutex
+	trips    int
+	answered map[net.Conn]bool // per client connection: the server spoke last
+}
+
+// countTrips starts a counting proxy to a fresh schema and returns it,
+// stopped at the test's end.
+func countTrips(t *testing.T) *tripCounter {
+	t.Helper()
+	u, err := url.Parse(postgrestest.SchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &tripCounter{answered: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, client, server)
+			mu.Unlock()
+			c.mu.Lock()
+			c.answered[client] = true
+			c.mu.Unlock()
+			wg.Go(func() { c.pipe(server, client, func() { c.sent(client) }) })
+			wg.Go(func() { c.pipe(client, server, func() { c.answer(client) }) })
+		}
+	})
+	u.Host = ln.Addr().String()
+	c.url = u.String()
+	return c
+}
+
+// pipe copies from src to dst, calling seen before it passes on each read.
+func (c *tripCounter) pipe(dst, src net.Conn, seen func()) {
+	defer dst.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			seen()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				return
+			}
+			return
+		}
+	}
+}
+
+func (c *tripCounter) sent(client net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answered[client] {
+		c.trips++
+		c.answered[client] = false
+	}
+}
+
+func (c *tripCounter) answer(client net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answered[client] = true
+}
+
+// Trips returns the round trips counted so far.
+func (c *tripCounter) Trips() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.trips
+}
+
+// subscriber is a phone bound to an account and verified at now.
+func subscriber(number string, now time.Time) *bot.Phone {
+	return &bot.Phone{Number: number, State: bot.StateSubscribed, UserID: "auth0|" + number[1:], Email: "a@example.com",
+		BoundAt: now, VerifiedAt: now, CreatedAt: now, UpdatedAt: now, LastSeen: now}
+}
+
+// TestDB_RoundTrips pins the round trips on the wire of the transactions
+// the steady load runs, on one warm connection (its statements prepared):
+// a regression that adds a round trip fails here. A steady text is one
+// Update: the MessageSid's lock and lookup (with BEGIN), the phone's lock
+// and read, then the phone's upsert, the MessageSid's insert and COMMIT.
+func TestDB_RoundTrips(t *testing.T) {
+	t.Parallel()
+	c := countTrips(t)
+	db := open(t, c.url, postgres.Options{MaxConns: 1})
+	now := time.Now()
+	e := engines(t, []*postgres.DB{db}, now)[0]
+	e.Limits.ReplyBudget = 1000
+	ctx := context.Background()
+	const phone = "+15555560001"
+	if err := storetest.SavePhone(ctx, db, subscriber(phone, now)); err != nil {
+		t.Fatal(err)
+	}
+	sid := 0
+	text := func(body string) error {
+		sid++
+		_, err := e.HandleSMS(ctx, bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", sid), From: phone, Body: body})
+		return err
+	}
+	replay := func(string) error {
+		res, err := e.HandleSMS(ctx, bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", sid), From: phone, Body: "H"})
+		if err == nil && !res.Duplicate {
+			err = fmt.Errorf("replay of %d not a duplicate", sid)
+		}
+		return err
+	}
+	load := func(string) error { _, err := storetest.LoadPhone(ctx, db, phone); return err }
+	for _, tc := range []struct {
+		name string
+		do   func(string) error
+		body string
+		want int
+	}{
+		{"steady text H", text, "H", 9},
+		{"steady text, no command", text, "what is the temperature", 9},
+		{"replayed MessageSid", replay, "", 6},
+		{"View of a phone", load, "", 3},
+	} {
+		for range 3 { // warm: every statement prepared on the connection
+			if err := tc.do(tc.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const n = 10
+		before := c.Trips()
+		for range n {
+			if err := tc.do(tc.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := float64(c.Trips()-before) / n
+		t.Logf("%s: %.1f round trips", tc.name, got)
+		if got != float64(tc.want) {
+			t.Errorf("%s: %.1f round trips, want %d", tc.name, got, tc.want)
+		}
+	}
+}
