@@ -6,7 +6,11 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,4 +199,66 @@ func TestDB_RoundTrips(t *testing.T) {
 			t.Errorf("%s: %.1f round trips, want %d", tc.name, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkSteadyText measures the steady load's transaction as the bench
+// (cmd/smsbot-bench) runs it, without HTTP: texts of H or of no command
+// from 1000 subscribed phones, 64 at once, through one engine on one pool
+// of 4 connections. Besides the time per text it reports the process's
+// CPU per text (engine and pgx; not the server's).
+func BenchmarkSteadyText(b *testing.B) {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgrestest.SchemaURL(b), postgres.Options{MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := bot.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	replies, _, err := bot.NewReplies(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	e := &bot.Engine{Store: db, Keys: keys, Replies: replies, Name: "smsbot", PublicURL: "https://bot.example.com",
+		Limits: bot.DefaultLimits(), Now: func() time.Time { return now }}
+	e.Limits.ReplyBudget = 1 << 30
+	const phones = 1000
+	number := func(i int64) string { return fmt.Sprintf("+1555561%04d", i%phones) }
+	for i := range int64(phones) {
+		if err := storetest.SavePhone(ctx, db, subscriber(number(i), now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var sid atomic.Int64
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	before := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := sid.Add(1)
+			body := "H"
+			if n%2 == 0 {
+				body = "what is the temperature"
+			}
+			in := bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", n), From: number(n * 7919), Body: body}
+			if _, err := e.HandleSMS(ctx, in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
