@@ -27,6 +27,12 @@ type Limits struct {
 	// ReverifyAfter is how long a bound phone may stay silent before its
 	// binding is suspended until it links again; 0 for never.
 	ReverifyAfter time.Duration
+	// LinkAttempts bounds the wrong web codes (LINK texts) one phone may
+	// send in LinkAttemptWindow; beyond it the bot is silent.
+	LinkAttempts int
+	// WebCodesPerLogin bounds the codes one web login may get: the first
+	// and the new ones the page asks for.
+	WebCodesPerLogin int
 }
 
 // CodeAttemptWindow is the rolling window of Limits.CodeAttemptsPerAccount.
@@ -45,6 +51,9 @@ func DefaultLimits() Limits {
 
 		CodeAttemptsPerAccount: 10,
 		ReverifyAfter:          90 * 24 * time.Hour,
+
+		LinkAttempts:     5,
+		WebCodesPerLogin: 5,
 	}
 }
 
@@ -71,7 +80,10 @@ type Engine struct {
 	Plugins   []Plugin // commands for subscribed phones, tried in order
 	Name      string   // the program name in replies
 	PublicURL string   // the base of login links, without a trailing slash
-	Limits    Limits
+	// WebLinkURL is the page of the web-first path (log in, then text the
+	// code it shows), named in help texts; "" when it is not offered.
+	WebLinkURL string
+	Limits     Limits
 
 	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
 	// by default the carrier (Twilio) answers them and the bot is silent.
@@ -353,6 +365,7 @@ func (e *Engine) render(name string, d ReplyData) (string, error) {
 	if d.Name == "" {
 		d.Name = "smsbot"
 	}
+	d.WebURL = e.WebLinkURL
 	return e.Replies.Render(name, d)
 }
 
@@ -402,6 +415,11 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		}
 		clearPending(p)
 		return e.render(ReplyUnsubscribed, ReplyData{})
+	case KindLink:
+		if !cmd.Bare || p.State != StateSubscribed {
+			return e.linkByCode(ctx, t, p, cmd)
+		}
+		cmd.Kind = KindOther // a subscribed phone's bare text is a command
 	}
 
 	switch p.State {
@@ -538,11 +556,17 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	return e.render(ReplyCodeLimit, ReplyData{})
 }
 
-// confirm binds the phone to the account that logged in. One phone per
-// account and one account per phone: the account's earlier phone is
-// unbound and told, the phone's earlier account loses it.
+// confirm binds the phone to the account that logged in through its link.
 func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error) {
-	acct := Account{ID: p.CodeUserID, Email: p.CodeEmail}
+	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, EvConfirm, "code confirmed")
+}
+
+// bind binds p to acct through event (EvConfirm, EvLink) and returns the
+// reply. One phone per account and one account per phone: the account's
+// earlier phone is unbound and told, the phone's earlier account loses it.
+// Every change is audited with reason, and Auth0 updated through the
+// outbox.
+func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, event, reason string) (string, error) {
 	q, err := t.tx.PhoneByUser(ctx, acct.ID)
 	switch ErrorCode(err) {
 	case "":
@@ -582,20 +606,20 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error)
 	switch {
 	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case p.Suspended():
 		p.Email = acct.Email
 		unsuspend(p)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed; suspension lifted"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + "; suspension lifted"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	default:
 		p.Email = acct.Email
 	}
 	p.VerifiedAt = t.now
-	if err := fire(ctx, p, EvConfirm); err != nil {
+	if err := fire(ctx, p, event); err != nil {
 		return "", err
 	}
 	clearPending(p)

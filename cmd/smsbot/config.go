@@ -46,6 +46,7 @@ type config struct {
 
 	HTTPTimeout     time.Duration // for calls to Twilio and Auth0
 	ShutdownTimeout time.Duration // how long requests in flight may take on SIGTERM
+	Drain           time.Duration // on SIGTERM, how long /readyz says 503 while requests are still served
 	OutboxLease     time.Duration // how long a worker owns a claimed job
 	RetryBase       time.Duration // first retry delay of the outbox
 	RetryMax        time.Duration // longest retry delay
@@ -54,6 +55,7 @@ type config struct {
 	Retention       time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
+	TextNumber                                                      string // SMSBOT_TEXT_NUMBER: the number people text, for /link
 
 	Auth0Domain, Auth0ClientID, Auth0Secret, Auth0Connection string
 	Auth0MgmtID, Auth0MgmtSecret                             string
@@ -115,6 +117,7 @@ var settings = []setting{
 	{Env: "SMSBOT_TEXTS_PER_MINUTE", Default: "60", Help: "global cap on texts sent through the Twilio REST API", set: positive(func(c *config) *int { return &c.TextsPerMinute })},
 	{Env: "SMSBOT_HTTP_TIMEOUT", Default: "10s", Help: "timeout of each call to Twilio and Auth0", set: duration(func(c *config) *time.Duration { return &c.HTTPTimeout })},
 	{Env: "SMSBOT_SHUTDOWN_TIMEOUT", Default: "10s", Help: "on SIGTERM, how long requests in flight may take before they are cut (the stop still exits 0)", set: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{Env: "SMSBOT_DRAIN", Default: "0s", Help: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the socket closes: above the load balancer's health-check interval, so it turns new requests away first (`0s`: close at once, as for one instance)", set: durationOrOff(func(c *config) *time.Duration { return &c.Drain })},
 	{Env: "SMSBOT_OUTBOX_LEASE", Default: "1m", Help: "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed", set: duration(func(c *config) *time.Duration { return &c.OutboxLease })},
 	{Env: "SMSBOT_OUTBOX_RETRY_BASE", Default: "1s", Help: "first retry delay of the outbox (doubles each try, with jitter)", set: duration(func(c *config) *time.Duration { return &c.RetryBase })},
 	{Env: "SMSBOT_OUTBOX_RETRY_MAX", Default: "10m", Help: "longest retry delay of the outbox", set: duration(func(c *config) *time.Duration { return &c.RetryMax })},
@@ -125,6 +128,7 @@ var settings = []setting{
 	{Env: "TWILIO_AUTH_TOKEN", Help: "Twilio auth token; checks webhook signatures and sends texts", set: text(func(c *config) *string { return &c.TwilioToken })},
 	{Env: "TWILIO_FROM_NUMBER", Help: "the Twilio number texts are sent from (E.164)", set: text(func(c *config) *string { return &c.TwilioFrom })},
 	{Env: "TWILIO_MESSAGING_SERVICE_SID", Help: "a Messaging Service (MG...) to send from instead of a number", set: text(func(c *config) *string { return &c.TwilioService })},
+	{Env: "SMSBOT_TEXT_NUMBER", DefaultDoc: "TWILIO_FROM_NUMBER", Help: "the number people text (E.164), shown on the web-first page /link and in its sms: link and QR code; with a Messaging Service set it to one of the service's numbers, else /link is not offered", set: text(func(c *config) *string { return &c.TextNumber })},
 	{Env: "TWILIO_API_URL", DefaultDoc: "https://api.twilio.com", Help: "base URL of the Twilio REST API (proxies, tests)", set: text(func(c *config) *string { return &c.TwilioAPIURL })},
 	{Env: "AUTH0_DOMAIN", Help: "Auth0 tenant domain, such as example.us.auth0.com", set: func(c *config, v string) error {
 		c.Auth0Domain = strings.TrimSuffix(strings.TrimPrefix(v, "https://"), "/")
@@ -305,6 +309,9 @@ func (c *config) checkProduction() []error {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.TextNumber != "" && !bot.ValidPhone(c.TextNumber) {
+		errs = append(errs, fmt.Errorf("SMSBOT_TEXT_NUMBER %q is not an E.164 number such as +15551234567", c.TextNumber))
 	}
 	if c.TwilioFrom != "" && !bot.ValidPhone(c.TwilioFrom) {
 		errs = append(errs, fmt.Errorf("TWILIO_FROM_NUMBER %q is not an E.164 number such as +15551234567", c.TwilioFrom))

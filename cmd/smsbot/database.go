@@ -22,8 +22,9 @@ type database interface {
 	Applied() []string
 	Migrations(ctx context.Context) ([]string, error)
 	UseMode(ctx context.Context, m store.Mode) error
-	SetInstance(ctx context.Context, nonce string) error
-	Instance(ctx context.Context) (string, error)
+	Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error
+	Instances(ctx context.Context, since time.Time) ([]string, error)
+	StopInstance(ctx context.Context, nonce string) error
 	Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error)
 	OutboxStats(ctx context.Context) (store.OutboxStats, error)
 	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)

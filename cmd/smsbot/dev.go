@@ -92,7 +92,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 	if cfg.TwilioToken == "" {
 		cfg.TwilioToken = devAuthToken
 	}
-	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService = devAccountSID, devBotNumber, ""
+	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService, cfg.TextNumber = devAccountSID, devBotNumber, "", ""
 	d := &devMode{}
 	d.twilio = twiliotest.New(twiliotest.Options{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, Numbers: []string{cfg.TwilioFrom}, DeliverStatus: true})
 	if err := d.twilio.Start("127.0.0.1:0"); err != nil {
@@ -129,6 +129,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
 		BotNumber:  cfg.TwilioFrom,
+		WebLinkURL: cfg.PublicURL + magiclink.PathWebLink,
 		Logger:     log.With("component", "devphone"),
 	})
 	return d, nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,10 @@ type readiness struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration // the longest a check may take; readyTimeout when 0
+	// draining is set on SIGTERM while the instance still serves
+	// (SMSBOT_DRAIN): /readyz then answers 503, so a load balancer turns
+	// new requests away before the socket closes.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	checked time.Time     // when the last check ended; zero before the first
@@ -93,7 +98,8 @@ func (r *readiness) check(ctx context.Context, done chan struct{}) {
 }
 
 // handleReady answers 200 when the database takes writes and the outbox
-// worker runs; Twilio or Auth0 being down does not make it fail. It names
+// worker runs, and the instance is not draining before a stop; Twilio or
+// Auth0 being down does not make it fail. It names
 // this start (headerInstance) and, when clientIPHeader is set, whether the
 // request carried that header (headerClientIP), for doctor.
 func handleReady(ready *readiness, instance, clientIPHeader string) http.HandlerFunc {
@@ -106,6 +112,10 @@ func handleReady(ready *readiness, instance, clientIPHeader string) http.Handler
 				seen = "present"
 			}
 			w.Header().Set(headerClientIP, seen)
+		}
+		if ready.draining.Load() {
+			http.Error(w, "draining: stopping soon", http.StatusServiceUnavailable)
+			return
 		}
 		if err := ready.databaseErr(r.Context()); err != nil {
 			http.Error(w, "database not writable", http.StatusServiceUnavailable)

@@ -263,35 +263,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// SetInstance records the nonce of the server that has just started on
-// this database, so that doctor can tell whether the public URL reaches
-// it. With several instances, the last one started wins.
-func (db *DB) SetInstance(ctx context.Context, nonce string) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	_, err := db.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('instance', $1)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(nonce))
-	if err != nil {
-		return fmt.Errorf("set instance: %w", err)
-	}
-	return nil
-}
-
-// Instance returns the nonce SetInstance recorded last, or "" when no
-// server has started on this database.
-func (db *DB) Instance(ctx context.Context) (string, error) {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	var v []byte
-	err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'instance'`).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("instance: %w", err)
-	}
-	return string(v), nil
-}
-
 // maxTries bounds the runs of one Update that a deadlock can cause.
 const maxTries = 5
 

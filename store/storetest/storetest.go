@@ -28,8 +28,9 @@ type DB interface {
 	AuditLog(ctx context.Context, phone string) ([]bot.AuditEntry, error)
 	Ping(ctx context.Context) error
 	UseMode(ctx context.Context, m store.Mode) error
-	SetInstance(ctx context.Context, nonce string) error
-	Instance(ctx context.Context) (string, error)
+	Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error
+	Instances(ctx context.Context, since time.Time) ([]string, error)
+	StopInstance(ctx context.Context, nonce string) error
 	Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error)
 	OutboxStats(ctx context.Context) (store.OutboxStats, error)
 	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
@@ -91,6 +92,10 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Take_Invalid", testTakeInvalid},
 		{"DB_Take_Prune", testTakePrune},
 		{"DB_Take_Concurrent", testTakeConcurrent},
+		{"Tx_WebCodes", testWebCodes},
+		{"DB_WebCode_UsedOnce", testWebCodeUsedOnce},
+		{"Tx_LinkMisses", testLinkMisses},
+		{"DB_Prune_WebCodes", testPruneWebCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
