@@ -64,17 +64,27 @@ func exec(wrap func(error) error, sql string, args ...any) step {
 	}}
 }
 
-// queryRow is a statement of at most one row, which scan reads; no row
-// sets *none instead of failing.
-func queryRow(none *bool, scan func(pgx.Row) error, sql string, args ...any) step {
-	return step{sql: sql, args: args, read: func(br pgx.BatchResults) error {
+// row sends locks, then query, whose one row scan reads, in one round
+// trip. No row is ENOTFOUND (scan's own, or "what not found"), which
+// does not end the transaction.
+func (t *Tx) row(ctx context.Context, locks []step, what string, scan func(pgx.Row) error, query string, args ...any) error {
+	var missing error
+	read := func(br pgx.BatchResults) error {
 		err := scan(br.QueryRow())
-		if errors.Is(err, pgx.ErrNoRows) {
-			*none = true
-			return nil
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			missing = bot.Errorf(bot.ENOTFOUND, "%s not found", what)
+		case err != nil && bot.ErrorCode(err) == bot.ENOTFOUND:
+			missing = err
+		default:
+			return err
 		}
+		return nil
+	}
+	if err := t.send(ctx, append(locks, step{sql: query, args: args, read: read})...); err != nil {
 		return err
-	}}
+	}
+	return missing
 }
 
 // lock returns the step that takes the advisory lock on name in space
@@ -256,19 +266,8 @@ func (t *Tx) Phone(ctx context.Context, number string) (*bot.Phone, error) {
 // phone sends locks, then query of one phone, in one round trip.
 func (t *Tx) phone(ctx context.Context, locks []step, query string, arg any) (*bot.Phone, error) {
 	var p *bot.Phone
-	var none bool
-	scan := func(row pgx.Row) (err error) {
-		p, err = scanPhone(row)
-		if bot.ErrorCode(err) == bot.ENOTFOUND {
-			return pgx.ErrNoRows
-		}
-		return err
-	}
-	if err := t.send(ctx, append(locks, queryRow(&none, scan, query, arg))...); err != nil {
+	if err := t.row(ctx, locks, "phone", func(row pgx.Row) (err error) { p, err = scanPhone(row); return err }, query, arg); err != nil {
 		return nil, err
-	}
-	if none {
-		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
 	}
 	return p, nil
 }
@@ -314,14 +313,10 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 // lookup sees what the lock's previous holder committed.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 	var b []byte
-	var none bool
-	err := t.send(ctx, append(t.lock(lockMessage, sid), queryRow(&none, func(row pgx.Row) error { return row.Scan(&b) },
-		`SELECT reply FROM inbound WHERE message_sid = $1`, sid))...)
+	err := t.row(ctx, t.lock(lockMessage, sid), "message", func(row pgx.Row) error { return row.Scan(&b) },
+		`SELECT reply FROM inbound WHERE message_sid = $1`, sid)
 	if err != nil {
 		return nil, err
-	}
-	if none {
-		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
 	}
 	return b, nil
 }
@@ -346,15 +341,11 @@ func (t *Tx) AddLink(ctx context.Context, l *bot.Link) error {
 // Link loads a link by the hash of its token.
 func (t *Tx) Link(ctx context.Context, hash []byte) (*bot.Link, error) {
 	var l bot.Link
-	var none bool
-	err := t.send(ctx, queryRow(&none, func(row pgx.Row) error {
+	err := t.row(ctx, nil, "link", func(row pgx.Row) error {
 		return row.Scan(&l.Hash, &l.Phone, millis{&l.CreatedAt}, millis{&l.ExpiresAt}, millis{&l.UsedAt})
-	}, `SELECT hash, phone, created_at, expires_at, used_at FROM links WHERE hash = $1`, hash))
+	}, `SELECT hash, phone, created_at, expires_at, used_at FROM links WHERE hash = $1`, hash)
 	if err != nil {
 		return nil, err
-	}
-	if none {
-		return nil, bot.Errorf(bot.ENOTFOUND, "link not found")
 	}
 	return &l, nil
 }
@@ -376,8 +367,7 @@ func (t *Tx) UseLink(ctx context.Context, hash []byte, at time.Time) error {
 // count is a COUNT(*) after locks, in one round trip.
 func (t *Tx) count(ctx context.Context, locks []step, query string, args ...any) (int, error) {
 	var n int
-	var none bool
-	err := t.send(ctx, append(locks, queryRow(&none, func(row pgx.Row) error { return row.Scan(&n) }, query, args...))...)
+	err := t.row(ctx, locks, "count", func(row pgx.Row) error { return row.Scan(&n) }, query, args...)
 	return n, err
 }
 
@@ -393,10 +383,9 @@ func (t *Tx) CountLinks(ctx context.Context, phone string, since time.Time) (int
 // before an older one.
 func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
 	var id int64
-	var none bool
-	err := t.send(ctx, append(t.lock(lockRecipient, j.Kind+"\x00"+j.To+"\x00"+j.UserID),
-		queryRow(&none, func(row pgx.Row) error { return row.Scan(&id) }, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at)
-		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt)))...)
+	err := t.row(ctx, t.lock(lockRecipient, j.Kind+"\x00"+j.To+"\x00"+j.UserID), "job", func(row pgx.Row) error { return row.Scan(&id) },
+		`INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at)
+		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt))
 	if err != nil {
 		return err
 	}
