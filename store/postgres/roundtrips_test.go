@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"runtime"
@@ -98,9 +97,6 @@ func (c *tripCounter) pipe(dst, src net.Conn, seen func()) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
-				return
-			}
 			return
 		}
 	}
