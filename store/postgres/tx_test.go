@@ -36,11 +36,25 @@ func waitForLock(t *testing.T, watch *pgx.Conn, space int32, name string) {
 // for the lock and then reads what that session committed, though the
 // lock and the read go out to the server together: they are two
 // statements, each with a snapshot of its own. (One statement that locked
-// and read would read from a snapshot taken before the wait.)
+// and read would read from a snapshot taken before the wait.) Also with
+// the simple protocol (an operator's default_query_exec_mode), where the
+// batch is one query string of several statements.
 func TestTx_LockedReadSeesCommit(t *testing.T) {
 	t.Parallel()
-	u := postgrestest.SchemaURL(t)
-	db := open(t, u, postgres.Options{})
+	for _, mode := range []string{"", "simple_protocol"} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			t.Parallel()
+			u := postgrestest.SchemaURL(t)
+			du := u
+			if mode != "" {
+				du += "&default_query_exec_mode=" + mode
+			}
+			lockedReadSeesCommit(t, u, open(t, du, postgres.Options{}))
+		})
+	}
+}
+
+func lockedReadSeesCommit(t *testing.T, u string, db *postgres.DB) {
 	ctx := context.Background()
 	const sid = "SM00000000000000000000000000000042"
 	if err := storetest.SavePhone(ctx, db, &bot.Phone{Number: alice, State: bot.StateIdle, ReplyCount: 1}); err != nil {
