@@ -173,6 +173,18 @@ type Tx interface {
 	AddLostDelivery(ctx context.Context, phone, ref string, code int, at time.Time) error
 	CountLostDeliveries(ctx context.Context, phone string, since time.Time) (int, error)
 
+	// WebCode loads a web login's code; WebCodeByMAC finds a code by its
+	// HMAC. SaveWebCode inserts a login's code or replaces it (one code
+	// per login).
+	WebCode(ctx context.Context, login string) (*WebCode, error)
+	WebCodeByMAC(ctx context.Context, mac []byte) (*WebCode, error)
+	SaveWebCode(ctx context.Context, c *WebCode) error
+
+	// AddLinkMiss records a wrong web code texted by phone;
+	// CountLinkMisses counts those made at or after since.
+	AddLinkMiss(ctx context.Context, phone string, at time.Time) error
+	CountLinkMisses(ctx context.Context, phone string, since time.Time) (int, error)
+
 	Enqueue(ctx context.Context, j *Job) error
 	Audit(ctx context.Context, e *AuditEntry) error
 
@@ -191,6 +203,11 @@ const (
 	EUSED     = "used"
 	ELIMIT    = "limit"
 	EINTERNAL = "internal"
+	// EUNAVAILABLE: the store could not be reached or did not answer in
+	// time. The work must not be acknowledged (a commit cut short may
+	// still have landed, which asking again finds); asking again later
+	// may succeed.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is an error with a code and a message that is safe to show.

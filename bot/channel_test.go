@@ -548,3 +548,76 @@ func TestEngine_BindingFromBeforeChannels(t *testing.T) {
 		t.Fatalf("WhatsApp: %q", r.Reply)
 	}
 }
+
+// TestEngine_WhatsApp_WebLink: LINK and a web code sent on WhatsApp prove
+// the binding there as a code texted back does: a new binding is proven
+// on WhatsApp alone, a binding proven on SMS gains WhatsApp, and on a
+// channel not proven yet a bare web code links (no command runs there),
+// while on a proven channel it stays a command.
+func TestEngine_WhatsApp_WebLink(t *testing.T) {
+	h := newHarness(t)
+	h.e.Plugins = []bot.Plugin{echo{}}
+	wa, sms := bot.ChannelWhatsApp, bot.ChannelSMS
+
+	// A new binding over WhatsApp.
+	code := h.webLogin("w1", acctY)
+	if r := h.textOn(wa, alice, "LINK "+bot.FormatWebCode(code)); r.State != bot.StateSubscribed || !strings.Contains(r.Reply, "you're subscribed") {
+		t.Fatalf("LINK on WhatsApp: %+v", r)
+	}
+	if ph := h.phone(alice); ph.UserID != acctY.ID || ph.Proven != "whatsapp" || ph.Channel != wa {
+		t.Fatalf("after LINK on WhatsApp: %+v", ph)
+	}
+	if got := h.audit(alice); len(got) != 1 || got[0] != "bind: web code confirmed on WhatsApp" {
+		t.Fatalf("audit %v", got)
+	}
+	if r := h.textOn(wa, alice, "ECHO hi"); r.Reply != "echo: hi" {
+		t.Fatalf("command on WhatsApp: %q", r.Reply)
+	}
+	if r := h.textOn(sms, alice, "ECHO hi"); !strings.Contains(r.Reply, "send S to link it again") {
+		t.Fatalf("command on SMS, not proven: %q", r.Reply)
+	}
+
+	// The same account proves SMS with a bare web code: SMS is not
+	// proven, so the code is a link, not a command.
+	code2 := h.webLogin("w2", acctY)
+	if r := h.textOn(sms, alice, code2); r.State != bot.StateSubscribed || !strings.Contains(r.Reply, "you're subscribed") {
+		t.Fatalf("bare web code on SMS: %+v", r)
+	}
+	if ph := h.phone(alice); ph.UserID != acctY.ID || ph.Proven != "sms,whatsapp" {
+		t.Fatalf("after the bare code on SMS: %+v", ph)
+	}
+	if got := h.audit(alice); len(got) != 2 || got[1] != "verify: web code confirmed on SMS; the binding now holds there too" {
+		t.Fatalf("audit %v", got)
+	}
+	if st := h.webStatus("w2", code2); st.State != bot.WebLinked || st.Last4 != "0101" {
+		t.Fatalf("status of w2: %+v", st)
+	}
+	// Proven on both now: a bare code is a command again, and links nothing.
+	code3 := h.webLogin("w3", acctX)
+	if r := h.textOn(wa, alice, code3); strings.Contains(r.Reply, "subscribed") || h.phone(alice).UserID != acctY.ID {
+		t.Fatalf("bare code on a proven channel: %+v", r)
+	}
+	if st := h.webStatus("w3", code3); st.State != bot.WebWaiting {
+		t.Fatalf("status of w3 after the bare code: %+v", st)
+	}
+
+	// Another account's code with LINK on WhatsApp takes the binding,
+	// proven on WhatsApp alone.
+	if r := h.textOn(wa, alice, "LINK "+code3); r.State != bot.StateSubscribed {
+		t.Fatalf("LINK for another account: %+v", r)
+	}
+	if ph := h.phone(alice); ph.UserID != acctX.ID || ph.Proven != "whatsapp" {
+		t.Fatalf("rebound by LINK on WhatsApp: %+v", ph)
+	}
+	if r := h.textOn(sms, alice, "ECHO x"); !strings.Contains(r.Reply, "send S to link it again") {
+		t.Fatalf("SMS after the binding moved: %q", r.Reply)
+	}
+
+	// A wrong code on WhatsApp counts against the number, as on SMS.
+	if r := h.textOn(wa, bob, "LINK ZZZZ-ZZZZ"); !strings.Contains(r.Reply, "4 tries left") || h.phone(bob).Bound() {
+		t.Fatalf("wrong code on WhatsApp: %+v", r)
+	}
+	if r := h.textOn(sms, bob, "LINK ZZZZ-ZZZZ"); !strings.Contains(r.Reply, "3 tries left") {
+		t.Fatalf("wrong code on SMS after one on WhatsApp: %+v", r)
+	}
+}

@@ -27,6 +27,12 @@ type Limits struct {
 	// ReverifyAfter is how long a bound phone may stay silent before its
 	// binding is suspended until it links again; 0 for never.
 	ReverifyAfter time.Duration
+	// LinkAttempts bounds the wrong web codes (LINK texts) one phone may
+	// send in LinkAttemptWindow; beyond it the bot is silent.
+	LinkAttempts int
+	// WebCodesPerLogin bounds the codes one web login may get: the first
+	// and the new ones the page asks for.
+	WebCodesPerLogin int
 }
 
 // CodeAttemptWindow is the rolling window of Limits.CodeAttemptsPerAccount.
@@ -45,6 +51,9 @@ func DefaultLimits() Limits {
 
 		CodeAttemptsPerAccount: 10,
 		ReverifyAfter:          90 * 24 * time.Hour,
+
+		LinkAttempts:     5,
+		WebCodesPerLogin: 5,
 	}
 }
 
@@ -72,7 +81,10 @@ type Engine struct {
 	Plugins   []Plugin // commands for subscribed phones, tried in order
 	Name      string   // the program name in replies
 	PublicURL string   // the base of login links, without a trailing slash
-	Limits    Limits
+	// WebLinkURL is the page of the web-first path (log in, then text the
+	// code it shows), named in help texts; "" when it is not offered.
+	WebLinkURL string
+	Limits     Limits
 
 	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
 	// by default the carrier (Twilio) answers them and the bot is silent.
@@ -355,6 +367,7 @@ func clearPending(p *Phone) {
 
 func (e *Engine) render(name string, d ReplyData) (string, error) {
 	d.Name = e.name()
+	d.WebURL = e.WebLinkURL
 	return e.Replies.Render(name, d)
 }
 
@@ -412,6 +425,14 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		}
 		clearPending(p)
 		return e.render(ReplyUnsubscribed, ReplyData{})
+	case KindLink:
+		// A subscribed phone's bare text is a command, except on a
+		// channel its binding is not proven on, where no command runs
+		// and a web code is how to prove it.
+		if !cmd.Bare || p.State != StateSubscribed || !p.ProvenOn(ch) {
+			return e.linkByCode(ctx, t, p, cmd, ch)
+		}
+		cmd.Kind = KindOther
 	}
 
 	switch p.State {
@@ -558,12 +579,19 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	return e.render(ReplyCodeLimit, ReplyData{})
 }
 
-// confirm binds the phone to the account that logged in; the code came
-// back on ch, which the binding is now proven on. One phone per account
-// and one account per phone: the account's earlier phone is unbound and
-// told, the phone's earlier account loses it.
+// confirm binds the phone to the account that logged in through its link;
+// the code came back on ch.
 func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (string, error) {
-	acct := Account{ID: p.CodeUserID, Email: p.CodeEmail}
+	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, ch, EvConfirm, "code confirmed")
+}
+
+// bind binds p to acct through event (EvConfirm, EvLink) and returns the
+// reply. The proof (a code, a web code) came on ch, which the binding is
+// now proven on. One phone per account and one account per phone: the
+// account's earlier phone is unbound and told, the phone's earlier account
+// loses it. Every change is audited with reason, and Auth0 updated through
+// the outbox.
+func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, ch Channel, event, reason string) (string, error) {
 	q, err := t.tx.PhoneByUser(ctx, acct.ID)
 	switch ErrorCode(err) {
 	case "":
@@ -606,7 +634,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (st
 	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
 		p.Proven = Channels("").With(ch)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: "code confirmed" + on}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason + on}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case p.Suspended():
@@ -615,13 +643,13 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (st
 		p.Email = acct.Email
 		p.Proven = Channels("").With(ch)
 		unsuspend(p)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed" + on + "; suspension lifted"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + on + "; suspension lifted"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case !p.ProvenOn(ch):
 		p.Email = acct.Email
 		p.Proven = p.Proven.With(ch)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: "code confirmed on " + ch.Name() + "; the binding now holds there too"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + " on " + ch.Name() + "; the binding now holds there too"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	default:
@@ -629,7 +657,7 @@ func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (st
 		p.Proven = p.Proven.With(ch) // names SMS on a binding from before channels
 	}
 	p.VerifiedAt = t.now
-	if err := fire(ctx, p, EvConfirm); err != nil {
+	if err := fire(ctx, p, event); err != nil {
 		return "", err
 	}
 	clearPending(p)

@@ -25,6 +25,7 @@ const (
 	EvSubscribe   = "subscribe"   // S
 	EvLogin       = "login"       // the person logged in through the link
 	EvConfirm     = "confirm"     // the right code came back
+	EvLink        = "link"        // LINK and the code of a web login
 	EvAbandon     = "abandon"     // a waiting state ended (expiry, too many wrong codes) with no binding
 	EvResume      = "resume"      // a waiting state ended while an older binding stays in force
 	EvUnsubscribe = "unsubscribe" // U, or the binding moved to another phone
@@ -38,6 +39,7 @@ var events = fsm.Events{
 	{Name: EvSubscribe, Src: []string{StateIdle, StateAwaitingLogin, StateAwaitingCode, StateSubscribed}, Dst: StateAwaitingLogin},
 	{Name: EvLogin, Src: []string{StateAwaitingLogin}, Dst: StateAwaitingCode},
 	{Name: EvConfirm, Src: []string{StateAwaitingCode}, Dst: StateSubscribed},
+	{Name: EvLink, Src: []string{StateIdle, StateAwaitingLogin, StateAwaitingCode, StateSubscribed}, Dst: StateSubscribed},
 	{Name: EvAbandon, Src: []string{StateAwaitingLogin, StateAwaitingCode}, Dst: StateIdle},
 	{Name: EvResume, Src: []string{StateAwaitingLogin, StateAwaitingCode}, Dst: StateSubscribed},
 	{Name: EvUnsubscribe, Src: []string{StateSubscribed, StateAwaitingLogin, StateAwaitingCode}, Dst: StateIdle},

@@ -9,6 +9,8 @@ const (
 	LimitCodeAttempts Limit = "code_attempts"         // wrong codes in one attempt
 	LimitReplyBudget  Limit = "reply_budget"          // replies per phone per window
 	LimitAccountCodes Limit = "account_code_attempts" // wrong codes for one account across phones
+	LimitLinkAttempts Limit = "link_attempts"         // wrong web codes (LINK) from one phone
+	LimitWebCodes     Limit = "web_codes"             // codes one web login asked for
 )
 
 // Hooks tell an observer (metrics) what the engine did. Each is optional

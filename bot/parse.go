@@ -18,14 +18,24 @@ const (
 	KindStart                   // START and its synonyms
 	KindUnsubscribe             // U
 	KindCode                    // six digits, spaces or dashes allowed inside
+	KindLink                    // LINK and a web code, or a bare web code (Command.Bare)
 )
 
 // Command is a parsed inbound text.
 type Command struct {
 	Kind Kind
-	Code string // KindCode: the six digits
+	// Code is, for KindCode, the six digits; for KindLink, the web code
+	// in canonical form, or "" when what follows LINK is not a code.
+	Code string
 	Text string // the text, trimmed
+	// Bare is a KindLink that is the code alone, without the LINK word.
+	// Only a phone that is not subscribed may use it: a subscribed
+	// phone's other texts are commands.
+	Bare bool
 }
+
+// LinkWord starts a text that carries a web code: "LINK 4K7Q-9M2P".
+const LinkWord = "LINK"
 
 // The carrier keywords Twilio acts on for long codes and toll-free numbers.
 var (
@@ -63,9 +73,27 @@ func Parse(body string) Command {
 	default:
 		if code, ok := ParseCode(text); ok {
 			c.Kind, c.Code = KindCode, code
+		} else if rest, ok := cutLinkWord(word); ok {
+			c.Kind = KindLink
+			c.Code, _ = ParseWebCode(rest)
+		} else if code, ok := ParseWebCode(text); ok {
+			c.Kind, c.Code, c.Bare = KindLink, code, true
 		}
 	}
 	return c
+}
+
+// cutLinkWord returns what follows LinkWord when word (upper case) starts
+// with it as a word of its own.
+func cutLinkWord(word string) (string, bool) {
+	rest, ok := strings.CutPrefix(word, LinkWord)
+	if !ok {
+		return "", false
+	}
+	if rest != "" && rest[0] != ' ' && rest[0] != '\t' && rest[0] != '\n' && rest[0] != ':' {
+		return "", false
+	}
+	return strings.TrimLeft(rest, " \t\r\n:"), true
 }
 
 // ParseCode reads a six-digit code, allowing spaces and dashes between the

@@ -81,7 +81,7 @@ func TestMaskEmail(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"S", "H", "STOP", "482 913", "482-913", "\x00", "\xff\xfe", "ST den 19", strings.Repeat("9", 2000)} {
+	for _, s := range []string{"S", "H", "STOP", "482 913", "482-913", "\x00", "\xff\xfe", "ST den 19", strings.Repeat("9", 2000), "LINK 4K7Q-9M2P", "4k7q9m2p", "link:", "LINKS"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -96,6 +96,14 @@ func FuzzParse(f *testing.F) {
 			if len(c.Code) != bot.CodeDigits || strings.Trim(c.Code, "0123456789") != "" {
 				t.Fatalf("Parse(%q) code %q", body, c.Code)
 			}
+		}
+		if c.Kind == bot.KindLink && c.Code != "" {
+			if back, ok := bot.ParseWebCode(c.Code); !ok || back != c.Code {
+				t.Fatalf("Parse(%q) web code %q is not canonical", body, c.Code)
+			}
+		}
+		if c.Bare && (c.Kind != bot.KindLink || c.Code == "") {
+			t.Fatalf("Parse(%q) = %+v: bare without a code", body, c)
 		}
 		if (c.Kind == bot.KindSubscribe) != strings.EqualFold(strings.TrimSpace(body), "s") {
 			t.Fatalf("Parse(%q) subscribe = %v", body, c.Kind == bot.KindSubscribe)

@@ -32,6 +32,11 @@ const (
 	ReplyWorking       = "working"
 	ReplyReverify      = "reverify"
 	ReplyCodeLimit     = "code_limit"
+	ReplyLinkHint      = "link_hint"
+	ReplyLinkWrong     = "link_wrong"
+	ReplyLinkLocked    = "link_locked"
+	ReplyLinkExpired   = "link_expired"
+	ReplyLinkUsed      = "link_used"
 )
 
 // DefaultReplies are the built-in reply templates. Each renders with
@@ -52,7 +57,7 @@ var DefaultReplies = map[string]string{
 	ReplyUnsubscribed:  `{{.Name}}: unsubscribed. This phone is no longer linked to your account. Send S to subscribe again.`,
 	ReplyNotSubscribed: `{{.Name}}: this phone is not subscribed. Send S to subscribe.`,
 	ReplyReplaced:      `{{.Name}}: this phone is no longer linked to {{.Email}}; another phone was linked in its place. Send S to link it again.`,
-	ReplyHelpIdle:      `{{.Name}}: S = subscribe (link this phone to your account), H = help, STOP = no more texts. Msg & data rates may apply.`,
+	ReplyHelpIdle:      `{{.Name}}: S = subscribe{{if .WebURL}} (or log in at {{.WebURL}}){{else}} (link this phone to your account){{end}}, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpLogin:     `{{.Name}}: open the link we texted you and log in. S = new link, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpCode:      `{{.Name}}: reply with the 6-digit code shown after login. S = new link, H = help, STOP = no more texts. Msg & data rates may apply.`,
 	ReplyHelpSub:       `{{.Name}}: {{if .Commands}}{{.Commands}}, {{end}}U = unsubscribe, S = relink, H = help, STOP = no more texts. Msg & data rates may apply.`,
@@ -61,6 +66,11 @@ var DefaultReplies = map[string]string{
 	ReplyWorking:       `{{.Name}}: working on it; the answer will follow in a text.`,
 	ReplyReverify:      `{{.Name}}: please confirm this phone is still yours: send S to link it again. H for help.`,
 	ReplyCodeLimit:     `{{.Name}}: too many wrong codes for this account today. Please try again tomorrow.`,
+	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}log in at {{.WebURL}}, then text LINK and the code the page shows. Or {{end}}send S to subscribe.`,
+	ReplyLinkWrong:     `{{.Name}}: that code is not valid. {{.Left}} {{if eq .Left 1}}try{{else}}tries{{end}} left. Text LINK and the code exactly as the page shows it.`,
+	ReplyLinkLocked:    `{{.Name}}: too many wrong codes. Wait {{.Minutes}} minutes, then text the code from the page again.`,
+	ReplyLinkExpired:   `{{.Name}}: that code has expired. Ask the page for a new one and text it again.`,
+	ReplyLinkUsed:      `{{.Name}}: that code was already used. Log in on the page again for a new one.`,
 }
 
 // ReplyData is what reply templates can use.
@@ -71,6 +81,9 @@ type ReplyData struct {
 	Email    string // the account, masked
 	Left     int    // ReplyWrongCode: tries left
 	Commands string // ReplyHelpSub: the registry's commands, short
+	// WebURL is the page of the web-first path (Engine.WebLinkURL), ""
+	// when it is not offered. Every reply may use it.
+	WebURL string
 }
 
 // sampleReplyData is used to check templates when they are loaded.
@@ -81,6 +94,7 @@ var sampleReplyData = ReplyData{
 	Email:    "y***@example.com",
 	Left:     4,
 	Commands: "GT = temperatures, ST room 20 = set",
+	WebURL:   "https://smsbot.example.com/link",
 }
 
 // MaxReplyChars is the longest text Twilio accepts.

@@ -1,28 +1,26 @@
 package magiclink
 
 import (
-	"container/heap"
+	"context"
+	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/smsbot/smsbot/bot"
 )
-
-// maxAddresses is how many client addresses (IPv6: /64 networks) an
-// IPLimiter remembers at most, about 2 MB.
-const maxAddresses = 10_000
 
 // IPLimiter limits requests per client address with a token bucket each:
 // per IPv4 address, and per /64 network for IPv6, where one client
-// usually holds a whole /64. It remembers only buckets that are not full
-// (a full bucket is what a new address gets anyway), and at most
-// maxAddresses of them: beyond that it forgets the bucket nearest to full,
-// which costs the least. A flood of made-up addresses thus leaves a
-// limited client's bucket, the furthest from full, in place.
+// usually holds a whole /64. The buckets are kept by Limiter: in this
+// process's memory by default (bot.Buckets, which bounds how many it
+// remembers), or in the database that several instances share, so that
+// the limit holds for the whole deployment whichever instance a request
+// reaches.
 type IPLimiter struct {
 	// Header names the header a trusted reverse proxy puts the client
 	// address in (X-Forwarded-For: the last address of all its lines; or
@@ -30,33 +28,25 @@ type IPLimiter struct {
 	Header string
 	// Hit, when set, is called for each refused request.
 	Hit func()
+	// Limiter keeps the buckets, under the keys "web:" and the address
+	// (or the /64). When it fails (the database is away) the request is
+	// refused with a 503: a limit that cannot be checked lets no flood
+	// through, and the pages behind it need that database anyway.
+	Limiter bot.Limiter
+	// Logger logs the Limiter's failures.
+	Logger *slog.Logger
 
-	every time.Duration
-	burst int
-	max   int
-	now   func() time.Time
-
-	mu   sync.Mutex
-	seen map[string]*visitor
-	full fullQueue // seen's buckets, the first to be full first
-}
-
-type visitor struct {
-	key    string
-	lim    *rate.Limiter
-	fullAt time.Time // when the bucket is full again, unless used meanwhile
-	index  int       // in fullQueue
+	rate bot.Rate
+	now  func() time.Time
 }
 
 // NewIPLimiter allows perMinute requests a minute per address, with bursts
-// of burst.
+// of burst, counted in this process's memory until Limiter is set.
 func NewIPLimiter(perMinute, burst int) *IPLimiter {
 	return &IPLimiter{
-		every: time.Minute / time.Duration(max(perMinute, 1)),
-		burst: max(burst, 1),
-		max:   maxAddresses,
-		now:   time.Now,
-		seen:  map[string]*visitor{},
+		Limiter: &bot.Buckets{},
+		rate:    bot.PerMinute(perMinute, burst),
+		now:     time.Now,
 	}
 }
 
@@ -111,66 +101,49 @@ func bucketKey(ip string) string {
 	return p.String()
 }
 
-// Allow reports whether a request from ip may go ahead now.
+// Take spends one request from ip's bucket. It returns zero when the
+// request may go ahead, else how long until one may; an error when the
+// limit could not be checked.
+func (l *IPLimiter) Take(ctx context.Context, ip string) (time.Duration, error) {
+	return l.Limiter.Take(ctx, "web:"+bucketKey(ip), l.rate, l.now())
+}
+
+// Allow reports whether a request from ip may go ahead now; a limit that
+// cannot be checked allows nothing.
 func (l *IPLimiter) Allow(ip string) bool {
-	now := l.now()
-	key := bucketKey(ip)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for len(l.full) > 0 && !l.full[0].fullAt.After(now) {
-		delete(l.seen, heap.Pop(&l.full).(*visitor).key)
-	}
-	v, ok := l.seen[key]
-	if !ok {
-		if len(l.seen) >= l.max {
-			delete(l.seen, heap.Pop(&l.full).(*visitor).key)
-		}
-		v = &visitor{key: key, lim: rate.NewLimiter(rate.Every(l.every), l.burst)}
-		l.seen[key] = v
-		heap.Push(&l.full, v)
-	}
-	allowed := v.lim.AllowN(now, 1)
-	missing := float64(l.burst) - v.lim.TokensAt(now)
-	v.fullAt = now.Add(time.Duration(missing * float64(l.every)))
-	heap.Fix(&l.full, v.index)
-	return allowed
+	wait, err := l.Take(context.Background(), ip)
+	return err == nil && wait == 0
 }
 
-// fullQueue is a heap of buckets by the time they are full again.
-type fullQueue []*visitor
-
-func (q fullQueue) Len() int           { return len(q) }
-func (q fullQueue) Less(i, j int) bool { return q[i].fullAt.Before(q[j].fullAt) }
-func (q fullQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-func (q *fullQueue) Push(x any) {
-	v := x.(*visitor)
-	v.index = len(*q)
-	*q = append(*q, v)
-}
-func (q *fullQueue) Pop() any {
-	old := *q
-	v := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	return v
-}
-
-// Middleware refuses requests over the limit with a 429 page.
+// Middleware refuses requests over the limit with a 429 page, and all
+// requests with a 503 page while the limit cannot be checked.
 func (l *IPLimiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.Allow(l.ClientIP(r)) {
+		wait, err := l.Take(r.Context(), l.ClientIP(r))
+		if err == nil && wait == 0 {
 			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err != nil {
+			l.logger().ErrorContext(r.Context(), "web limit unavailable: refusing the request", "path", r.URL.Path, "err", err)
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("We cannot take this request right now. Please try again in a minute.\n"))
 			return
 		}
 		if l.Hit != nil {
 			l.Hit()
 		}
-		w.Header().Set("Retry-After", "60")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		w.WriteHeader(http.StatusTooManyRequests)
 		w.Write([]byte("Too many requests from your network. Please wait a minute and try again.\n"))
 	})
+}
+
+func (l *IPLimiter) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }

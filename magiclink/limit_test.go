@@ -1,11 +1,15 @@
 package magiclink
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
 func TestIPLimiter(t *testing.T) {
@@ -46,8 +50,8 @@ func TestIPLimiter(t *testing.T) {
 	}
 	now = now.Add(time.Hour)
 	l.Allow("x")
-	if len(l.seen) != 1 {
-		t.Fatalf("idle visitors not forgotten: %d", len(l.seen))
+	if n := l.Limiter.(*bot.Buckets).Len(); n != 1 {
+		t.Fatalf("idle visitors not forgotten: %d", n)
 	}
 }
 
@@ -159,11 +163,71 @@ func TestIPLimiter_Flood(t *testing.T) {
 			t.Fatalf("after %d flood addresses the client is not limited", i)
 		}
 	}
-	if len(l.seen) > maxAddresses || len(l.full) != len(l.seen) {
-		t.Fatalf("%d buckets (%d queued), want at most %d", len(l.seen), len(l.full), maxAddresses)
+	if n := l.Limiter.(*bot.Buckets).Len(); n > bot.DefaultBuckets {
+		t.Fatalf("%d buckets, want at most %d", n, bot.DefaultBuckets)
 	}
 	if limited(l, 1, client) != 1 {
 		t.Fatal("after the flood the client is not limited")
+	}
+}
+
+// recorder is a bot.Limiter that records the keys it is asked for and
+// answers wait and err.
+type recorder struct {
+	keys []string
+	rate bot.Rate
+	wait time.Duration
+	err  error
+}
+
+func (r *recorder) Take(_ context.Context, key string, rate bot.Rate, _ time.Time) (time.Duration, error) {
+	r.keys = append(r.keys, key)
+	r.rate = rate
+	return r.wait, r.err
+}
+
+// TestIPLimiter_Limiter: with another Limiter (the database's), the
+// buckets are keyed "web:" and the address or /64, with the configured
+// rate; a refusal's Retry-After is its wait; a limiter that fails refuses
+// everything with a 503 and no handler runs.
+func TestIPLimiter_Limiter(t *testing.T) {
+	l := newTestLimiter()
+	rec := &recorder{}
+	l.Limiter = rec
+	hits, served := 0, 0
+	l.Hit = func() { hits++ }
+	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served++; w.WriteHeader(204) }))
+	get := func(forwarded string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/l/x", nil)
+		r.RemoteAddr = "10.0.0.1:4711"
+		r.Header.Set("X-Forwarded-For", forwarded)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := get("203.0.113.9"); w.Code != 204 {
+		t.Fatalf("allowed: %d", w.Code)
+	}
+	get("2001:db8:0:7:1::1")
+	get("garbage")
+	if fmt.Sprint(rec.keys) != "[web:203.0.113.9 web:2001:db8:0:7::/64 web:10.0.0.1]" {
+		t.Errorf("keys %q", rec.keys)
+	}
+	if rec.rate != (bot.Rate{Every: 10 * time.Second, Burst: 3}) {
+		t.Errorf("rate %+v", rec.rate)
+	}
+
+	rec.wait = 1500 * time.Millisecond
+	if w := get("203.0.113.9"); w.Code != 429 || w.Header().Get("Retry-After") != "2" || hits != 1 || served != 3 {
+		t.Errorf("refused: %d, Retry-After %q, hits %d, served %d", w.Code, w.Header().Get("Retry-After"), hits, served)
+	}
+
+	rec.wait, rec.err = 0, errors.New("database away")
+	if w := get("203.0.113.9"); w.Code != 503 || w.Header().Get("Retry-After") != "60" || served != 3 || hits != 1 {
+		t.Errorf("limiter down: %d, Retry-After %q, served %d, hits %d", w.Code, w.Header().Get("Retry-After"), served, hits)
+	}
+	if l.Allow("203.0.113.9") {
+		t.Error("Allow with the limiter down")
 	}
 }
 

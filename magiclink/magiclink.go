@@ -35,6 +35,9 @@ import (
 type Logins interface {
 	OpenLink(ctx context.Context, token string) (bot.LinkInfo, error)
 	ConfirmLogin(ctx context.Context, linkHash []byte, loginID string, acct bot.Account) (bot.CodeInfo, error)
+	// The web-first path: a code for a web login, and what became of it.
+	NewWebLogin(ctx context.Context, loginID string, acct bot.Account) (bot.WebCodeInfo, error)
+	WebLoginStatus(ctx context.Context, loginID, code string) (bot.WebStatus, error)
 }
 
 var _ Logins = (*bot.Engine)(nil)
@@ -56,8 +59,10 @@ type Config struct {
 	// AuthorizeURL replaces https://<Domain>/authorize (dev mode serves its
 	// stand-in's login page from the bot's own origin).
 	AuthorizeURL string
-	BotNumber    string // the number people text, for the sms: link on the code page
-	Name         string // the program name on pages
+	// BotNumber is the number people text, for the sms: links and the
+	// web-first page (PathWebLink), which is not offered without it.
+	BotNumber string
+	Name      string // the program name on pages
 	// HTTPClient is used for Auth0's Authentication API; nil means a
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -78,6 +83,9 @@ type Service struct {
 	secure bool // the public URL is https: cookies are Secure
 
 	LoginTTL time.Duration // how long a login may take; default 15 min
+	// WebSessionTTL is how long the web-first page works after its
+	// login; default 1 hour.
+	WebSessionTTL time.Duration
 	// RetryAfter is how long after failing to reach Auth0 the login waits
 	// before trying again; default 5 s. Meanwhile it shows "try again in a
 	// minute".
@@ -155,7 +163,8 @@ func (s *Service) count(event string) {
 // the callback.
 type login struct {
 	ID       string    `json:"id"`
-	LinkHash []byte    `json:"link"`
+	LinkHash []byte    `json:"link"`          // the one-time link's; none for a web login
+	Web      bool      `json:"web,omitempty"` // started at PathWebLink, no phone known
 	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
@@ -188,12 +197,20 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.startLogin(w, r, login{LinkHash: info.Hash}, info.ExpiresAt, "link_ok")
+}
+
+// startLogin starts the login transaction lg (a link's or a web login's),
+// ending by expires at the latest: it seals lg with fresh state, nonce and
+// PKCE verifier into a cookie of its own and sends the browser to Auth0.
+// okEvent is counted when it does.
+func (s *Service) startLogin(w http.ResponseWriter, r *http.Request, lg login, expires time.Time, okEvent string) {
 	// Sending the browser to an Auth0 that is down helps nobody.
 	if _, err := s.auth0(); err != nil {
 		s.unavailable(w, r, err)
 		return
 	}
-	lg := login{LinkHash: info.Hash}
+	var err error
 	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
 		if *f, err = s.random(24); err != nil {
 			s.fail(w, r, err)
@@ -206,8 +223,8 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 		ttl = 15 * time.Minute
 	}
 	lg.Expires = s.now().Add(ttl)
-	if info.ExpiresAt.Before(lg.Expires) {
-		lg.Expires = info.ExpiresAt
+	if !expires.IsZero() && expires.Before(lg.Expires) {
+		lg.Expires = expires
 	}
 	plain, err := json.Marshal(lg)
 	if err != nil {
@@ -236,7 +253,7 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Connection != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("connection", s.cfg.Connection))
 	}
-	s.count("link_ok")
+	s.count(okEvent)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.oauth.AuthCodeURL(lg.State, opts...), http.StatusFound)
 }
@@ -285,7 +302,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if !s.now().Before(lg.Expires) {
 		forget()
 		s.count("callback_expired")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. %s", retryHint(lg)))
 		return
 	}
 	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
@@ -302,13 +319,17 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. Open the link from your text again, or text S for a new one."))
+		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. %s", retryHint(lg)))
 		return
 	}
 	acct, err := accountFromIDToken(tokens.IDToken)
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.fail(w, r, err)
+		return
+	}
+	if lg.Web {
+		s.webLoggedIn(w, r, lg.ID, acct)
 		return
 	}
 	info, err := s.logins.ConfirmLogin(r.Context(), lg.LinkHash, lg.ID, acct)
@@ -337,6 +358,14 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 // whatsAppLink opens a WhatsApp chat with number, the code filled in.
 func whatsAppLink(number, code string) string {
 	return "https://wa.me/" + strings.TrimPrefix(number, "+") + "?text=" + url.QueryEscape(code)
+}
+
+// retryHint says how to start lg's kind of login again.
+func retryHint(lg login) string {
+	if lg.Web {
+		return "Open " + PathWebLink + " again to log in."
+	}
+	return "Open the link from your text again, or text S for a new one."
 }
 
 func (s *Service) openLogin(v string) (login, error) {
@@ -410,6 +439,8 @@ func status(err error) int {
 		return http.StatusGone
 	case bot.ELIMIT:
 		return http.StatusTooManyRequests
+	case bot.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -418,8 +449,12 @@ func status(err error) int {
 // fail shows an error page with the error's safe message.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
-	if code == http.StatusInternalServerError {
+	switch code {
+	case http.StatusInternalServerError:
 		s.logger().ErrorContext(r.Context(), "web request failed", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+	case http.StatusServiceUnavailable:
+		s.logger().WarnContext(r.Context(), "web request failed: database unavailable", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
+		w.Header().Set("Retry-After", "5")
 	}
 	page := errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)}
 	if s.cfg.BotNumber != "" && strings.Contains(page.Message, "Text S") {

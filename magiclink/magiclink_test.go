@@ -73,6 +73,9 @@ func newEnv(t *testing.T) *env {
 	r.Use(magiclink.Headers(false))
 	r.Get("/l/{token}", e.svc.HandleLink)
 	r.Get("/auth/callback", e.svc.HandleCallback)
+	r.Get(magiclink.PathWebLink, e.svc.HandleWebLink)
+	r.Post(magiclink.PathWebLinkNew, e.svc.HandleWebLinkNew)
+	r.Get(magiclink.PathWebLinkStatus, e.svc.HandleWebLinkStatus)
 	handler = r
 	return e
 }

@@ -21,7 +21,7 @@ type pages struct {
 
 func newPages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"code.html", "error.html"} {
+	for _, name := range []string{"code.html", "error.html", "weblink.html"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("magiclink: template %s: %w", name, err)

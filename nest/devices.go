@@ -16,7 +16,6 @@ type user struct {
 	mu      sync.Mutex
 	devices []*cached
 	listed  time.Time
-	calls   [callKinds][]time.Time
 }
 
 // cached is a device as last read, and when.

@@ -2,6 +2,7 @@ package nest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/nest"
 	"github.com/smsbot/smsbot/store"
 )
 
@@ -91,6 +93,103 @@ func TestPlugin_Limits(t *testing.T) {
 			t.Fatalf("ST after a minute %q", got)
 		}
 	})
+	// After a whole burst, one more a minute: never more than 10 in any
+	// minute, however they are spread.
+	t.Run("Refill", func(t *testing.T) {
+		e := newEnv(t)
+		e.plugin.Limits.Gets = 100 // each ST after a change reads its thermostat again
+		for i := range 10 {
+			e.send(fmt.Sprintf("ST den %d", 15+i))
+			e.clock.Advance(5 * time.Second)
+		}
+		// 50 s after the first: one token back at 60 s, not ten.
+		e.clock.Advance(10 * time.Second)
+		if got := e.send("ST den 20"); got != "Den: heat set to 20C" {
+			t.Fatalf("ST a minute after the first %q", got)
+		}
+		if got := e.send("ST den 21"); got != "Google allows 10 thermostat changes a minute: try again in 60s." {
+			t.Fatalf("a second ST %q", got)
+		}
+		if n := e.sdm.Requests().Command; n != 11 {
+			t.Fatalf("%d commands reached Google, want 11", n)
+		}
+	})
+}
+
+// secondInstance is another plugin, as another smsbot instance has, on
+// the same Google stand-in and the same clock.
+func (e *env) secondInstance() *nest.Plugin {
+	p := e.plugin
+	return &nest.Plugin{
+		Client: p.Client, Project: p.Project, Now: p.Now,
+		Auth: &nest.Auth{
+			Tokens: e.idp, ClientID: clientID, ClientSecret: clientSecret,
+			TokenURL: p.Auth.TokenURL, HTTPClient: p.Auth.HTTPClient, Now: p.Now,
+		},
+	}
+}
+
+// TestPlugin_SharedLimits: two instances that share the database's
+// limiter keep a person within the quota together: 10 changes across
+// both, the 11th refused by either; without it, each allows 10.
+func TestPlugin_SharedLimits(t *testing.T) {
+	e := newEnv(t)
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), store.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	other := e.secondInstance()
+	e.plugin.Limiter, other.Limiter = db, db
+	plugins := []*nest.Plugin{e.plugin, other}
+	send := func(p *nest.Plugin, text string) string {
+		t.Helper()
+		reply, _, err := p.Handle(context.Background(), req(text))
+		if err != nil {
+			return bot.ErrorMessage(err)
+		}
+		return reply
+	}
+	for i := range 10 {
+		if got := send(plugins[i%2], fmt.Sprintf("ST den %d", 15+i)); !strings.HasSuffix(got, fmt.Sprintf("set to %dC", 15+i)) {
+			t.Fatalf("ST %d: %q", i, got)
+		}
+	}
+	for i, p := range plugins {
+		if got := send(p, "ST den 25"); got != "Google allows 10 thermostat changes a minute: try again in 60s." {
+			t.Fatalf("instance %d, 11th ST: %q", i, got)
+		}
+	}
+	if n := e.sdm.Requests().Command; n != 10 {
+		t.Fatalf("%d commands reached Google, want 10", n)
+	}
+	// Each instance on its own memory would have let 10 more through.
+	e.plugin.Limiter, other.Limiter = nil, nil
+	if got := send(other, "ST den 25"); got != "Den: heat set to 25C" {
+		t.Fatalf("in memory: %q", got)
+	}
+}
+
+// failingLimiter is a limiter whose database is away.
+type failingLimiter struct{}
+
+func (failingLimiter) Take(context.Context, string, bot.Rate, time.Time) (time.Duration, error) {
+	return 0, errors.New("database away")
+}
+
+// TestPlugin_LimiterDown: a limit that cannot be checked refuses the
+// command (an internal error, answered generically) and Google is not
+// asked.
+func TestPlugin_LimiterDown(t *testing.T) {
+	e := newEnv(t)
+	e.plugin.Limiter = failingLimiter{}
+	_, handled, err := e.plugin.Handle(context.Background(), req("ST den 22"))
+	if !handled || bot.ErrorCode(err) != bot.EINTERNAL || !strings.Contains(err.Error(), "database away") {
+		t.Fatalf("handled %v, err %v, want an internal error", handled, err)
+	}
+	if n := e.sdm.Requests(); n.Command != 0 || n.List != 0 {
+		t.Fatalf("Google was asked: %+v", n)
+	}
 }
 
 // A slow SDM: the engine acknowledges the text within PluginTimeout and

@@ -22,11 +22,16 @@ type Plugin struct {
 	Auth    *Auth
 	Project string // the Device Access project id
 	Limits  Limits
+	// Limiter keeps the per-user limits; nil keeps them in this
+	// process's memory. With several instances, the database's keeps a
+	// person within Google's quotas whichever instance answers.
+	Limiter bot.Limiter
 	Now     func() time.Time
 	Logger  *slog.Logger
 
-	mu    sync.Mutex
-	users map[string]*user
+	mu      sync.Mutex
+	users   map[string]*user
+	buckets bot.Buckets // the limits when Limiter is nil
 }
 
 // Help implements bot.Plugin.

@@ -3,6 +3,7 @@ package nest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -14,6 +15,10 @@ import (
 // 10 device reads and 5 device lists a minute) and say how long answers are
 // reused.
 type Limits struct {
+	// A person may make Commands (Gets, Lists) calls at once, then one
+	// more each Window (a token bucket of that burst): never more than
+	// that many in any Window, as Google's quota asks, however the calls
+	// are spread.
 	Commands, Gets, Lists int
 	Window                time.Duration
 	// Fresh is how long a device list or a device read is reused instead
@@ -56,13 +61,22 @@ const (
 	callCommand = iota
 	callGet
 	callList
-	callKinds
 )
 
+// limiter is the Plugin's Limiter, or its buckets in memory.
+func (p *Plugin) limiter() bot.Limiter {
+	if p.Limiter != nil {
+		return p.Limiter
+	}
+	return &p.buckets
+}
+
 // call runs fn with an access token, within the person's limit for kind,
-// refreshing the token once when Google refuses it.
+// refreshing the token once when Google refuses it. The call counts from
+// the moment it is allowed, before the token is read, so a person over
+// the limit costs no token lookup.
 func (s *session) call(ctx context.Context, kind int, fn func(token string) error) error {
-	if err := s.allow(kind); err != nil {
+	if err := s.allow(ctx, kind); err != nil {
 		return err
 	}
 	if s.token == "" {
@@ -72,7 +86,6 @@ func (s *session) call(ctx context.Context, kind int, fn func(token string) erro
 		}
 		s.token = t
 	}
-	s.u.calls[kind] = append(s.u.calls[kind], s.p.now())
 	err := fn(s.token)
 	if e := asAPIError(err); e != nil && e.HTTPStatus == 401 {
 		t, rerr := s.p.Auth.Refresh(ctx, s.userID)
@@ -104,28 +117,27 @@ func (s *session) authError(err error) error {
 	return err
 }
 
-// allow checks the person's sliding-window limit for kind.
-func (s *session) allow(kind int) error {
-	now := s.p.now()
-	calls := s.u.calls[kind]
-	i := 0
-	for i < len(calls) && !now.Before(calls[i].Add(s.lim.Window)) {
-		i++
-	}
-	calls = calls[i:]
-	s.u.calls[kind] = calls
-	max, what := s.lim.Commands, "changes"
+// allow spends one call of kind from the person's limit: the bucket
+// "sdm:<user>:<kind>" of the Plugin's Limiter. A limit that cannot be
+// checked (the database is away) refuses the call: Google is never asked
+// beyond it.
+func (s *session) allow(ctx context.Context, kind int) error {
+	max, what, name := s.lim.Commands, "changes", "command"
 	switch kind {
 	case callGet:
-		max, what = s.lim.Gets, "reads"
+		max, what, name = s.lim.Gets, "reads", "get"
 	case callList:
-		max, what = s.lim.Lists, "lists"
+		max, what, name = s.lim.Lists, "lists", "list"
 	}
-	if len(calls) < max {
+	r := bot.Rate{Every: s.lim.Window, Burst: max}
+	wait, err := s.p.limiter().Take(ctx, "sdm:"+s.userID+":"+name, r, s.p.now())
+	if err != nil {
+		return fmt.Errorf("thermostat limit: %w", err)
+	}
+	if wait == 0 {
 		return nil
 	}
-	wait := int(math.Ceil(calls[0].Add(s.lim.Window).Sub(now).Seconds()))
-	return bot.Errorf(bot.ELIMIT, "Google allows %d thermostat %s a minute: try again in %ds.", max, what, max1(wait))
+	return bot.Errorf(bot.ELIMIT, "Google allows %d thermostat %s a minute: try again in %ds.", max, what, max1(int(math.Ceil(wait.Seconds()))))
 }
 
 func max1(n int) int {

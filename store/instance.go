@@ -3,35 +3,48 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"time"
 )
 
-// SetInstance records the nonce of the server that has just started on
-// this database, so that doctor can tell whether the public URL reaches
-// it.
-func (db *DB) SetInstance(ctx context.Context, nonce string) error {
+// Heartbeat records that the server whose start drew nonce is alive at
+// now (its first heartbeat records its start) and deletes the rows of the
+// servers not seen since now-stale: they are gone. doctor accepts the
+// nonce /readyz serves when it has a row here.
+func (db *DB) Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error {
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('instance', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(nonce))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO instances (nonce, started_at, seen_at) VALUES (?1, ?2, ?2)
+			ON CONFLICT (nonce) DO UPDATE SET seen_at = excluded.seen_at`, nonce, now.UnixMilli()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE seen_at < ? AND nonce <> ?`, now.Add(-stale).UnixMilli(), nonce)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("set instance: %w", err)
+		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil
 }
 
-// Instance returns the nonce SetInstance recorded last, or "" when no
-// server has started on this database.
-func (db *DB) Instance(ctx context.Context) (string, error) {
-	var v []byte
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'instance'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+// Instances returns the nonces of the servers seen at or after since,
+// the one seen last first; the zero since means every server recorded.
+func (db *DB) Instances(ctx context.Context, since time.Time) ([]string, error) {
+	nonces, err := db.strings(ctx, `SELECT nonce FROM instances WHERE seen_at >= ? ORDER BY seen_at DESC, nonce`, ms(since))
 	if err != nil {
-		return "", fmt.Errorf("instance: %w", err)
+		return nil, fmt.Errorf("instances: %w", err)
 	}
-	return string(v), nil
+	return nonces, nil
+}
+
+// StopInstance deletes the row of the server whose start drew nonce: it
+// stops.
+func (db *DB) StopInstance(ctx context.Context, nonce string) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE nonce = ?`, nonce)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("stop instance: %w", err)
+	}
+	return nil
 }

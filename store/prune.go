@@ -17,6 +17,8 @@ const pruneBatch = 2000
 type Pruned struct {
 	Inbound, Links, Outbox, Messages int64
 	WrongCodes, LostDeliveries       int64
+	Limits                           int64 // rate-limit buckets full again
+	WebCodes, LinkMisses             int64
 }
 
 // Prune deletes what is no longer needed: inbound MessageSids and their
@@ -24,9 +26,10 @@ type Pruned struct {
 // answered afresh), links made more than two days ago (the daily link limit
 // looks back one), outbox jobs finished and delivery statuses last changed
 // before keep ago, wrong codes older than twice the per-account window and
-// lost-delivery errors older than bot.LostWindow. Phones and the audit
-// trail are kept. It deletes in small
-// batches until nothing is left or ctx ends.
+// lost-delivery errors older than bot.LostWindow, web codes expired more
+// than two days ago, wrong web codes older than a day, and rate-limit
+// buckets full again (no row says as much). Phones and the audit trail
+// are kept. It deletes in small batches until nothing is left or ctx ends.
 func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (Pruned, error) {
 	var p Pruned
 	cutoff := ms(now.Add(-keep))
@@ -41,6 +44,9 @@ func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (Pru
 		{&p.Messages, `DELETE FROM messages WHERE sid IN (SELECT sid FROM messages WHERE updated_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, cutoff},
 		{&p.WrongCodes, `DELETE FROM wrong_codes WHERE id IN (SELECT id FROM wrong_codes WHERE at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-2 * bot.CodeAttemptWindow))},
 		{&p.LostDeliveries, `DELETE FROM lost_deliveries WHERE (phone, ref) IN (SELECT phone, ref FROM lost_deliveries WHERE at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-bot.LostWindow))},
+		{&p.Limits, `DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE full_at <= ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now)},
+		{&p.WebCodes, `DELETE FROM web_codes WHERE login IN (SELECT login FROM web_codes WHERE expires_at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-48 * time.Hour))},
+		{&p.LinkMisses, `DELETE FROM link_misses WHERE id IN (SELECT id FROM link_misses WHERE at < ? LIMIT ` + fmt.Sprint(pruneBatch) + `)`, ms(now.Add(-24 * time.Hour))},
 	}
 	for _, s := range steps {
 		for ctx.Err() == nil {

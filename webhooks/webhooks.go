@@ -207,9 +207,8 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, bot.ErrorMessage(err), http.StatusBadRequest)
 			return
 		}
-		// Twilio will not retry; a 500 at least shows in its debugger.
 		log.ErrorContext(r.Context(), "inbound sms failed", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		outcome = failed(w, err)
 		return
 	}
 	outcome = "ok"
@@ -218,6 +217,22 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	}
 	log.InfoContext(r.Context(), "inbound sms", "state", res.State, "replied", res.Reply != "", "duplicate", res.Duplicate, "muted", res.Muted)
 	writeTwiML(w, res.Reply)
+}
+
+// failed answers a webhook that could not be handled and returns the
+// outcome to observe. When the database is away or did not answer in
+// time (bot.EUNAVAILABLE) it is 503: nothing was acknowledged, and Twilio
+// may try again (a retry policy in the webhook URL's connection
+// overrides) or turn to the fallback URL. Any other failure is 500, which
+// at least shows in Twilio's debugger.
+func failed(w http.ResponseWriter, err error) string {
+	if bot.ErrorCode(err) == bot.EUNAVAILABLE {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "temporarily unavailable, try again", http.StatusServiceUnavailable)
+		return "unavailable"
+	}
+	http.Error(w, "internal error", http.StatusInternalServerError)
+	return "error"
 }
 
 // writeTwiML answers with one message, or with an empty response that sends
@@ -279,7 +294,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		outcome = failed(w, err)
 		return
 	}
 	// Not only when changed: a callback repeated after a failure here must
@@ -301,7 +316,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if ferr != nil {
 		s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", ferr)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		outcome = failed(w, ferr)
 		return
 	}
 	outcome = "ok"

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,11 +27,26 @@ type Config struct {
 	Duration, Warmup time.Duration
 	Synchronous      string
 
+	// Postgres is the PostgreSQL server of the PostgreSQL targets, each on
+	// a fresh schema of its own, dropped at the end; "off" measures SQLite
+	// only.
+	Postgres string
+	// PGInstances are the PostgreSQL targets: each so many smsbot
+	// instances on one database, the load spread over them in turn. They
+	// run the first size's workloads beside SQLite.
+	PGInstances []int
+	// RequirePostgres fails the run when no PostgreSQL server answers
+	// (CI, where a server is part of the machine).
+	RequirePostgres bool
+
 	// Baseline returns the command that serves the baseline on addr, as its
 	// own process.
 	Baseline func(addr string) *exec.Cmd
 	// ServerBin is the smsbot binary; empty builds it into Work.
-	ServerBin  string
+	ServerBin string
+	// CPUProfile saves a CPU profile of smsbot during the steady run at
+	// ScaleConcurrency to this file, and of each PostgreSQL target's first
+	// instance beside it (cpu-postgres1.pprof for cpu.pprof).
 	CPUProfile string
 	Log        io.Writer
 	Smoke      bool
@@ -47,6 +63,8 @@ func DefaultConfig() Config {
 		Duration:         10 * time.Second,
 		Warmup:           2 * time.Second,
 		Synchronous:      "FULL",
+		Postgres:         PostgresServer(),
+		PGInstances:      []int{1, 3},
 	}
 }
 
@@ -61,23 +79,31 @@ func SmokeConfig(out string) Config {
 		Duration:         400 * time.Millisecond,
 		Warmup:           100 * time.Millisecond,
 		Synchronous:      "FULL",
+		Postgres:         PostgresServer(),
+		PGInstances:      []int{1, 3},
 		Smoke:            true,
 	}
 }
 
-// Point is a steady run of both servers at one concurrency.
+// Point is a steady run of every target at one concurrency.
 type Point struct {
 	Concurrency int
-	Smsbot      stats
+	Smsbot      stats // on SQLite
+	SmsbotCPU   CPUShare
+	Postgres    []stats // each of Report.PG, in its order
+	PostgresCPU []CPUShare
 	Baseline    stats
 }
 
-// Ratio is smsbot's throughput over the baseline's.
-func (p Point) Ratio() float64 {
+// Ratio is smsbot's throughput on SQLite over the baseline's.
+func (p Point) Ratio() float64 { return p.RatioOf(p.Smsbot) }
+
+// RatioOf is s's throughput over the baseline's.
+func (p Point) RatioOf(s stats) float64 {
 	if p.Baseline.Rate() == 0 {
 		return 0
 	}
-	return p.Smsbot.Rate() / p.Baseline.Rate()
+	return s.Rate() / p.Baseline.Rate()
 }
 
 // Scale is the steady run at one database size.
@@ -91,6 +117,20 @@ type Scale struct {
 	OnDisk      int64 // MessageSids in the database after it stopped
 	ServerError string
 }
+
+// PGRun is a PostgreSQL target: Instances smsbot processes on one
+// database, run on the first size's workloads.
+type PGRun struct {
+	Instances   int
+	Preload     time.Duration
+	Flows, Mix  Mixed
+	Acked       int64 // webhooks its instances answered 200
+	OnDisk      int64 // MessageSids in its schema after they stopped
+	ServerError string
+}
+
+// Name is how the report calls the target.
+func (r PGRun) Name() string { return fmt.Sprintf("smsbot (PostgreSQL, %d)", r.Instances) }
 
 // Mixed is a run of flows, or of flows mixed with steady texts.
 type Mixed struct {
@@ -114,12 +154,23 @@ type Report struct {
 	Machine  Machine
 	Date     time.Time
 	Took     time.Duration
+	Load     [2]string // the 1-minute load average at the start and at the end
 	Sweep    []Point
 	HalfRate float64
 	AtHalf   stats
 	Scales   []Scale
 	Flows    Mixed
 	Mix      Mixed
+
+	// PostgreSQL: the server that answered (nil if none) and the targets
+	// on it, or why there are none.
+	PGServer  *pgServer
+	PG        []PGRun
+	PGSkipped string
+
+	// Notes is the hand-written part of the report, kept from the file
+	// the run replaces (see Write).
+	Notes string
 }
 
 func (c Config) logf(format string, args ...any) {
@@ -128,10 +179,35 @@ func (c Config) logf(format string, args ...any) {
 	}
 }
 
+// pgTarget is a PostgreSQL target while it runs.
+type pgTarget struct {
+	run    PGRun
+	schema *pgSchema
+	fleet  *fleet
+}
+
 // Run runs the benchmark.
 func Run(ctx context.Context, c Config) (*Report, error) {
 	began := time.Now()
 	rep := &Report{Config: c, Machine: machine(), Date: began.UTC()}
+	rep.Load[0] = loadAverage()
+
+	// PostgreSQL, if a server answers: else loudly SQLite only.
+	if c.Postgres == "" || c.Postgres == "off" {
+		rep.PGSkipped = "turned off (-postgres off)"
+	} else if srv, err := dialPostgres(ctx, c.Postgres); err != nil {
+		rep.PGSkipped = fmt.Sprintf("no PostgreSQL server answered at %s: %v", hostOf(c.Postgres), err)
+	} else {
+		rep.PGServer = srv
+	}
+	if rep.PGSkipped != "" {
+		if c.RequirePostgres {
+			return nil, fmt.Errorf("PostgreSQL is required (CI=true): %s", rep.PGSkipped)
+		}
+		c.logf("\n*** NO POSTGRESQL: %s.\n*** The report has SQLite only. Start a server "+
+			"(pg_ctlcluster --skip-systemctl-redirect 15 main start) or pass -postgres URL.\n", rep.PGSkipped)
+	}
+
 	bin := c.ServerBin
 	if bin == "" {
 		c.logf("building smsbot")
@@ -140,21 +216,56 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	addr, err := freeAddr()
+
+	// Every address up front, all different (Auth0's stand-in must know
+	// each target's callback URL): the baseline, SQLite's smsbot, each
+	// PostgreSQL target's instances, and with a profile, the pprof
+	// address of each target's first instance.
+	var pgInstances []int
+	if rep.PGServer != nil {
+		pgInstances = c.PGInstances
+	}
+	n := 2
+	for _, k := range pgInstances {
+		n += k
+	}
+	if c.CPUProfile != "" {
+		n += 1 + len(pgInstances)
+	}
+	free, err := freeAddrs(n)
 	if err != nil {
 		return nil, err
 	}
+	take := func(k int) []string {
+		a := free[:k:k]
+		free = free[k:]
+		return a
+	}
+	pprof := func() string {
+		if c.CPUProfile == "" {
+			return ""
+		}
+		return take(1)[0]
+	}
+	baseAddr := take(1)[0]
+	addr := take(1)[0]
 	public := "http://" + addr
-	si, err := startStandIns(c.Work, public)
+	publics := []string{public}
+	sqlitePprof := pprof()
+	var pgAddrs [][]string
+	var pgPprof []string
+	for _, k := range pgInstances {
+		addrs := take(k)
+		pgAddrs = append(pgAddrs, addrs)
+		pgPprof = append(pgPprof, pprof())
+		publics = append(publics, "http://"+addrs[0])
+	}
+	si, err := startStandIns(c.Work, publics)
 	if err != nil {
 		return nil, err
 	}
 	defer si.close()
 
-	baseAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	base, err := start(ctx, c.Baseline(baseAddr), "http://"+baseAddr, filepath.Join(c.Work, "baseline.log"))
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
@@ -165,7 +276,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	for _, n := range c.Concurrency {
 		maxConns = max(maxConns, n)
 	}
-	bt := newTarget("baseline", base.base, base.base, maxConns)
+	bt := newTarget("baseline", []string{base.base}, base.base, maxConns)
 	newWorker := func(i int) *worker {
 		return &worker{id: i, rng: rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano()))), web: si.auth0.Client()}
 	}
@@ -178,41 +289,48 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, fmt.Errorf("preload %d: %w", n, err)
 		}
 		sc := Scale{Phones: n, LoadTime: took, DBBytes: size}
-		pprofAddr := ""
-		if k == 0 && c.CPUProfile != "" {
-			if pprofAddr, err = freeAddr(); err != nil {
-				return nil, err
-			}
+		pp := ""
+		if k == 0 {
+			pp = sqlitePprof
 		}
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = smsbotEnv(addr, public, dbPath, c.Synchronous, pprofAddr, si)
-		srv, err := start(ctx, cmd, public, filepath.Join(c.Work, fmt.Sprintf("smsbot-%d.log", n)))
+		sqlite, err := startFleet(ctx, "smsbot", bin, []string{addr}, pp, maxConns,
+			filepath.Join(c.Work, fmt.Sprintf("smsbot-%d", n)),
+			func(a, pprof string) []string { return smsbotEnv(a, public, dbPath, c.Synchronous, pprof, si) })
 		if err != nil {
-			return nil, fmt.Errorf("smsbot: %w", err)
+			return nil, err
 		}
-		st := newTarget("smsbot", srv.base, public, maxConns)
+		st := sqlite.target
 		steadyOp := steady(st, n)
 
 		if k == 0 {
-			for _, conc := range c.Concurrency {
-				var p Point
-				p.Concurrency = conc
-				var prof chan error
-				if pprofAddr != "" && conc == c.ScaleConcurrency {
-					prof = make(chan error, 1)
-					go func() { prof <- saveProfile(ctx, pprofAddr, c.Warmup, c.Duration, c.CPUProfile) }()
-				}
-				p.Smsbot = closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, steadyOp)
-				if prof != nil {
-					if err := <-prof; err != nil {
-						c.logf("cpu profile: %v", err)
+			var pgs []*pgTarget
+			if rep.PGServer != nil {
+				pgs, err = startPostgres(ctx, c, rep.PGServer, bin, n, pgAddrs, pgPprof, maxConns, si)
+				defer func() {
+					for _, t := range pgs {
+						t.stop(ctx, c)
 					}
+				}()
+				if err != nil {
+					sqlite.stop()
+					return nil, err
+				}
+			}
+			for _, conc := range c.Concurrency {
+				p := Point{Concurrency: conc}
+				profile := conc == c.ScaleConcurrency
+				p.Smsbot, p.SmsbotCPU = measure(ctx, c, sqlite, profile, c.CPUProfile, conc, newWorker, steadyOp)
+				for _, t := range pgs {
+					s, cpu := measure(ctx, c, t.fleet, profile, pgProfile(c.CPUProfile, t.run.Instances), conc, newWorker, steady(t.fleet.target, n))
+					p.Postgres = append(p.Postgres, s)
+					p.PostgresCPU = append(p.PostgresCPU, cpu)
+					c.logf("steady c=%d: %s %.0f/s p99 %v, %d errors", conc, t.run.Name(), s.Rate(), s.P99, s.Errors)
 				}
 				p.Baseline = closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, steady(bt, n))
 				c.logf("steady c=%d: smsbot %.0f/s p99 %v, baseline %.0f/s p99 %v, ratio %.2f",
 					conc, p.Smsbot.Rate(), p.Smsbot.P99, p.Baseline.Rate(), p.Baseline.P99, p.Ratio())
 				rep.Sweep = append(rep.Sweep, p)
-				if conc == c.ScaleConcurrency {
+				if profile {
 					sc.Steady = p.Smsbot
 				}
 			}
@@ -225,22 +343,37 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 				rep.AtHalf = openLoop(ctx, rep.HalfRate, 256, c.Warmup, c.Duration, newWorker, steadyOp)
 				c.logf("open loop at %.0f/s: p50 %v p99 %v", rep.HalfRate, rep.AtHalf.P50, rep.AtHalf.P99)
 			}
-			rep.Flows = Mixed{Name: "subscription flows", Concurrency: c.FlowConcurrency}
-			rep.Flows.Flows = closedLoop(ctx, c.FlowConcurrency, c.Warmup, c.Duration, newWorker, subscribe(st))
-			c.logf("flows c=%d: %.1f/s p99 %v errors %d", c.FlowConcurrency, rep.Flows.Flows.Rate(), rep.Flows.Flows.P99, rep.Flows.Flows.Errors)
+			rep.Flows = runFlows(ctx, c, newWorker, st)
+			for _, t := range pgs {
+				t.run.Flows = runFlows(ctx, c, newWorker, t.fleet.target)
+			}
 			rep.Mix = runMix(ctx, c, newWorker, steadyOp, subscribe(st))
 			c.logf("mix c=%d: texts %.0f/s p99 %v, flows %.1f/s p99 %v", rep.Mix.Concurrency,
 				rep.Mix.Texts.Rate(), rep.Mix.Texts.P99, rep.Mix.Flows.Rate(), rep.Mix.Flows.P99)
+			for _, t := range pgs {
+				pt := t.fleet.target
+				t.run.Mix = runMix(ctx, c, newWorker, steady(pt, n), subscribe(pt))
+				c.logf("mix c=%d on %s: texts %.0f/s p99 %v, flows %.1f/s p99 %v", t.run.Mix.Concurrency, t.run.Name(),
+					t.run.Mix.Texts.Rate(), t.run.Mix.Texts.P99, t.run.Mix.Flows.Rate(), t.run.Mix.Flows.P99)
+			}
+			for _, t := range pgs {
+				if err := t.stop(ctx, c); err != nil {
+					sqlite.stop()
+					return nil, err
+				}
+				rep.PG = append(rep.PG, t.run)
+			}
 		}
 		if sc.Steady.Ops == 0 {
 			sc.Steady = closedLoop(ctx, c.ScaleConcurrency, c.Warmup, c.Duration, newWorker, steadyOp)
 		}
 		c.logf("size %d: %.0f/s p99 %v", n, sc.Steady.Rate(), sc.Steady.P99)
-		sc.PeakRSS, err = srv.peakRSS()
+		sc.PeakRSS, err = sqlite.procs[0].peakRSS()
 		if err != nil {
+			sqlite.stop()
 			return nil, err
 		}
-		if err := srv.stop(); err != nil {
+		if err := sqlite.stop(); err != nil {
 			sc.ServerError = err.Error()
 		}
 		sc.Acked = st.acked.Load()
@@ -256,7 +389,107 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	rep.Took = time.Since(began)
+	rep.Load[1] = loadAverage()
 	return rep, nil
+}
+
+// startPostgres starts each PostgreSQL target on a fresh schema preloaded
+// with n phones, with as many instances as it has addresses. On an error
+// it returns the targets started so far, to be stopped.
+func startPostgres(ctx context.Context, c Config, srv *pgServer, bin string, n int, addrs [][]string, pprof []string, conns int, si *standIns) ([]*pgTarget, error) {
+	var pgs []*pgTarget
+	for i, inst := range c.PGInstances {
+		t := &pgTarget{run: PGRun{Instances: inst}}
+		var err error
+		if t.schema, err = srv.newSchema(ctx, fmt.Sprintf("smsbot-bench-pg%d", inst)); err != nil {
+			return pgs, err
+		}
+		pgs = append(pgs, t)
+		c.logf("preloading %d phones into PostgreSQL schema %s", n, t.schema.name)
+		if t.run.Preload, err = t.schema.preload(ctx, n); err != nil {
+			return pgs, fmt.Errorf("preload PostgreSQL: %w", err)
+		}
+		public := "http://" + addrs[i][0]
+		t.fleet, err = startFleet(ctx, t.run.Name(), bin, addrs[i], pprof[i], conns,
+			filepath.Join(c.Work, fmt.Sprintf("smsbot-pg%d", inst)),
+			func(a, pprof string) []string { return smsbotEnv(a, public, t.schema.url, "", pprof, si) })
+		if err != nil {
+			return pgs, err
+		}
+		t.fleet.meter.db = t.schema.backends
+	}
+	return pgs, nil
+}
+
+// stop stops the target's instances, counts the MessageSids they stored
+// and drops its schema. It does so once.
+func (t *pgTarget) stop(ctx context.Context, c Config) error {
+	if t.schema == nil {
+		return nil
+	}
+	var err error
+	if t.fleet != nil {
+		if serr := t.fleet.stop(); serr != nil {
+			t.run.ServerError = serr.Error()
+		}
+		t.run.Acked = t.fleet.target.acked.Load()
+		t.run.OnDisk, err = t.schema.countInbound(context.WithoutCancel(ctx))
+	}
+	if derr := t.schema.drop(ctx); derr != nil {
+		c.logf("drop schema %s: %v", t.schema.name, derr)
+	}
+	t.schema = nil
+	return err
+}
+
+// measure runs the steady sweep's closed loop at one concurrency against
+// a target and takes the CPU shares of its measured part; with profile
+// and a profile path, also the first instance's CPU profile.
+func measure(ctx context.Context, c Config, f *fleet, profile bool, path string, conc int, newWorker func(int) *worker, o op) (stats, CPUShare) {
+	var prof chan error
+	if profile && f.pprof != "" && path != "" {
+		prof = make(chan error, 1)
+		go func() { prof <- saveProfile(ctx, f.pprof, c.Warmup, c.Duration, path) }()
+	}
+	cpu := measureCPU(ctx, f.meter, c.Warmup, c.Duration)
+	s := closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, o)
+	r := <-cpu
+	if r.err != nil {
+		c.logf("cpu of %s: %v", f.target.name, r.err)
+	}
+	r.share.Ops = s.Ops
+	if prof != nil {
+		if err := <-prof; err != nil {
+			c.logf("cpu profile of %s: %v", f.target.name, err)
+		}
+	}
+	return s, r.share
+}
+
+// pgProfile is the CPU profile's file name for the PostgreSQL target of
+// n instances: cpu-postgres3.pprof beside cpu.pprof.
+func pgProfile(path string, n int) string {
+	if path == "" {
+		return ""
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-postgres%d%s", strings.TrimSuffix(path, ext), n, ext)
+}
+
+// hostOf is a server URL's host, without the credentials it may hold.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return "(a malformed URL)"
+}
+
+// runFlows runs the subscription flows alone.
+func runFlows(ctx context.Context, c Config, newWorker func(int) *worker, t *target) Mixed {
+	m := Mixed{Name: "subscription flows", Concurrency: c.FlowConcurrency}
+	m.Flows = closedLoop(ctx, c.FlowConcurrency, c.Warmup, c.Duration, newWorker, subscribe(t))
+	c.logf("flows c=%d on %s: %.1f/s p99 %v errors %d", c.FlowConcurrency, t.name, m.Flows.Rate(), m.Flows.P99, m.Flows.Errors)
+	return m
 }
 
 // runMix runs steady texts on seven workers of eight and subscription
@@ -298,6 +531,15 @@ func saveProfile(ctx context.Context, addr string, warmup, d time.Duration, path
 		return err
 	}
 	return f.Close()
+}
+
+// loadAverage is the machine's 1-minute load average, "?" if unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func machine() Machine {

@@ -19,22 +19,77 @@ import (
 	"github.com/smsbot/smsbot/webhooks"
 )
 
-// target is a server the load goes to.
+// target is a server the load goes to: one process, or several
+// instances of one deployment that take turns (round-robin).
 type target struct {
-	name   string
-	base   string // where it listens
-	public string // the URL its webhooks are signed for
-	client *http.Client
-	acked  atomic.Int64 // webhooks answered 200
+	name    string
+	bases   []string // where its instances listen
+	public  string   // the URL its webhooks are signed for
+	pubHost string   // and its host
+	client  *http.Client
+	turn    atomic.Uint64 // the next instance
+	acked   atomic.Int64  // webhooks answered 200
 }
 
-func newTarget(name, base, public string, conns int) *target {
+func newTarget(name string, bases []string, public string, conns int) *target {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = conns + 16
 	tr.MaxIdleConnsPerHost = conns + 16
 	tr.DisableCompression = true
-	return &target{name: name, base: base, public: public, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	t := &target{name: name, bases: bases, public: public, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	if u, err := url.Parse(public); err == nil {
+		t.pubHost = u.Host
+	}
+	return t
 }
+
+// next is the base URL of the instance whose turn it is.
+func (t *target) next() string {
+	return t.bases[(t.turn.Add(1)-1)%uint64(len(t.bases))]
+}
+
+// browser is c with its own cookies; with several instances, each of its
+// requests to the public URL goes to the next instance in turn, as a
+// load balancer would send it, with the public Host.
+func (t *target) browser(c *http.Client) *http.Client {
+	b := *c
+	b.Jar, _ = cookiejar.New(nil)
+	if len(t.bases) > 1 {
+		b.Transport = spread{t: t, next: orDefaultTransport(c.Transport)}
+	}
+	return &b
+}
+
+func orDefaultTransport(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		return http.DefaultTransport
+	}
+	return rt
+}
+
+// spread sends requests for t's public URL to t's instances in turn.
+type spread struct {
+	t    *target
+	next http.RoundTripper
+}
+
+func (s spread) RoundTrip(req *http.Request) (*http.Response, error) {
+	pub := s.t.publicHost()
+	if req.URL.Host != pub {
+		return s.next.RoundTrip(req)
+	}
+	inst, err := url.Parse(s.t.next())
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.URL.Host = inst.Host
+	r.Host = pub
+	return s.next.RoundTrip(r)
+}
+
+// publicHost is the host of the public URL.
+func (t *target) publicHost() string { return t.pubHost }
 
 // sids numbers MessageSids across the whole run, so every one is new.
 var sids atomic.Int64
@@ -47,10 +102,11 @@ func (t *target) text(ctx context.Context, from, body string) (string, error) {
 		"AccountSid": {benchSID}, "From": {from}, "To": {benchNumber}, "Body": {body},
 		"NumMedia": {"0"}, "NumSegments": {"1"}, "SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.next()+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
 	}
+	req.Host = t.publicHost() // as a load balancer passes it on
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", webhooks.Signature(benchToken, t.public+"/webhooks/twilio/sms", form))
 	res, err := t.client.Do(req)
@@ -117,10 +173,8 @@ func subscribe(t *target) op {
 		if link == "" {
 			return fmt.Errorf("no link in %q", reply)
 		}
-		jar, _ := cookiejar.New(nil)
-		browser := *w.web
-		browser.Jar = jar
-		res, body, err := fetch(ctx, &browser, http.MethodGet, link, nil)
+		browser := t.browser(w.web)
+		res, body, err := fetch(ctx, browser, http.MethodGet, link, nil)
 		if err != nil {
 			return fmt.Errorf("open link: %w", err)
 		}
@@ -128,7 +182,7 @@ func subscribe(t *target) op {
 			return fmt.Errorf("link led to %s: %d", res.Request.URL, res.StatusCode)
 		}
 		login := res.Request.URL.String()
-		res, body, err = fetch(ctx, &browser, http.MethodPost, login, url.Values{"email": {fmt.Sprintf("flow%d@bench.example", n)}})
+		res, body, err = fetch(ctx, browser, http.MethodPost, login, url.Values{"email": {fmt.Sprintf("flow%d@bench.example", n)}})
 		if err != nil {
 			return fmt.Errorf("log in: %w", err)
 		}

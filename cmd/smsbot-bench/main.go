@@ -55,12 +55,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Out, "out", c.Out, "directory of benchmarks.md and benchmarks.svg")
 	fs.StringVar(&c.Work, "work", "", "working directory for binaries and databases (default: a temporary one, removed)")
 	fs.StringVar(&c.Synchronous, "synchronous", c.Synchronous, "SMSBOT_SYNCHRONOUS of the server")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "save a CPU profile of smsbot during the steady run at the first size to this file")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "save a CPU profile of smsbot during the steady run at the scale concurrency to this file (and of the PostgreSQL targets to FILE-postgresN.EXT)")
+	fs.StringVar(&c.Postgres, "postgres", c.Postgres, "PostgreSQL server of the PostgreSQL targets (a schema of their own, dropped at the end), or off (default SMSBOT_TEST_POSTGRES or the local test server)")
+	pgInst := fs.String("pg-instances", joinInts(c.PGInstances), "the PostgreSQL targets: smsbot instances on one database, each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *smoke {
+		pg := c.Postgres
 		c = SmokeConfig(c.Out)
+		c.Postgres = pg
 	} else {
 		var err error
 		if c.Sizes, err = parseInts(*sizes); err != nil {
@@ -69,7 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c.Concurrency, err = parseInts(*conc); err != nil {
 			return fmt.Errorf("-concurrency: %w", err)
 		}
+		if c.PGInstances, err = parseInts(*pgInst); err != nil {
+			return fmt.Errorf("-pg-instances: %w", err)
+		}
 	}
+	c.RequirePostgres = os.Getenv("CI") == "true" && c.Postgres != "off"
 	self, err := os.Executable()
 	if err != nil {
 		return err

@@ -40,13 +40,19 @@ type standIns struct {
 	caFile string
 }
 
-func startStandIns(work, public string) (*standIns, error) {
+// startStandIns starts the stand-ins; Auth0's accepts the callbacks of
+// the given public URLs.
+func startStandIns(work string, publics []string) (*standIns, error) {
 	s := &standIns{}
 	s.twilio = twiliotest.New(twiliotest.Options{AccountSID: benchSID, AuthToken: benchToken, Numbers: []string{benchNumber}})
 	if err := s.twilio.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("twilio stand-in: %w", err)
 	}
-	a, err := auth0test.New(auth0test.Options{ClientID: benchClient, ClientSecret: benchSecret, CallbackURLs: []string{public + "/auth/callback"}})
+	var callbacks []string
+	for _, p := range publics {
+		callbacks = append(callbacks, p+"/auth/callback")
+	}
+	a, err := auth0test.New(auth0test.Options{ClientID: benchClient, ClientSecret: benchSecret, CallbackURLs: callbacks})
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("auth0 stand-in: %w", err)
@@ -73,14 +79,19 @@ func (s *standIns) close() {
 	}
 }
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs returns n different loopback addresses with ports free right
+// now.
+func freeAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return addrs, nil
 }
 
 // buildServer builds the real smsbot binary into dir.
@@ -172,17 +183,65 @@ func (p *process) stop() error {
 	}
 }
 
-// smsbotEnv is the production-mode environment of the server under test.
-func smsbotEnv(addr, public, dbPath, sync, pprofAddr string, s *standIns) []string {
+// fleet is the smsbot processes of one target: one, or several instances
+// on one database.
+type fleet struct {
+	procs  []*process
+	target *target
+	meter  cpuMeter
+	pprof  string // the first instance's pprof address, or empty
+}
+
+// startFleet starts one smsbot process on each of addrs, the first
+// address being the public URL; env gives each its environment. With a
+// pprof address, the first instance serves its profiles there.
+func startFleet(ctx context.Context, name, bin string, addrs []string, pprof string, conns int, logPrefix string,
+	env func(addr, pprofAddr string) []string) (*fleet, error) {
+	f := &fleet{pprof: pprof}
+	var bases []string
+	for i, addr := range addrs {
+		cmd := exec.Command(bin, "serve")
+		pp := ""
+		if i == 0 {
+			pp = f.pprof
+		}
+		cmd.Env = env(addr, pp)
+		p, err := start(ctx, cmd, "http://"+addr, fmt.Sprintf("%s-%d.log", logPrefix, i))
+		if err != nil {
+			f.stop()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		f.procs = append(f.procs, p)
+		f.meter.smsbot = append(f.meter.smsbot, p.cmd.Process.Pid)
+		bases = append(bases, p.base)
+	}
+	f.target = newTarget(name, bases, bases[0], conns)
+	return f, nil
+}
+
+// stop stops every process, and returns the first error.
+func (f *fleet) stop() error {
+	var first error
+	for _, p := range f.procs {
+		if err := p.stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	f.procs = nil
+	return first
+}
+
+// smsbotEnv is the production-mode environment of the server under test;
+// sync is SQLite's SMSBOT_SYNCHRONOUS, empty for PostgreSQL.
+func smsbotEnv(addr, public, db, sync, pprofAddr string, s *standIns) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"SMSBOT_ADDR=" + addr,
-		"SMSBOT_DB=" + dbPath,
+		"SMSBOT_DB=" + db,
 		"SMSBOT_PUBLIC_URL=" + public,
 		"SMSBOT_SECRET=" + benchKey,
 		"SMSBOT_CA_FILE=" + s.caFile,
-		"SMSBOT_SYNCHRONOUS=" + sync,
 		"TWILIO_ACCOUNT_SID=" + benchSID,
 		"TWILIO_AUTH_TOKEN=" + benchToken,
 		"TWILIO_FROM_NUMBER=" + benchNumber,
@@ -199,6 +258,9 @@ func smsbotEnv(addr, public, dbPath, sync, pprofAddr string, s *standIns) []stri
 		"SMSBOT_WEB_PER_MINUTE=1000000000",
 		"SMSBOT_WEB_BURST=1000000",
 		"SMSBOT_TEXTS_PER_MINUTE=1000000000",
+	}
+	if sync != "" {
+		env = append(env, "SMSBOT_SYNCHRONOUS="+sync)
 	}
 	if pprofAddr != "" {
 		env = append(env, "SMSBOT_PPROF="+pprofAddr)
@@ -221,13 +283,7 @@ func preload(ctx context.Context, path string, n int) (int64, time.Duration, err
 		return 0, 0, err
 	}
 	now := time.Now()
-	err = db.BulkPhones(ctx, n, func(i int, p *bot.Phone) {
-		*p = bot.Phone{
-			Number: benchPhone(i), State: bot.StateSubscribed,
-			UserID: fmt.Sprintf("auth0|bench%07d", i), Email: fmt.Sprintf("u%07d@bench.example", i),
-			BoundAt: now, CreatedAt: now, UpdatedAt: now,
-		}
-	})
+	err = db.BulkPhones(ctx, n, func(i int, p *bot.Phone) { *p = benchSubscriber(i, now) })
 	if err == nil {
 		err = db.Checkpoint(ctx)
 	}

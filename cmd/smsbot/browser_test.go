@@ -60,55 +60,12 @@ func TestBrowser_DevPhoneSubscribe(t *testing.T) {
 		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
 	}
 	base := startDevServer(t)
-	shots := *screenshotDir
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := shotsDir(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(profileDir(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	ctx := headless(t, bin)
 
 	const phone = "+15555550142"
-	shot := func(name string, w, h int64) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var buf []byte
-			if err := chromedp.EmulateViewport(w, h).Do(ctx); err != nil {
-				return err
-			}
-			if err := chromedp.Sleep(150 * time.Millisecond).Do(ctx); err != nil { // layout after the resize
-				return err
-			}
-			if err := chromedp.CaptureScreenshot(&buf).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
-		})
-	}
-	send := func(text string) chromedp.Action {
-		return chromedp.Tasks{
-			chromedp.WaitVisible("#body", chromedp.ByID),
-			chromedp.SetValue("#body", text, chromedp.ByID),
-			chromedp.Click("#send", chromedp.ByID),
-		}
-	}
+	shot := func(name string, w, h int64) chromedp.Action { return screenshot(shots, name, w, h) }
 
 	// Open /dev as this phone, text S and wait for the link.
 	var href string
@@ -185,6 +142,71 @@ func TestBrowser_DevPhoneSubscribe(t *testing.T) {
 	if !strings.Contains(errPage, "already used") || newLink != "sms:+15005550006?&body=S" {
 		t.Fatalf("used link page (button %q): %s", newLink, errPage)
 	}
+}
+
+// headless starts a headless Chromium of its own for the test and returns
+// the context of its first tab, bounded to 60 s; both end with the test.
+func headless(t *testing.T, bin string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(profileDir(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// screenshot sizes the viewport to w by h and writes a screenshot of it to
+// dir/name.
+func screenshot(dir, name string, w, h int64) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var buf []byte
+		if err := chromedp.EmulateViewport(w, h).Do(ctx); err != nil {
+			return err
+		}
+		if err := chromedp.Sleep(150 * time.Millisecond).Do(ctx); err != nil { // layout after the resize
+			return err
+		}
+		if err := chromedp.CaptureScreenshot(&buf).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), buf, 0o644)
+	})
+}
+
+// send texts the bot from the Dev Phone open in the tab.
+func send(text string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.WaitVisible("#body", chromedp.ByID),
+		chromedp.SetValue("#body", text, chromedp.ByID),
+		chromedp.Click("#send", chromedp.ByID),
+	}
+}
+
+// shotsDir is where a browser test writes its screenshots: -screenshots,
+// else a directory of the test's own.
+func shotsDir(t *testing.T) string {
+	t.Helper()
+	if *screenshotDir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(*screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return *screenshotDir
 }
 
 // profileDir is a fresh Chromium profile directory. Chromium's helper

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smsbot/smsbot/magiclink/auth0test"
 	"github.com/smsbot/smsbot/store"
@@ -478,7 +479,7 @@ func TestDoctor_PublicPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetInstance(context.Background(), "another-start")
+	db.Heartbeat(context.Background(), "another-start", time.Now(), time.Minute)
 	db.Close()
 	if f := doctorJSON(t, with(e.env, "SMSBOT_DB", other))["public path"]; f.Status != checkFail || !strings.Contains(f.Detail, "another smsbot") {
 		t.Errorf("another instance: %+v", f)

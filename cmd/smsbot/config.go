@@ -34,6 +34,9 @@ type config struct {
 	Pprof       string // SMSBOT_PPROF: net/http/pprof on this loopback address
 	MetricsAddr string // SMSBOT_METRICS_ADDR: /metrics on this address, not on Addr
 
+	PGTimeout  time.Duration // SMSBOT_PG_TIMEOUT: bound of one PostgreSQL transaction
+	PGPoolWait time.Duration // SMSBOT_PG_POOL_WAIT: bound of the wait for a free pool connection
+
 	AnswerKeywords bool
 	Limits         bot.Limits
 	WebPerMinute   int    // requests per minute per client address on /l/ and /auth/callback
@@ -43,6 +46,7 @@ type config struct {
 
 	HTTPTimeout     time.Duration // for calls to Twilio and Auth0
 	ShutdownTimeout time.Duration // how long requests in flight may take on SIGTERM
+	Drain           time.Duration // on SIGTERM, how long /readyz says 503 while requests are still served
 	OutboxLease     time.Duration // how long a worker owns a claimed job
 	RetryBase       time.Duration // first retry delay of the outbox
 	RetryMax        time.Duration // longest retry delay
@@ -51,6 +55,7 @@ type config struct {
 	Retention       time.Duration // how long MessageSids, finished jobs and statuses are kept
 
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
+	TextNumber                                                      string // SMSBOT_TEXT_NUMBER: the number people text, for /link
 
 	WhatsAppFrom      string            // TWILIO_WHATSAPP_FROM, E.164 without "whatsapp:"
 	WhatsAppTemplates map[string]string // TWILIO_WHATSAPP_TEMPLATES: reply → ContentSid
@@ -96,6 +101,8 @@ var settings = []setting{
 	{Env: "SMSBOT_NAME", Default: "smsbot", Help: "program name in texts and pages", set: text(func(c *config) *string { return &c.Name })},
 	{Env: "SMSBOT_SYNCHRONOUS", Default: "FULL", Help: "SQLite synchronous pragma: FULL (survives power loss) or NORMAL (survives a crash)", set: text(func(c *config) *string { return &c.Synchronous })},
 	{Env: "SMSBOT_PG_POOL", DefaultDoc: "the greater of 4 and the number of CPUs", Help: "PostgreSQL connections per instance (pool size); SQLite ignores it", set: count(func(c *config) *int { return &c.PGPool })},
+	{Env: "SMSBOT_PG_TIMEOUT", Default: "5s", Help: "PostgreSQL: the longest one transaction may take, the wait for a connection included, and the longest connecting may take (unless the URL sets connect_timeout); past it a webhook answers 503 and acknowledges nothing, well within Twilio's 15 s. SQLite ignores it", set: duration(func(c *config) *time.Duration { return &c.PGTimeout })},
+	{Env: "SMSBOT_PG_POOL_WAIT", Default: "2s", Help: "PostgreSQL: how long a request waits for a free connection when all SMSBOT_PG_POOL are taken; then it answers 503 (within SMSBOT_PG_TIMEOUT)", set: duration(func(c *config) *time.Duration { return &c.PGPoolWait })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
 	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
 	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
@@ -113,6 +120,7 @@ var settings = []setting{
 	{Env: "SMSBOT_TEXTS_PER_MINUTE", Default: "60", Help: "global cap on texts sent through the Twilio REST API", set: positive(func(c *config) *int { return &c.TextsPerMinute })},
 	{Env: "SMSBOT_HTTP_TIMEOUT", Default: "10s", Help: "timeout of each call to Twilio and Auth0", set: duration(func(c *config) *time.Duration { return &c.HTTPTimeout })},
 	{Env: "SMSBOT_SHUTDOWN_TIMEOUT", Default: "10s", Help: "on SIGTERM, how long requests in flight may take before they are cut (the stop still exits 0)", set: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{Env: "SMSBOT_DRAIN", Default: "0s", Help: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the socket closes: above the load balancer's health-check interval, so it turns new requests away first (`0s`: close at once, as for one instance)", set: durationOrOff(func(c *config) *time.Duration { return &c.Drain })},
 	{Env: "SMSBOT_OUTBOX_LEASE", Default: "1m", Help: "how long a worker owns a claimed outbox job; after a crash the job is retried once this passed", set: duration(func(c *config) *time.Duration { return &c.OutboxLease })},
 	{Env: "SMSBOT_OUTBOX_RETRY_BASE", Default: "1s", Help: "first retry delay of the outbox (doubles each try, with jitter)", set: duration(func(c *config) *time.Duration { return &c.RetryBase })},
 	{Env: "SMSBOT_OUTBOX_RETRY_MAX", Default: "10m", Help: "longest retry delay of the outbox", set: duration(func(c *config) *time.Duration { return &c.RetryMax })},
@@ -125,6 +133,7 @@ var settings = []setting{
 	{Env: "TWILIO_MESSAGING_SERVICE_SID", Help: "a Messaging Service (MG...) to send from instead of a number", set: text(func(c *config) *string { return &c.TwilioService })},
 	{Env: "TWILIO_WHATSAPP_FROM", Help: "the WhatsApp sender (E.164, whatsapp: optional); texts to people who write on WhatsApp go from it, else through TWILIO_MESSAGING_SERVICE_SID", set: whatsAppSender},
 	{Env: "TWILIO_WHATSAPP_TEMPLATES", Help: "approved WhatsApp templates for texts outside the 24-hour window, reply=ContentSid, comma-separated (code_prompt=HX...,replaced=HX...,unsubscribed=HX...); without one such a text is skipped", set: whatsAppTemplates},
+	{Env: "SMSBOT_TEXT_NUMBER", DefaultDoc: "TWILIO_FROM_NUMBER", Help: "the number people text (E.164), shown on the web-first page /link and in its sms: link and QR code; with a Messaging Service set it to one of the service's numbers, else /link is not offered", set: text(func(c *config) *string { return &c.TextNumber })},
 	{Env: "TWILIO_API_URL", DefaultDoc: "https://api.twilio.com", Help: "base URL of the Twilio REST API (proxies, tests)", set: text(func(c *config) *string { return &c.TwilioAPIURL })},
 	{Env: "AUTH0_DOMAIN", Help: "Auth0 tenant domain, such as example.us.auth0.com", set: func(c *config, v string) error {
 		c.Auth0Domain = strings.TrimSuffix(strings.TrimPrefix(v, "https://"), "/")
@@ -305,6 +314,9 @@ func (c *config) checkProduction() []error {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.TextNumber != "" && !bot.ValidPhone(c.TextNumber) {
+		errs = append(errs, fmt.Errorf("SMSBOT_TEXT_NUMBER %q is not an E.164 number such as +15551234567", c.TextNumber))
 	}
 	if c.TwilioFrom != "" && !bot.ValidPhone(c.TwilioFrom) {
 		errs = append(errs, fmt.Errorf("TWILIO_FROM_NUMBER %q is not an E.164 number such as +15551234567", c.TwilioFrom))

@@ -22,8 +22,9 @@ type database interface {
 	Applied() []string
 	Migrations(ctx context.Context) ([]string, error)
 	UseMode(ctx context.Context, m store.Mode) error
-	SetInstance(ctx context.Context, nonce string) error
-	Instance(ctx context.Context) (string, error)
+	Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error
+	Instances(ctx context.Context, since time.Time) ([]string, error)
+	StopInstance(ctx context.Context, nonce string) error
 	Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error)
 	OutboxStats(ctx context.Context) (store.OutboxStats, error)
 	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
@@ -68,11 +69,12 @@ func dbName(db string) string {
 }
 
 // openDatabase opens the database SMSBOT_DB names, migrating it: PostgreSQL
-// for a postgres:// URL (a pool of SMSBOT_PG_POOL connections), else the
-// SQLite file.
+// for a postgres:// URL (a pool of SMSBOT_PG_POOL connections, each
+// transaction bounded by SMSBOT_PG_TIMEOUT and SMSBOT_PG_POOL_WAIT), else
+// the SQLite file.
 func openDatabase(ctx context.Context, cfg *config) (database, error) {
 	if isPostgres(cfg.DB) {
-		db, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: int32(cfg.PGPool)})
+		db, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: int32(cfg.PGPool), Timeout: cfg.PGTimeout, PoolWait: cfg.PGPoolWait})
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", dbName(cfg.DB), err)
 		}

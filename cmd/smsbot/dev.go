@@ -92,7 +92,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 	if cfg.TwilioToken == "" {
 		cfg.TwilioToken = devAuthToken
 	}
-	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService = devAccountSID, devBotNumber, ""
+	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService, cfg.TextNumber = devAccountSID, devBotNumber, "", ""
 	contents, err := devWhatsApp(cfg)
 	if err != nil {
 		return nil, err
@@ -134,6 +134,7 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		AuthToken:  cfg.TwilioToken,
 		AccountSID: cfg.TwilioSID,
 		BotNumber:  cfg.TwilioFrom,
+		WebLinkURL: cfg.PublicURL + magiclink.PathWebLink,
 		Logger:     log.With("component", "devphone"),
 
 		WhatsAppNumber: cfg.WhatsAppFrom,

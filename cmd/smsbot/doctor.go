@@ -25,8 +25,10 @@ earlier check failed). It reads the same environment as smsbot serve.
   config            every setting serve needs is set and well-formed
   public URL        SMSBOT_PUBLIC_URL is https
   database          SMSBOT_DB opens, migrates and takes a write
-  public path       SMSBOT_PUBLIC_URL/readyz reaches the smsbot serve that
-                    uses SMSBOT_DB (it serves a nonce written at its start)
+  public path       SMSBOT_PUBLIC_URL/readyz reaches a smsbot serve that
+                    uses SMSBOT_DB (it serves the nonce of its start, which
+                    each instance records there; behind a load balancer,
+                    any instance's will do)
   client IP header  with SMSBOT_CLIENT_IP_HEADER set: the proxy sets it
   file modes        the database, its -wal/-shm and the key file are not
                     readable by other users (WARN with the chmod to run)
@@ -215,8 +217,9 @@ func (d *doctor) checkDatabase() {
 }
 
 // checkPublicPath fetches SMSBOT_PUBLIC_URL/readyz, as Twilio and
-// browsers reach it, and compares the instance nonce it serves with the
-// one smsbot serve wrote into SMSBOT_DB at its start; with
+// browsers reach it, and looks for the instance nonce it serves among
+// those the instances of smsbot serve on SMSBOT_DB record there: behind a
+// load balancer any of them may answer; with
 // SMSBOT_CLIENT_IP_HEADER set, it checks that the proxy sets that header.
 func (d *doctor) checkPublicPath() {
 	const check, ipCheck = "public path", "client IP header"
@@ -241,7 +244,7 @@ func (d *doctor) checkPublicPath() {
 	}
 	res.Body.Close()
 	got := res.Header.Get(headerInstance)
-	want, dbErr := d.instance()
+	recorded, live, dbErr := d.instances()
 	switch {
 	case res.StatusCode != http.StatusOK:
 		d.fail(check, fmt.Sprintf("%s answered %s", target, res.Status), "see the server's log: /readyz fails while the database or the outbox worker does")
@@ -250,15 +253,15 @@ func (d *doctor) checkPublicPath() {
 			"point the reverse proxy at smsbot serve (SMSBOT_ADDR)")
 	case dbErr != nil:
 		d.report(finding{Status: checkWarn, Check: check, Detail: fmt.Sprintf("smsbot answers at %s; cannot read this start's nonce: %v", target, dbErr)})
-	case want == "":
+	case len(recorded) == 0:
 		d.report(finding{Status: checkWarn, Check: check,
-			Detail: fmt.Sprintf("smsbot answers at %s, but no smsbot serve has started on %s", target, c.DB),
+			Detail: fmt.Sprintf("smsbot answers at %s, but no smsbot serve runs on %s", target, dbName(c.DB)),
 			Fix:    "run doctor with the same SMSBOT_DB as smsbot serve"})
-	case got != want:
-		d.fail(check, fmt.Sprintf("%s is answered by another smsbot than the one using %s", target, c.DB),
-			"point the reverse proxy (and DNS) at this server, or run doctor with its SMSBOT_DB")
+	case !slices.Contains(recorded, got):
+		d.fail(check, fmt.Sprintf("%s is answered by another smsbot than the ones using %s", target, dbName(c.DB)),
+			"point the reverse proxy (and DNS) at the instances on this database, or run doctor with their SMSBOT_DB")
 	default:
-		d.ok(check, "%s reaches the smsbot serve using %s", target, c.DB)
+		d.ok(check, "%s reaches a smsbot serve using %s (%d instance(s) seen there in the last %s)", target, dbName(c.DB), live, instanceStale)
 	}
 	if c.ClientIPHeader == "" {
 		return
@@ -280,14 +283,19 @@ func (d *doctor) skipClientIP(check string) {
 	}
 }
 
-// instance reads the nonce smsbot serve wrote into SMSBOT_DB at its start.
-func (d *doctor) instance() (string, error) {
+// instances reads the nonces the instances of smsbot serve recorded in
+// SMSBOT_DB, and counts those seen within instanceStale.
+func (d *doctor) instances() (recorded []string, live int, err error) {
 	db, err := openDatabase(d.ctx, d.cfg)
 	if err != nil {
-		return "", err
+		return nil, 0, err
 	}
 	defer db.Close()
-	return db.Instance(d.ctx)
+	if recorded, err = db.Instances(d.ctx, time.Time{}); err != nil {
+		return nil, 0, err
+	}
+	seen, err := db.Instances(d.ctx, time.Now().Add(-instanceStale))
+	return recorded, len(seen), err
 }
 
 func (d *doctor) checkTemplates() {

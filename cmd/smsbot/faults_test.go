@@ -126,7 +126,7 @@ func (e *e2e) checkOnce() (delivered, duplicates, shared int) {
 // logSharedJobs logs the jobs that recorded one Twilio message, to tell
 // how they came to share it.
 func (e *e2e) logSharedJobs() {
-	rows, err := e.db.Query(`SELECT id, phone, created_at, first_try, finished_at, attempts, ambiguous, result, last_error FROM outbox
+	rows, err := e.db.Query(`SELECT id, phone, created_at, first_try, finished_at, attempts, CAST(ambiguous AS INTEGER), result, last_error FROM outbox
 		WHERE kind = 'sms' AND result IN (SELECT result FROM outbox WHERE kind = 'sms' AND state = 'done' AND result LIKE 'SM%' GROUP BY result HAVING COUNT(*) > 1)
 		ORDER BY result, id`)
 	if err != nil {
@@ -136,7 +136,10 @@ func (e *e2e) logSharedJobs() {
 	for rows.Next() {
 		var id, created, first, finished, attempts, ambiguous int64
 		var phone, result, lastErr string
-		rows.Scan(&id, &phone, &created, &first, &finished, &attempts, &ambiguous, &result, &lastErr)
+		if err := rows.Scan(&id, &phone, &created, &first, &finished, &attempts, &ambiguous, &result, &lastErr); err != nil {
+			e.t.Errorf("shared jobs: %v", err)
+			return
+		}
 		e.t.Logf("job %d to %s: created %d, first try %d (+%d ms), finished %d (+%d ms), %d attempts, ambiguous %d, result %s, last error %q",
 			id, bot.MaskPhone(phone), created, first, first-created, finished, finished-created, attempts, ambiguous, result, lastErr)
 	}

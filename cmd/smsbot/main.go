@@ -11,6 +11,8 @@
 //	smsbot outbox COMMAND       list or retry undelivered outbox jobs
 //	smsbot backup PATH          copy the database while the server runs
 //	smsbot migrate              apply database migrations and exit
+//	smsbot migrate --from sqlite:PATH
+//	                            move a SQLite deployment to PostgreSQL
 //	smsbot version              print the version
 //
 // Exit codes: 0 ok, 1 the command failed, 2 bad usage or configuration.
@@ -74,6 +76,7 @@ Usage:
                                      put failed outbox jobs back
   smsbot backup PATH                 copy the database, safe while serving
   smsbot migrate [--db FILE]         apply database migrations and exit
+  smsbot migrate --from sqlite:PATH  copy a SQLite deployment into PostgreSQL
   smsbot version                     print the version
 
 Run "smsbot COMMAND --help" for a command's flags, "smsbot serve --help"

@@ -58,7 +58,7 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 	m.accountSyncs = counter("auth0_syncs_total", "app_metadata.phone updates delivered by the outbox, by result and Auth0's HTTP status when it refused one (0: accepted, or no answer).", "result", "status")
 	m.delivery = counter("delivery_status_total", "Delivery statuses from Twilio's status callbacks that moved a text forward, by status and Twilio error code (0 for none).", "status", "error_code")
 	m.signatureFail = counter("webhook_signature_failures_total", "Webhook requests refused for a missing or wrong X-Twilio-Signature.", "hook")
-	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, account_code_attempts, reply_budget, web (per client address).", "limit")
+	m.limits = counter("limits_hit_total", "Limits hit: links (per phone), code_attempts, account_code_attempts, link_attempts (wrong LINK codes per phone), web_codes (per web login), reply_budget, web (per client address).", "limit")
 	m.logins = counter("login_events_total", "Outcomes of the web half of subscribing (links opened, logins, errors).", "event")
 	m.events = counter("events_total", "Other events of the conversation engine: plugin_slow.", "event")
 	m.suspensions = counter("suspensions_total", "Bindings suspended until the phone links again, by cause: silent (no text for SMSBOT_REVERIFY_AFTER), lost (delivery errors say the number is gone), reassigned (the carrier lookup).", "cause")
@@ -151,6 +151,7 @@ var commandKinds = map[bot.Kind]string{
 	bot.KindStart:       "start",
 	bot.KindUnsubscribe: "unsubscribe",
 	bot.KindCode:        "code",
+	bot.KindLink:        "link",
 }
 
 // countedConversation counts inbound texts by command kind and result.

@@ -47,8 +47,9 @@ func (n nestConfig) check() []error {
 }
 
 // newNestPlugin builds the thermostat commands, or returns nil when they
-// are off. Google's access tokens come from the users' Auth0 identities.
-func newNestPlugin(cfg *config, dir *magiclink.Directory, hc *http.Client, dev *devMode, log *slog.Logger) bot.Plugin {
+// are off. Google's access tokens come from the users' Auth0 identities;
+// lim keeps the per-user limits.
+func newNestPlugin(cfg *config, dir *magiclink.Directory, hc *http.Client, dev *devMode, lim bot.Limiter, log *slog.Logger) bot.Plugin {
 	n := cfg.Nest
 	if n.Project == "" {
 		return nil
@@ -60,6 +61,7 @@ func newNestPlugin(cfg *config, dir *magiclink.Directory, hc *http.Client, dev *
 	return &nest.Plugin{
 		Client:  &nest.Client{BaseURL: n.APIURL, HTTPClient: hc},
 		Project: n.Project,
+		Limiter: lim,
 		Logger:  log,
 		Auth: &nest.Auth{
 			Tokens:       dir,

@@ -39,7 +39,14 @@ func readmeSections(t *testing.T) map[string]string {
 	for _, name := range templateNames() {
 		fmt.Fprintf(&names, "| `%s` | %s | %s |\n", name, templateUse[name], "`"+strings.ReplaceAll(bot.DefaultReplies[name], "|", `\|`)+"`")
 	}
+	var conv strings.Builder
+	conv.WriteString("| the person sends / does | from | to | the bot |\n|---|---|---|---|\n")
+	for _, s := range bot.Conversation {
+		from, to := s.Columns()
+		fmt.Fprintf(&conv, "| %s | %s | %s | %s |\n", s.Does, from, to, s.Bot)
+	}
 	return map[string]string{
+		"conversation":       conv.String(),
 		"state-machine":      "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
 		"settings":           table.String(),
 		"templates":          names.String(),
@@ -53,7 +60,7 @@ var templateUse = map[string]string{
 	bot.ReplyLink:          "`S`: the one-time link (`.URL`, `.Minutes`)",
 	bot.ReplyLinkLimit:     "`S` beyond the links allowed per hour or day",
 	bot.ReplyCodePrompt:    "after the login, by the outbox: reply with the code",
-	bot.ReplySubscribed:    "the right code (`.Email`, masked)",
+	bot.ReplySubscribed:    "the right code, or the right web code (`.Email`, masked)",
 	bot.ReplyWrongCode:     "a wrong code (`.Left` tries left)",
 	bot.ReplyLocked:        "the last wrong code",
 	bot.ReplyCodeExpired:   "a code after its 10 minutes",
@@ -73,6 +80,11 @@ var templateUse = map[string]string{
 	bot.ReplyStopped:       "STOP and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyStarted:       "START and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",
+	bot.ReplyLinkHint:      "`LINK` without a code (`.WebURL`: the web-first page)",
+	bot.ReplyLinkWrong:     "a wrong web code (`.Left` tries left)",
+	bot.ReplyLinkLocked:    "the last wrong web code a phone may send in 10 minutes (`.Minutes`); then silence",
+	bot.ReplyLinkExpired:   "a web code after its 10 minutes",
+	bot.ReplyLinkUsed:      "a web code a phone has already linked with",
 }
 
 func templateNames() []string {

@@ -5,14 +5,29 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Bounds of the database check behind /readyz.
 const (
 	readyEvery   = time.Second     // a write to the database at most this often
-	readyTimeout = 5 * time.Second // the longest a check may take
+	readyTimeout = 5 * time.Second // the longest a check may take (SQLite: a write may wait behind another)
+	// readyTimeoutPG is the longest a check may take on PostgreSQL: a
+	// server that takes longer to take one small write is as good as
+	// down, and a load balancer should turn away before the requests
+	// time out (SMSBOT_PG_TIMEOUT).
+	readyTimeoutPG = 2 * time.Second
 )
+
+// readyBound is the longest one database check may take with cfg's
+// database.
+func readyBound(cfg *config) time.Duration {
+	if !isPostgres(cfg.DB) {
+		return readyTimeout
+	}
+	return min(readyTimeoutPG, cfg.PGTimeout)
+}
 
 // readiness answers whether the instance is ready: the database takes
 // writes and the outbox worker runs. The write check is cached: it runs
@@ -23,6 +38,11 @@ type readiness struct {
 	running func() bool                 // the outbox worker runs
 	log     *slog.Logger
 	now     func() time.Time
+	timeout time.Duration // the longest a check may take; readyTimeout when 0
+	// draining is set on SIGTERM while the instance still serves
+	// (SMSBOT_DRAIN): /readyz then answers 503, so a load balancer turns
+	// new requests away before the socket closes.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	checked time.Time     // when the last check ended; zero before the first
@@ -61,7 +81,11 @@ func (r *readiness) databaseErr(ctx context.Context) error {
 // check writes to the database, records the result and closes done. A
 // probe that gives up does not cut the check short: others wait for it.
 func (r *readiness) check(ctx context.Context, done chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+	timeout := r.timeout
+	if timeout <= 0 {
+		timeout = readyTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err := r.write(ctx)
 	if err != nil {
@@ -74,7 +98,8 @@ func (r *readiness) check(ctx context.Context, done chan struct{}) {
 }
 
 // handleReady answers 200 when the database takes writes and the outbox
-// worker runs; Twilio or Auth0 being down does not make it fail. It names
+// worker runs, and the instance is not draining before a stop; Twilio or
+// Auth0 being down does not make it fail. It names
 // this start (headerInstance) and, when clientIPHeader is set, whether the
 // request carried that header (headerClientIP), for doctor.
 func handleReady(ready *readiness, instance, clientIPHeader string) http.HandlerFunc {
@@ -87,6 +112,10 @@ func handleReady(ready *readiness, instance, clientIPHeader string) http.Handler
 				seen = "present"
 			}
 			w.Header().Set(headerClientIP, seen)
+		}
+		if ready.draining.Load() {
+			http.Error(w, "draining: stopping soon", http.StatusServiceUnavailable)
+			return
 		}
 		if err := ready.databaseErr(r.Context()); err != nil {
 			http.Error(w, "database not writable", http.StatusServiceUnavailable)

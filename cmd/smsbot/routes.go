@@ -27,8 +27,8 @@ func (a *app) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	ready := &readiness{write: a.db.Ping, running: a.worker.Running, log: a.log, now: time.Now}
-	r.Get(pathReady, handleReady(ready, a.instance, a.cfg.ClientIPHeader))
+	a.ready = &readiness{write: a.db.Ping, running: a.worker.Running, log: a.log, now: time.Now, timeout: readyBound(a.cfg)}
+	r.Get(pathReady, handleReady(a.ready, a.instance, a.cfg.ClientIPHeader))
 	if a.cfg.MetricsAddr == "" { // else on its own listener (startOps)
 		r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 	}
@@ -36,6 +36,7 @@ func (a *app) routes() http.Handler {
 	r.Post(webhooks.PathStatus, a.hooks.HandleStatus)
 	r.With(a.webLimit.Middleware).Get(magiclink.PathLink, a.links.HandleLink)
 	r.With(a.webLimit.Middleware).Get(magiclink.PathCallback, a.links.HandleCallback)
+	a.mountWebLink(r)
 	r.Handle("/static/*", magiclink.Static())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		if a.dev != nil {

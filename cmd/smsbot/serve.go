@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/store"
@@ -36,23 +34,11 @@ type app struct {
 	links  *magiclink.Service
 	dev    *devMode // nil in production
 
+	ready    *readiness // /readyz; set by the routes
 	webLimit *magiclink.IPLimiter
+	webPoll  *magiclink.IPLimiter // the web-first page's status polls
 	metrics  *metrics
-	instance string // this start's nonce, served by /readyz and kept in the database for doctor
-}
-
-// textBudget caps the texts sent per minute across all phones; it returns
-// how long the next text must wait.
-func textBudget(perMinute int) func(time.Time) time.Duration {
-	lim := rate.NewLimiter(rate.Every(time.Minute/time.Duration(max(perMinute, 1))), max(perMinute/6, 1))
-	return func(now time.Time) time.Duration {
-		r := lim.ReserveN(now, 1)
-		if d := r.DelayFrom(now); d > 0 {
-			r.CancelAt(now)
-			return d
-		}
-		return 0
-	}
+	instance string // this start's nonce, served by /readyz and kept in the database (heartbeat) for doctor
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
@@ -103,6 +89,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.worker.Run(workCtx) })
 	wg.Go(func() { a.prune(workCtx) })
+	wg.Go(func() { a.heartbeat(workCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -115,6 +102,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
+		drain(srv, a.ready, cfg.Drain, log)
 		log.Info("shutting down")
 		err = shutdown(srv, &conns, cfg.ShutdownTimeout, log)
 	}
@@ -182,6 +170,20 @@ func (o *openConns) count() int {
 	return len(o.conns)
 }
 
+// drain keeps serving for d while /readyz answers 503 and connections
+// are closed after their current request, so that a load balancer's
+// health check takes the instance out, and its clients reconnect to
+// others, before the socket closes. A zero d returns at once.
+func drain(srv *http.Server, ready *readiness, d time.Duration, log *slog.Logger) {
+	if d <= 0 || ready == nil {
+		return
+	}
+	log.Info("draining: /readyz answers 503 until the stop", "drain", d.String())
+	ready.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	time.Sleep(d)
+}
+
 // shutdown stops accepting and waits up to timeout for the requests in
 // flight. Requests still open then are cut and logged: a stop bounded by
 // its timeout is a routine stop, not a failure.
@@ -215,7 +217,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	}
 
 	a.instance = rand.Text()
-	if err := db.SetInstance(ctx, a.instance); err != nil {
+	if err := db.Heartbeat(ctx, a.instance, time.Now(), instanceStale); err != nil {
 		return nil, err
 	}
 	secret, err := loadSecret(ctx, cfg, db, log)
@@ -279,7 +281,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	}
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
-		Limit: textBudget(cfg.TextsPerMinute), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
+		Limit: textLimit(newLimiter(cfg, db), cfg.TextsPerMinute, log.With("component", "outbox")), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
 		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes, Sort: webhooks.SortCode}
 	a.engine = &bot.Engine{
 		Store:          db,
@@ -292,7 +294,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		Logger:         log.With("component", "bot"),
 		Notify:         a.worker.Wake,
 	}
-	if p := newNestPlugin(cfg, dir, hc, a.dev, log); p != nil {
+	if p := newNestPlugin(cfg, dir, hc, a.dev, newLimiter(cfg, db), log); p != nil {
 		a.engine.Plugins = append(a.engine.Plugins, p)
 	}
 	a.hooks = &webhooks.Server{
@@ -303,7 +305,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		AuthToken:    cfg.TwilioToken,
 		Logger:       log.With("component", "webhooks"),
 	}
-	botNumber := cfg.TwilioFrom
+	botNumber := cfg.webNumber()
 	a.links, err = magiclink.New(ctx, magiclink.Config{
 		PublicURL:    cfg.PublicURL,
 		Domain:       cfg.Auth0Domain,
@@ -324,6 +326,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	registerFarEnds(a.metrics.reg, a.links.Auth0Reachable)
 	a.webLimit = magiclink.NewIPLimiter(cfg.WebPerMinute, cfg.WebBurst)
 	a.webLimit.Header = cfg.ClientIPHeader
+	a.webLimit.Limiter, a.webLimit.Logger = newLimiter(cfg, db), log.With("component", "web")
+	a.setupWebLink(replies)
 	a.instrument()
 	ok = true
 	return a, nil
@@ -378,14 +382,23 @@ func loadTemplates(path string) (map[string]string, error) {
 
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "smsbot migrate [--db FILE|URL]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre), and with PostgreSQL once per deploy.", stderr)
+	fs := newFlags("migrate", "smsbot migrate [--db FILE|URL] [--from sqlite:PATH]", "Applies the database migrations that SMSBOT_DB has not seen yet, each in its own\ntransaction, and exits. serve does the same at start; run it before a new\nversion starts (systemd's ExecStartPre), and with PostgreSQL once per deploy.\n\nWith --from, moves a SQLite deployment to PostgreSQL: SMSBOT_DB is the new,\nempty PostgreSQL database, and SMSBOT_SECRET or SMSBOT_KEY_FILE the SQLite\ndeployment's server key (the command says what to set).", stderr)
 	cfg, _ := envConfig(getenv)
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite database file or postgres:// URL (SMSBOT_DB)")
+	from := fs.String("from", "", migrateFromFlag)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))}
+	}
+	moving := false
+	fs.Visit(func(f *flag.Flag) { moving = moving || f.Name == "from" })
+	if moving {
+		return migrateFrom(ctx, cfg, *from, stdout)
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -133,5 +134,48 @@ func TestListen_FD(t *testing.T) {
 		if _, err := listen(bad); !errors.As(err, &u) {
 			t.Errorf("listen(%q): %v, want a usage error", bad, err)
 		}
+	}
+}
+
+// TestRun_DrainBeforeStop: with SMSBOT_DRAIN, a stopping instance answers
+// /readyz 503 at once and still serves texts for the drain, so a load
+// balancer's health check turns new requests away before the socket
+// closes; then it stops as usual.
+func TestRun_DrainBeforeStop(t *testing.T) {
+	const d = 2 * time.Second
+	s := startStoppable(t, "SMSBOT_DRAIN", d.String())
+	stopped := time.Now()
+	s.stop()
+	waitFor(t, "/readyz 503 while draining", func() bool {
+		res, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusServiceUnavailable
+	})
+	form := url.Values{
+		"MessageSid": {"SM" + strings.Repeat("cd", 16)}, "AccountSid": {e2eSID},
+		"From": {"+15555550302"}, "To": {e2eNumber}, "Body": {"H"},
+	}
+	req, _ := http.NewRequest("POST", s.base+webhooks.PathSMS, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", webhooks.Signature(e2eToken, s.base+webhooks.PathSMS, form))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a text while draining: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !res.Close {
+		t.Errorf("a text while draining: %d (connection close %v), want 200 and the connection closed after it", res.StatusCode, res.Close)
+	}
+	if err := s.wait(t); err != nil {
+		t.Fatalf("run after a drained stop: %v\n%s", err, s.logs)
+	}
+	if took := time.Since(stopped); took < d {
+		t.Errorf("stopped %s after the signal, before the drain of %s ended", took, d)
+	}
+	if !strings.Contains(s.logs.String(), "draining") {
+		t.Errorf("no log of the drain:\n%s", s.logs)
 	}
 }

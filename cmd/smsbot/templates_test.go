@@ -16,8 +16,13 @@ func TestReplies_HelpMeetsCarrierRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range helpReplies {
-		for _, cmds := range []string{"", "GT = temps, ST den 20"} {
-			text, err := replies.Render(name, bot.ReplyData{Name: "smsbot", Commands: cmds})
+		for _, d := range []bot.ReplyData{
+			{Name: "smsbot"},
+			{Name: "smsbot", Commands: "GT = temps, ST den 20"},
+			{Name: "smsbot", WebURL: "https://smsbot.example.com/link"},                                      // the web path named
+			{Name: "smsbot", Commands: "GT = temps, ST den 20", WebURL: "https://bot.example-home.com/link"}, // a longer host
+		} {
+			text, err := replies.Render(name, d)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -609,3 +609,49 @@ func TestE2E_Postgres_WhatsApp(t *testing.T) {
 		t.Fatalf("after the refusal: %+v %v", p, err)
 	}
 }
+
+// TestE2E_WhatsApp_WebLink: the web-first path over WhatsApp. LINK and
+// the code of a /link login sent on WhatsApp bind the number and prove it
+// on WhatsApp alone, as a code texted back there does; a bare web code
+// from SMS, where the binding is not proven, then proves SMS too.
+func TestE2E_WhatsApp_WebLink(t *testing.T) {
+	w := startWhatsAppE2E(t, true, nil)
+	const phone = "+15555557601"
+	page := w.webLogIn("weblink@example.com")
+	if r := w.waText(phone, "LINK "+page.code); !strings.Contains(r, "you're subscribed") || !strings.Contains(r, "w***@example.com") {
+		t.Fatalf("LINK on WhatsApp: %q", r)
+	}
+	if st := page.status(); st["state"] != "linked" || st["last4"] != "7601" {
+		t.Fatalf("page status: %v", st)
+	}
+	w.waitFor("app_metadata.phone", func() bool { return w.appPhone("weblink@example.com") == phone })
+	if ch, proven, _ := w.phoneRow(phone); ch != "whatsapp" || proven != "whatsapp" {
+		t.Fatalf("channel %q proven %q", ch, proven)
+	}
+	if r := w.waText(phone, "GT den"); r != "Den 19.5C 45% heat 20 heating" {
+		t.Fatalf("GT on WhatsApp: %q", r)
+	}
+	if r := w.text(phone, "GT den"); !strings.Contains(r, "send S to link it again") {
+		t.Fatalf("GT on SMS, not proven there: %q", r)
+	}
+	// A second web login of the same account; its bare code by SMS.
+	page2 := w.webLogIn("weblink@example.com")
+	if r := w.text(phone, strings.ToLower(page2.code)); !strings.Contains(r, "you're subscribed") {
+		t.Fatalf("bare web code on SMS: %q", r)
+	}
+	if _, proven, _ := w.phoneRow(phone); proven != "sms,whatsapp" {
+		t.Fatalf("proven %q", proven)
+	}
+	if r := w.text(phone, "GT den"); r != "Den 19.5C 45% heat 20 heating" {
+		t.Fatalf("GT on SMS after its code: %q", r)
+	}
+	a := w.audit(phone)
+	if len(a) != 2 || !strings.HasSuffix(a[0], " web code confirmed on WhatsApp") ||
+		!strings.HasSuffix(a[1], " web code confirmed on SMS; the binding now holds there too") {
+		t.Fatalf("audit %q", a)
+	}
+	// Nothing went out through the REST API: every answer was TwiML.
+	if texts, msgs := w.textsTo(phone), w.waMessages(phone); len(texts) != 0 || len(msgs) != 0 {
+		t.Fatalf("sent by SMS %q, on WhatsApp %v", texts, msgs)
+	}
+}

@@ -24,8 +24,10 @@ const pruneBatch = 2000
 // does: inbound MessageSids and replies older than keep, links older than
 // two days, outbox jobs finished and delivery statuses last changed before
 // keep ago, wrong codes older than twice the per-account window and
-// lost-delivery errors older than bot.LostWindow. Phones and the audit
-// trail are kept. It deletes in batches until nothing is left or ctx ends.
+// lost-delivery errors older than bot.LostWindow, web codes expired more
+// than two days ago, wrong web codes older than a day, and rate-limit
+// buckets full again. Phones and the audit trail are kept. It deletes in
+// batches until nothing is left or ctx ends.
 func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error) {
 	var p store.Pruned
 	cutoff := ms(now.Add(-keep))
@@ -41,6 +43,9 @@ func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (sto
 		{&p.Messages, `DELETE FROM messages WHERE sid IN (SELECT sid FROM messages WHERE updated_at < $1 LIMIT ` + limit + `)`, cutoff},
 		{&p.WrongCodes, `DELETE FROM wrong_codes WHERE id IN (SELECT id FROM wrong_codes WHERE at < $1 LIMIT ` + limit + `)`, ms(now.Add(-2 * bot.CodeAttemptWindow))},
 		{&p.LostDeliveries, `DELETE FROM lost_deliveries WHERE (phone, ref) IN (SELECT phone, ref FROM lost_deliveries WHERE at < $1 LIMIT ` + limit + `)`, ms(now.Add(-bot.LostWindow))},
+		{&p.Limits, `DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE full_at <= $1 LIMIT ` + limit + `)`, ms(now)},
+		{&p.WebCodes, `DELETE FROM web_codes WHERE login IN (SELECT login FROM web_codes WHERE expires_at < $1 LIMIT ` + limit + `)`, ms(now.Add(-48 * time.Hour))},
+		{&p.LinkMisses, `DELETE FROM link_misses WHERE id IN (SELECT id FROM link_misses WHERE at < $1 LIMIT ` + limit + `)`, ms(now.Add(-24 * time.Hour))},
 	}
 	for _, s := range steps {
 		for ctx.Err() == nil {
@@ -59,6 +64,8 @@ func (db *DB) Prune(ctx context.Context, now time.Time, keep time.Duration) (sto
 
 // OutboxStats counts the outbox's jobs by state.
 func (db *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var s store.OutboxStats
 	var oldest *int64
 	err := db.pool.QueryRow(ctx, `SELECT
@@ -81,6 +88,8 @@ func (db *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 // repeated callback, at this instance or another, never moves a message
 // backwards; it reports whether anything changed.
 func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	rank, err := store.StatusRank(status)
 	if err != nil {
 		return false, err
@@ -93,7 +102,7 @@ func (db *DB) RecordStatus(ctx context.Context, sid, phone, status string, error
 		WHERE excluded.rank > messages.rank`,
 		sid, phone, status, rank, errorCode, ms(at))
 	if err != nil {
-		return false, fmt.Errorf("record status: %w", err)
+		return false, dbError("record status", err)
 	}
 	return tag.RowsAffected() > 0, nil
 }

@@ -22,6 +22,8 @@ import (
 // (its worker died) comes back marked ambiguous: the far end may have it
 // already.
 func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*bot.Job, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var j bot.Job
 	err := db.pool.QueryRow(ctx, `UPDATE outbox SET
 			attempts = attempts + 1,
@@ -47,6 +49,8 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 }
 
 func (db *DB) finish(ctx context.Context, what, query string, args ...any) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if _, err := db.pool.Exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -85,6 +89,8 @@ func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 // Taken returns the results of other delivered texts to the same phone with
 // the same body (any body when body is ""), finished since since.
 func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	out, err := textColumn(ctx, db.pool, `SELECT result FROM outbox
 		WHERE phone = $1 AND ($2 = '' OR body = $2) AND state = 'done' AND id <> $3 AND finished_at >= $4 AND result <> ''`,
 		to, body, id, ms(since))
@@ -96,6 +102,8 @@ func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.T
 
 // NextDue returns when the next pending job is due, or when its lease ends.
 func (db *DB) NextDue(ctx context.Context) (time.Time, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var next *int64
 	err := db.pool.QueryRow(ctx, `SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE state = 'pending'`).Scan(&next)
 	if err != nil {

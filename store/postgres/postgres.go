@@ -10,6 +10,8 @@
 //     what the lock's previous holder committed, so one phone's texts, one
 //     MessageSid and one account's wrong codes are serialized across
 //     instances. A deadlock between two such transactions is retried.
+//     A transaction's statements go out in as few round trips as keep
+//     that true (see Tx): a steady text's Update is three.
 //   - Claim takes a job with FOR UPDATE SKIP LOCKED and a lease.
 //
 // Times are unix milliseconds (BIGINT), as in the SQLite store, so the SQL
@@ -52,12 +54,27 @@ type Options struct {
 	// yet (an instance started beside its database); default 30 s. A
 	// server that answers with an error fails Open at once.
 	Wait time.Duration
+	// Timeout bounds each transaction (Update, View), from the wait for
+	// a pool connection to the commit, and each statement of the outbox,
+	// the readiness check and the status webhook, so that a request
+	// fails in time when the server does not answer. It also bounds
+	// opening a connection, unless the URL sets connect_timeout. A
+	// failure to reach the server in time is bot.EUNAVAILABLE. 0: no
+	// bound.
+	Timeout time.Duration
+	// PoolWait bounds the wait for a free connection when the pool is
+	// exhausted (within Timeout); then the transaction fails with
+	// bot.EUNAVAILABLE. 0: up to Timeout.
+	PoolWait time.Duration
 }
 
 // DB is a PostgreSQL database behind a pool of connections.
 type DB struct {
 	pool *pgxpool.Pool
 	Now  func() time.Time
+
+	timeout  time.Duration // Options.Timeout
+	poolWait time.Duration // Options.PoolWait
 
 	applied []string // the migrations Open applied
 }
@@ -75,14 +92,20 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	if o.MaxConns < 0 {
 		return nil, fmt.Errorf("open db: pool size %d is negative", o.MaxConns)
 	}
+	if o.Timeout < 0 || o.PoolWait < 0 {
+		return nil, fmt.Errorf("open db: timeout %s or pool wait %s is negative", o.Timeout, o.PoolWait)
+	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 { // the URL's connect_timeout wins
+		cfg.ConnConfig.ConnectTimeout = o.Timeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open db: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, timeout: o.Timeout, poolWait: o.PoolWait}
 	if err := db.waitServer(ctx, orDefault(o.Wait, 30*time.Second)); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open db: %w", err)
@@ -230,51 +253,37 @@ func textColumn(ctx context.Context, q querier, query string, args ...any) ([]st
 
 // Ping checks that the database answers and accepts a write.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	_, err := db.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('ping', $1)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(strconv.FormatInt(db.now().UnixMilli(), 10)))
 	if err != nil {
-		return fmt.Errorf("ping: %w", err)
+		return dbError("ping", err)
 	}
 	return nil
-}
-
-// SetInstance records the nonce of the server that has just started on
-// this database, so that doctor can tell whether the public URL reaches
-// it. With several instances, the last one started wins.
-func (db *DB) SetInstance(ctx context.Context, nonce string) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('instance', $1)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(nonce))
-	if err != nil {
-		return fmt.Errorf("set instance: %w", err)
-	}
-	return nil
-}
-
-// Instance returns the nonce SetInstance recorded last, or "" when no
-// server has started on this database.
-func (db *DB) Instance(ctx context.Context) (string, error) {
-	var v []byte
-	err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'instance'`).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("instance: %w", err)
-	}
-	return string(v), nil
 }
 
 // maxTries bounds the runs of one Update that a deadlock can cause.
 const maxTries = 5
 
+// The BEGINs of Update and View, sent with their first statements.
+const (
+	beginUpdate = "begin isolation level read committed"
+	beginView   = "begin isolation level repeatable read read only"
+)
+
 // Update runs fn as one write transaction at READ COMMITTED; the Tx's
 // advisory locks serialize what must be (see the package comment). A
 // deadlock or serialization failure rolls back and runs fn again, up to
-// maxTries times in all, as bot.Store allows. An fn error rolls back and is
-// returned.
+// maxTries times in all, as bot.Store allows, all within Options.Timeout.
+// An fn error rolls back and is returned; a server that could not be
+// reached, or did not answer in time, is bot.EUNAVAILABLE.
 func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var err error
 	for range maxTries {
-		err = db.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+		err = db.run(ctx, beginUpdate, true, fn)
 		if !retryable(err) {
 			return err
 		}
@@ -282,22 +291,57 @@ func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
 	return err
 }
 
-// View runs fn in a read-only transaction on one snapshot.
+// View runs fn in a read-only transaction on one snapshot, within
+// Options.Timeout.
 func (db *DB) View(ctx context.Context, fn func(bot.Tx) error) error {
-	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.run(ctx, beginView, false, fn)
 }
 
-func (db *DB) run(ctx context.Context, o pgx.TxOptions, write bool, fn func(bot.Tx) error) error {
-	tx, err := db.pool.BeginTx(ctx, o)
+// run runs fn in one transaction, begun by begin, on a connection of its
+// own. fn's statements run with the contexts bot passes them, not ctx, so
+// ctx's end (the transaction's bound) cuts the connection itself, as pgx
+// does for a statement's own context: the statement under way fails at
+// once and the connection is closed, never handed to another transaction.
+func (db *DB) run(ctx context.Context, begin string, write bool, fn func(bot.Tx) error) error {
+	conn, err := db.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(&Tx{tx: tx, write: write}); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	defer conn.Release() // a connection closed, or left in a transaction, is dropped
+	nc := conn.Conn().PgConn().Conn()
+	cut := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer func() {
+		if !cut() { // cut, or being cut: never reuse it
+			conn.Conn().Close(context.Background())
+		}
+	}()
+	c := conn.Conn()
+	defer func() {
+		if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+			return // committed, never begun, or dropped
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if _, err := c.Exec(rctx, "rollback"); err != nil {
+			c.Close(rctx)
+		}
+	}()
+	tx := &Tx{conn: c, begin: begin, write: write}
+	if err := fn(tx); err != nil {
+		if bot.ErrorCode(err) == bot.EINTERNAL && (c.IsClosed() || unreachable(err)) {
+			return unavailable(err)
+		}
+		return err
+	}
+	if err := tx.commit(ctx); err != nil {
+		if c.IsClosed() || unreachable(err) {
+			// The commit may or may not have reached the server: the
+			// caller acknowledges nothing, and a retry finds what it did.
+			return unavailable(err)
+		}
+		return err
 	}
 	return nil
 }

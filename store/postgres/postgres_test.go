@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -19,7 +20,7 @@ import (
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
-var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql migrations/0007_whatsapp.sql"
+var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql migrations/0004_rate_limits.sql migrations/0005_instances.sql migrations/0006_web_codes.sql migrations/0007_whatsapp.sql"
 
 // TestOpen_MigratesOnce opens five pools on one empty schema at once:
 // each migration runs once (a second run would fail: the tables exist)
@@ -105,22 +106,33 @@ func TestOpen_BadOptions(t *testing.T) {
 	}
 }
 
-func TestDB_Instance(t *testing.T) {
+// TestDB_Instance_TwoPools: two instances, each with a pool of its own,
+// record their heartbeats in one database and each sees the other's.
+func TestDB_Instance_TwoPools(t *testing.T) {
 	t.Parallel()
-	db := openFresh(t)
+	u := postgrestest.SchemaURL(t)
 	ctx := context.Background()
-	if got, err := db.Instance(ctx); got != "" || err != nil {
-		t.Fatalf("before any start: %q %v", got, err)
-	}
-	for _, nonce := range []string{"first", "second"} {
-		if err := db.SetInstance(ctx, nonce); err != nil {
+	var dbs [2]*postgres.DB
+	for i := range dbs {
+		db, err := postgres.Open(ctx, u, postgres.Options{MaxConns: 2})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.Instance(ctx); got != nonce || err != nil {
-			t.Fatalf("Instance = %q %v, want %q", got, err, nonce)
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	now := time.Now()
+	for i, nonce := range []string{"one", "two"} {
+		if err := dbs[i].Heartbeat(ctx, nonce, now.Add(time.Duration(i)*time.Second), time.Minute); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := db.Ping(ctx); err != nil {
+	for i, db := range dbs {
+		if got, err := db.Instances(ctx, now.Add(-time.Minute)); err != nil || fmt.Sprint(got) != "[two one]" {
+			t.Errorf("instance %d sees %q %v, want [two one]", i, got, err)
+		}
+	}
+	if err := dbs[0].Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

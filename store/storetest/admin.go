@@ -185,17 +185,34 @@ func testPrune(t *testing.T, b Backend) {
 func testInstance(t *testing.T, b Backend) {
 	ctx := context.Background()
 	db := b.Open(t)
-	if got, err := db.Instance(ctx); got != "" || err != nil {
-		t.Fatalf("before any start: %q %v", got, err)
+	want := func(since time.Time, nonces ...string) {
+		t.Helper()
+		got, err := db.Instances(ctx, since)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(nonces) {
+			t.Fatalf("Instances(%v) = %q %v, want %q", since, got, err, nonces)
+		}
 	}
-	for _, nonce := range []string{"first", "second"} {
-		if err := db.SetInstance(ctx, nonce); err != nil {
+	want(time.Time{})
+	beat := func(nonce string, at time.Time) {
+		t.Helper()
+		if err := db.Heartbeat(ctx, nonce, at, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.Instance(ctx); got != nonce || err != nil {
-			t.Fatalf("Instance = %q %v, want %q", got, err, nonce)
-		}
 	}
+	// Two instances behind one load balancer: both live, the last seen first.
+	beat("first", T0)
+	beat("second", T0.Add(5*time.Second))
+	want(time.Time{}, "second", "first")
+	want(T0.Add(time.Second), "second")
+	beat("first", T0.Add(10*time.Second))
+	want(time.Time{}, "first", "second")
+	// "first" goes quiet: a heartbeat of "second" a minute later deletes it.
+	beat("second", T0.Add(71*time.Second))
+	want(time.Time{}, "second")
+	if err := db.StopInstance(ctx, "second"); err != nil {
+		t.Fatal(err)
+	}
+	want(time.Time{})
 }
 
 func testUseMode(t *testing.T, b Backend) {

@@ -24,11 +24,13 @@ import (
 type DB interface {
 	bot.Store
 	bot.Outbox
+	bot.Limiter
 	AuditLog(ctx context.Context, phone string) ([]bot.AuditEntry, error)
 	Ping(ctx context.Context) error
 	UseMode(ctx context.Context, m store.Mode) error
-	SetInstance(ctx context.Context, nonce string) error
-	Instance(ctx context.Context) (string, error)
+	Heartbeat(ctx context.Context, nonce string, now time.Time, stale time.Duration) error
+	Instances(ctx context.Context, since time.Time) ([]string, error)
+	StopInstance(ctx context.Context, nonce string) error
 	Prune(ctx context.Context, now time.Time, keep time.Duration) (store.Pruned, error)
 	OutboxStats(ctx context.Context) (store.OutboxStats, error)
 	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
@@ -48,6 +50,9 @@ type Backend struct {
 	// DriverError reports whether err carries the driver's own error,
 	// which the log needs next to bot's generic message.
 	DriverError func(err error) bool
+	// OpenShared returns two handles on one fresh database, as two
+	// instances (or two processes) have.
+	OpenShared func(t *testing.T) (DB, DB)
 }
 
 // Run runs the contract suite against b, each test in parallel on a
@@ -83,6 +88,16 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Ping", testPing},
 		{"DB_RecordStatus_Monotonic", testRecordStatus},
 		{"DB_Subscribers", testSubscribers},
+		{"DB_Take_Burst", testTakeBurst},
+		{"DB_Take_Refill", testTakeRefill},
+		{"DB_Take_Keys", testTakeKeys},
+		{"DB_Take_Invalid", testTakeInvalid},
+		{"DB_Take_Prune", testTakePrune},
+		{"DB_Take_Concurrent", testTakeConcurrent},
+		{"Tx_WebCodes", testWebCodes},
+		{"DB_WebCode_UsedOnce", testWebCodeUsedOnce},
+		{"Tx_LinkMisses", testLinkMisses},
+		{"DB_Prune_WebCodes", testPruneWebCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,10 @@ type Options struct {
 	// WhatsAppNumber is the bot's WhatsApp sender; a phone writing as a
 	// WhatsApp user writes to it. "" means BotNumber.
 	WhatsAppNumber string
+	// WebLinkURL, when set, is the bot's web-first page (log in first,
+	// then text the code it shows); the page links to it, to open beside
+	// the Dev Phone.
+	WebLinkURL string
 	// Client posts the webhooks; nil means a client with a 20 s timeout.
 	// Each webhook is also bounded by Twilio's own 15 s wait.
 	Client *http.Client
@@ -238,7 +242,7 @@ func (p *Phone) servePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	if err := p.page.Execute(w, struct{ BotNumber string }{p.opts.BotNumber}); err != nil {
+	if err := p.page.Execute(w, struct{ BotNumber, WebLinkURL string }{p.opts.BotNumber, p.opts.WebLinkURL}); err != nil {
 		p.log.Error("dev phone: render page", "err", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/smsbot/smsbot/webhooks/devphone"
 )
 
 // get fetches path from the test server without following redirects.
@@ -93,4 +95,20 @@ func TestPhone_Page(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPhone_Page_WebLink: with the bot's web-first page set, the Dev Phone
+// links to it, in a tab of its own beside the phone; without, it does not.
+func TestPhone_Page_WebLink(t *testing.T) {
+	const web = "http://localhost:8080/link"
+	with := newEnv(t, func(o *devphone.Options) { o.WebLinkURL = web }, false)
+	_, page := with.get(t, "/dev/")
+	m := regexp.MustCompile(`<a id="web-link" href="([^"]+)" target="_blank" rel="noopener"`).FindStringSubmatch(page)
+	if m == nil || html.UnescapeString(m[1]) != web {
+		t.Fatalf("no link to the web-first page: %v\n%s", m, page)
+	}
+	without := newEnv(t, nil, false)
+	if _, page := without.get(t, "/dev/"); strings.Contains(page, "web-link") {
+		t.Fatal("a link to the web-first page without one set")
+	}
 }
