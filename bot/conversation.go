@@ -26,18 +26,18 @@ var Conversation = []Step{
 	{Does: "a wrong code", Events: []string{EvAbandon, EvResume}, From: StateAwaitingCode,
 		To:  "same (5th for the login, or 10th in 24 h for the account: idle, or subscribed while an older binding is in force)",
 		Bot: "says how many tries are left"},
-	{Does: "`LINK` and the code of a web login (`/link`); the bare code too, from a phone that is not subscribed", Events: []string{EvLink},
-		Bot: "binds the phone to the account that logged in on the page, by the same rules as the right code; the page shows \"linked\""},
+	{Does: "`LINK` and the code of a web login (`/link`); the bare code too, from a phone that is not subscribed or on a channel its binding is not proven on", Events: []string{EvLink},
+		Bot: "binds the phone to the account that logged in on the page, by the same rules as the right code, and proves the binding on the channel the code came on; the page shows \"linked\""},
 	{Does: "a wrong, expired or used `LINK` code", From: "any but opted_out", To: "same",
 		Bot: "says so and how many tries are left; after the 5th wrong one in 10 minutes, silence for that phone"},
 	{Does: "`H`", From: "any but opted_out", To: "same", Bot: "help for the state; when idle it names the web-first page"},
 	{Does: "`U`", Events: []string{EvUnsubscribe}, Bot: "unbinds here and in Auth0 (a phone that is not bound: \"not subscribed\")"},
-	{Does: "`STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`", Events: []string{EvStop}, Bot: "silent (Twilio answers)"},
-	{Does: "`START`, `YES`, `UNSTOP`", Events: []string{EvStartIdle, EvStartBound}, Bot: "silent (Twilio answers)"},
+	{Does: "`STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`", Events: []string{EvStop}, Bot: "silent on SMS (Twilio answers); answered on WhatsApp"},
+	{Does: "`START`, `YES`, `UNSTOP`", Events: []string{EvStartIdle, EvStartBound}, Bot: "silent on SMS (Twilio answers); answered on WhatsApp"},
 	{Does: "any text after a waiting state expired (link 15 min, code 10 min)", Events: []string{EvAbandon, EvResume},
 		Bot: "handled as from idle (or subscribed, when an older binding is in force)"},
 	{Does: "anything else", From: "subscribed / other", To: "same", Bot: "the command plugins / \"send S to subscribe\""},
-	{Does: "anything else", From: "subscribed, binding suspended", To: "same", Bot: "\"send S to link it again\"; no plugin sees it"},
+	{Does: "anything else", From: "subscribed, binding suspended or not proven on this channel", To: "same", Bot: "\"send S to link it again\"; no plugin sees it"},
 }
 
 // EventStates returns the states event leaves from, in the order of

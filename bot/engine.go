@@ -60,8 +60,9 @@ func DefaultLimits() Limits {
 // Inbound is one text received from a phone.
 type Inbound struct {
 	MessageSID string
-	From       string
+	From       string // E.164, without any channel prefix
 	Body       string
+	Channel    Channel // where it came from; "" is SMS
 }
 
 // Result is the outcome of one inbound text.
@@ -209,7 +210,11 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 			return err
 		}
 		p.LastSeen = t.now // saved with the phone below, in this transaction
-		reply, err := e.converse(ctx, t, p, cmd, expired)
+		p.Channel = in.Channel.Or()
+		if p.Channel == ChannelWhatsApp {
+			p.WhatsAppSeen = t.now
+		}
+		reply, err := e.converse(ctx, t, p, cmd, expired, p.Channel)
 		if err != nil {
 			return err
 		}
@@ -361,16 +366,21 @@ func clearPending(p *Phone) {
 }
 
 func (e *Engine) render(name string, d ReplyData) (string, error) {
-	d.Name = e.Name
-	if d.Name == "" {
-		d.Name = "smsbot"
-	}
+	d.Name = e.name()
 	d.WebURL = e.WebLinkURL
 	return e.Replies.Render(name, d)
 }
 
-// converse runs one command against the phone and returns the reply.
-func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string) (string, error) {
+func (e *Engine) name() string {
+	if e.Name == "" {
+		return "smsbot"
+	}
+	return e.Name
+}
+
+// converse runs one command, which came on channel ch, against the phone
+// and returns the reply.
+func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string, ch Channel) (string, error) {
 	if p.State == StateOptedOut {
 		if cmd.Kind != KindStart {
 			return "", nil // nothing is sent until START
@@ -382,7 +392,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if err := fire(ctx, p, ev); err != nil {
 			return "", err
 		}
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(ReplyStarted, ch)
 	}
 
 	switch cmd.Kind {
@@ -391,11 +401,11 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.keywordReply(ReplyStopped)
+		return e.keywordReply(ReplyStopped, ch)
 	case KindStart:
-		return e.keywordReply(ReplyStarted)
+		return e.keywordReply(ReplyStarted, ch)
 	case KindCarrierHelp:
-		if !e.AnswerKeywords {
+		if !e.answersKeywords(ch) {
 			return "", nil
 		}
 		return e.help(p)
@@ -416,16 +426,19 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		clearPending(p)
 		return e.render(ReplyUnsubscribed, ReplyData{})
 	case KindLink:
-		if !cmd.Bare || p.State != StateSubscribed {
-			return e.linkByCode(ctx, t, p, cmd)
+		// A subscribed phone's bare text is a command, except on a
+		// channel its binding is not proven on, where no command runs
+		// and a web code is how to prove it.
+		if !cmd.Bare || p.State != StateSubscribed || !p.ProvenOn(ch) {
+			return e.linkByCode(ctx, t, p, cmd, ch)
 		}
-		cmd.Kind = KindOther // a subscribed phone's bare text is a command
+		cmd.Kind = KindOther
 	}
 
 	switch p.State {
 	case StateAwaitingCode:
 		if cmd.Kind == KindCode {
-			return e.checkCode(ctx, t, p, cmd.Code)
+			return e.checkCode(ctx, t, p, cmd.Code, ch)
 		}
 		return e.render(ReplyCodeHint, ReplyData{})
 	case StateAwaitingLogin:
@@ -434,7 +447,9 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(ReplyCodeExpired, ReplyData{})
 		}
-		if p.Suspended() {
+		if p.Suspended() || !p.ProvenOn(ch) {
+			// A channel the binding was not proven on runs nothing until
+			// a code comes back on it.
 			return e.render(ReplyReverify, ReplyData{})
 		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
@@ -449,13 +464,21 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 	}
 }
 
-// keywordReply answers a carrier keyword only when the bot is set to; by
-// default the carrier has answered already.
-func (e *Engine) keywordReply(name string) (string, error) {
-	if !e.AnswerKeywords {
+// keywordReply answers a carrier keyword only when the bot is set to, or
+// on WhatsApp; on SMS the carrier (Twilio) has answered already by
+// default.
+func (e *Engine) keywordReply(name string, ch Channel) (string, error) {
+	if !e.answersKeywords(ch) {
 		return "", nil
 	}
 	return e.render(name, ReplyData{})
+}
+
+// answersKeywords reports whether the bot answers STOP, START and HELP
+// that came on ch itself: always on WhatsApp, where Twilio's keyword
+// handling does not apply.
+func (e *Engine) answersKeywords(ch Channel) bool {
+	return e.AnswerKeywords || ch == ChannelWhatsApp
 }
 
 func (e *Engine) help(p *Phone) (string, error) {
@@ -515,7 +538,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 // Wrong codes are counted per login and per account; an account that has
 // had Limits.CodeAttemptsPerAccount wrong codes in CodeAttemptWindow gets
 // no code checked, not even the right one, and the login ends.
-func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string, ch Channel) (string, error) {
 	wrong, err := t.tx.CountWrongCodes(ctx, p.CodeUserID, t.now.Add(-CodeAttemptWindow))
 	if err != nil {
 		return "", fmt.Errorf("count wrong codes: %w", err)
@@ -526,7 +549,7 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
-		return e.confirm(ctx, t, p)
+		return e.confirm(ctx, t, p, ch)
 	}
 	if err := t.tx.AddWrongCode(ctx, p.CodeUserID, p.Number, t.now); err != nil {
 		return "", fmt.Errorf("add wrong code: %w", err)
@@ -556,17 +579,19 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	return e.render(ReplyCodeLimit, ReplyData{})
 }
 
-// confirm binds the phone to the account that logged in through its link.
-func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error) {
-	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, EvConfirm, "code confirmed")
+// confirm binds the phone to the account that logged in through its link;
+// the code came back on ch.
+func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (string, error) {
+	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, ch, EvConfirm, "code confirmed")
 }
 
 // bind binds p to acct through event (EvConfirm, EvLink) and returns the
-// reply. One phone per account and one account per phone: the account's
-// earlier phone is unbound and told, the phone's earlier account loses it.
-// Every change is audited with reason, and Auth0 updated through the
-// outbox.
-func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, event, reason string) (string, error) {
+// reply. The proof (a code, a web code) came on ch, which the binding is
+// now proven on. One phone per account and one account per phone: the
+// account's earlier phone is unbound and told, the phone's earlier account
+// loses it. Every change is audited with reason, and Auth0 updated through
+// the outbox.
+func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, ch Channel, event, reason string) (string, error) {
 	q, err := t.tx.PhoneByUser(ctx, acct.ID)
 	switch ErrorCode(err) {
 	case "":
@@ -585,11 +610,7 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 				return "", fmt.Errorf("save replaced phone: %w", err)
 			}
 			if q.State != StateOptedOut {
-				body, err := e.render(ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
-				if err != nil {
-					return "", err
-				}
-				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: q.Number, Body: body}); err != nil {
+				if err := e.enqueueText(ctx, t, q, ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)}); err != nil {
 					return "", err
 				}
 			}
@@ -603,20 +624,37 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 			return "", err
 		}
 	}
+	// The audit says which channel proved it; SMS, the first channel,
+	// keeps its old wording.
+	on := ""
+	if ch == ChannelWhatsApp {
+		on = " on " + ch.Name()
+	}
 	switch {
 	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason}); err != nil {
+		p.Proven = Channels("").With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason + on}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case p.Suspended():
+		// The suspension asked whether the number is still this
+		// person's: only the channel that answered is proven again.
 		p.Email = acct.Email
+		p.Proven = Channels("").With(ch)
 		unsuspend(p)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + "; suspension lifted"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + on + "; suspension lifted"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	case !p.ProvenOn(ch):
+		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + " on " + ch.Name() + "; the binding now holds there too"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	default:
 		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch) // names SMS on a binding from before channels
 	}
 	p.VerifiedAt = t.now
 	if err := fire(ctx, p, event); err != nil {
@@ -633,12 +671,28 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 // unbind removes p's binding, records it and queues the provider update.
 func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
 	user := p.UserID
-	p.UserID, p.Email, p.BoundAt, p.VerifiedAt = "", "", time.Time{}, time.Time{}
+	p.UserID, p.Email, p.BoundAt, p.VerifiedAt, p.Proven = "", "", time.Time{}, time.Time{}, ""
 	unsuspend(p)
 	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: user})
+}
+
+// enqueueText queues reply name, rendered with d, as a text to p on the
+// channel p used last, with what a WhatsApp template needs to carry it
+// outside WhatsApp's window.
+func (e *Engine) enqueueText(ctx context.Context, t *turn, p *Phone, name string, d ReplyData) error {
+	d.Name = e.name()
+	body, err := e.render(name, d)
+	if err != nil {
+		return err
+	}
+	vars, err := contentVariables(name, d)
+	if err != nil {
+		return fmt.Errorf("content variables: %w", err)
+	}
+	return t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body, Channel: p.Channel.Or(), Template: name, Vars: vars})
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:

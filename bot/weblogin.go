@@ -20,6 +20,7 @@ type CodeInfo struct {
 	Phone     string
 	Email     string
 	ExpiresAt time.Time
+	Channel   Channel // where the phone wrote last: where the code goes back from
 }
 
 // OpenLink checks a link that a browser opened. It changes nothing: link
@@ -97,17 +98,13 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		p.CodeUserID, p.CodeEmail, p.CodeLogin = acct.ID, acct.Email, loginID
 		p.ExpiresAt = t.now.Add(e.Limits.CodeTTL)
 		p.UpdatedAt = t.now
-		body, err := e.render(ReplyCodePrompt, ReplyData{})
-		if err != nil {
-			return err
-		}
-		if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+		if err := e.enqueueText(ctx, t, p, ReplyCodePrompt, ReplyData{}); err != nil {
 			return err
 		}
 		if err := tx.SavePhone(ctx, p); err != nil {
 			return fmt.Errorf("save phone: %w", err)
 		}
-		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt}
+		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt, Channel: p.Channel.Or()}
 		return nil
 	})
 	if err != nil {

@@ -46,10 +46,11 @@ func readmeSections(t *testing.T) map[string]string {
 		fmt.Fprintf(&conv, "| %s | %s | %s | %s |\n", s.Does, from, to, s.Bot)
 	}
 	return map[string]string{
-		"conversation":  conv.String(),
-		"state-machine": "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
-		"settings":      table.String(),
-		"templates":     names.String(),
+		"conversation":       conv.String(),
+		"state-machine":      "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
+		"settings":           table.String(),
+		"templates":          names.String(),
+		"whatsapp-templates": whatsAppTemplateTable(t),
 	}
 }
 
@@ -70,14 +71,14 @@ var templateUse = map[string]string{
 	bot.ReplyUnsubscribed:  "`U`, or `smsbot subscribers remove --notify`",
 	bot.ReplyNotSubscribed: "`U` from a phone that is not subscribed",
 	bot.ReplyReplaced:      "to the earlier phone, when an account links another one (`.Email`)",
-	bot.ReplyHelpIdle:      "`H` (and HELP when answering keywords) when idle",
+	bot.ReplyHelpIdle:      "`H` (and HELP when answering keywords, or on WhatsApp) when idle",
 	bot.ReplyHelpLogin:     "`H` while the login is awaited",
 	bot.ReplyHelpCode:      "`H` while a code is awaited",
 	bot.ReplyHelpSub:       "`H` when subscribed (`.Commands`: the plugins' commands)",
-	bot.ReplyReverify:      "a command from a phone whose binding is suspended (silent too long, or its number looks reassigned)",
+	bot.ReplyReverify:      "a command from a phone whose binding is suspended (silent too long, or its number looks reassigned), or from a channel the binding was not proven on (see *WhatsApp*)",
 	bot.ReplyCodeLimit:     "a code while the account is over its wrong codes for the day",
-	bot.ReplyStopped:       "STOP and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
-	bot.ReplyStarted:       "START and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyStopped:       "STOP and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyStarted:       "START and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",
 	bot.ReplyLinkHint:      "`LINK` without a code (`.WebURL`: the web-first page)",
 	bot.ReplyLinkWrong:     "a wrong web code (`.Left` tries left)",

@@ -289,6 +289,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		From:                cfg.TwilioFrom,
 		MessagingServiceSID: cfg.TwilioService,
 		StatusCallback:      cfg.PublicURL + webhooks.PathStatus,
+		WhatsAppFrom:        cfg.WhatsAppFrom,
+		Templates:           cfg.WhatsAppTemplates,
 	}
 	dir, err := magiclink.NewDirectory(ctx, magiclink.DirectoryConfig{
 		Domain: cfg.Auth0Domain, ClientID: cfg.Auth0MgmtID, ClientSecret: cfg.Auth0MgmtSecret, HTTPClient: authClient,
@@ -299,7 +301,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
 		Limit: textLimit(newLimiter(cfg, db), cfg.TextsPerMinute, log.With("component", "outbox")), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
-		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes}
+		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes, Sort: webhooks.SortCode}
 	a.engine = &bot.Engine{
 		Store:          db,
 		Keys:           keys,
@@ -317,6 +319,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	a.hooks = &webhooks.Server{
 		Conversation: a.engine,
 		Statuses:     db,
+		Redelivery:   a.worker,
 		PublicURL:    cfg.PublicURL,
 		AuthToken:    cfg.TwilioToken,
 		Logger:       log.With("component", "webhooks"),
@@ -332,6 +335,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		BotNumber:    botNumber,
 		Name:         cfg.Name,
 		HTTPClient:   authClient,
+
+		WhatsAppNumber: cfg.WhatsAppFrom,
 	}, a.engine, keys)
 	if err != nil {
 		return nil, err

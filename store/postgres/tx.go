@@ -195,20 +195,23 @@ func (t *Tx) commit(ctx context.Context) error {
 // scanPhone.
 const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash, code_mac,
 	code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
-	created_at, updated_at, last_seen, verified_at, suspended_at, suspend_reason`
+	created_at, updated_at, last_seen, verified_at, suspended_at, suspend_reason,
+	channel, whatsapp_seen, proven`
 
 // upsertPhone inserts a phone or updates every column but the key and the
 // creation time.
 const upsertPhone = `INSERT INTO phones (` + phoneColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		$21, $22, $23)
 	ON CONFLICT (phone) DO UPDATE SET (state, expires_at, user_id, email, bound_at, link_hash, code_mac,
 		code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
-		updated_at, last_seen, verified_at, suspended_at, suspend_reason) =
+		updated_at, last_seen, verified_at, suspended_at, suspend_reason,
+		channel, whatsapp_seen, proven) =
 	(excluded.state, excluded.expires_at, excluded.user_id, excluded.email, excluded.bound_at,
 		excluded.link_hash, excluded.code_mac, excluded.code_user_id, excluded.code_email,
 		excluded.code_login, excluded.code_attempts, excluded.reply_window, excluded.reply_count,
 		excluded.updated_at, excluded.last_seen, excluded.verified_at, excluded.suspended_at,
-		excluded.suspend_reason)`
+		excluded.suspend_reason, excluded.channel, excluded.whatsapp_seen, excluded.proven)`
 
 // phoneArgs are p's values in phoneColumns order; an empty user id or
 // hash is NULL, a zero time 0.
@@ -216,7 +219,8 @@ func phoneArgs(p *bot.Phone) []any {
 	return []any{p.Number, p.State, ms(p.ExpiresAt), nilIfEmpty(p.UserID), p.Email, ms(p.BoundAt),
 		nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin,
 		p.CodeAttempts, ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt),
-		ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt), string(p.SuspendReason)}
+		ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt), string(p.SuspendReason),
+		string(p.Channel.Or()), ms(p.WhatsAppSeen), string(p.Proven)}
 }
 
 // nilIfEmpty stores an empty value as NULL.
@@ -245,7 +249,8 @@ func scanPhone(row pgx.Row) (*bot.Phone, error) {
 	err := row.Scan(&p.Number, &p.State, millis{&p.ExpiresAt}, &userID, &p.Email, millis{&p.BoundAt},
 		&p.LinkHash, &p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin,
 		&p.CodeAttempts, millis{&p.ReplyWindow}, &p.ReplyCount, millis{&p.CreatedAt}, millis{&p.UpdatedAt},
-		millis{&p.LastSeen}, millis{&p.VerifiedAt}, millis{&p.SuspendedAt}, (*string)(&p.SuspendReason))
+		millis{&p.LastSeen}, millis{&p.VerifiedAt}, millis{&p.SuspendedAt}, (*string)(&p.SuspendReason),
+		(*string)(&p.Channel), millis{&p.WhatsAppSeen}, (*string)(&p.Proven))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
 	} else if err != nil {
@@ -377,20 +382,42 @@ func (t *Tx) CountLinks(ctx context.Context, phone string, since time.Time) (int
 	return t.count(ctx, t.lock(lockPhone, phone), `SELECT COUNT(*) FROM links WHERE phone = $1 AND created_at >= $2`, phone, ms(since))
 }
 
-// Enqueue adds a job to the outbox, due now. It holds the recipient's lock
-// until commit, so that one recipient's jobs get their ids in the order
-// they commit: Claim's oldest-first rule then never sees a younger job
-// before an older one.
+// Enqueue adds a job to the outbox, due at j.Due (now when zero). It
+// holds the recipient's lock until commit, so that one recipient's jobs
+// get their ids in the order they commit: Claim's oldest-first rule then
+// never sees a younger job before an older one.
 func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
 	var id int64
+	due := j.Due
+	if due.IsZero() {
+		due = j.CreatedAt
+	}
 	err := t.row(ctx, t.lock(lockRecipient, j.Kind+"\x00"+j.To+"\x00"+j.UserID), "job", func(row pgx.Row) error { return row.Scan(&id) },
-		`INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at)
-		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt))
+		`INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at, channel, template, vars, resends)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt), ms(due), string(j.Channel.Or()), j.Template, j.Vars, j.Resends)
 	if err != nil {
 		return err
 	}
 	j.ID = id
 	return nil
+}
+
+// Undelivered takes the delivered text whose message is sid, once: of two
+// status callbacks at once, the second waits on the row and then finds
+// it taken. The update goes out with the writes queued before it.
+func (t *Tx) Undelivered(ctx context.Context, sid string) (*bot.Job, error) {
+	var j bot.Job
+	err := t.row(ctx, nil, "text "+sid, func(row pgx.Row) error {
+		return row.Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, millis{&j.CreatedAt}, millis{&j.FirstTry},
+			(*string)(&j.Channel), &j.Template, &j.Vars, &j.Resends)
+	}, `UPDATE outbox SET undelivered = true
+		WHERE result = $1 AND result <> '' AND kind = 'sms' AND state = 'done' AND NOT undelivered
+		RETURNING id, kind, phone, body, user_id, created_at, first_try, channel, template, vars, resends`, sid)
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
 }
 
 // Audit records a binding change. It is queued.

@@ -20,7 +20,7 @@ func testPhoneRoundTrip(t *testing.T, b Backend) {
 		Number: phoneA, State: bot.StateAwaitingCode, ExpiresAt: T0.Add(time.Minute),
 		UserID: "auth0|1", Email: "a@example.com", BoundAt: T0,
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
-		ReplyWindow: T0, ReplyCount: 3, CreatedAt: T0, UpdatedAt: T0.Add(time.Second),
+		ReplyWindow: T0, ReplyCount: 3, CreatedAt: T0, UpdatedAt: T0.Add(time.Second), Channel: bot.ChannelSMS,
 	}
 	must(t, SavePhone(ctx, db, want))
 	var got, byUser *bot.Phone
@@ -55,7 +55,8 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		UserID: "auth0|1", Email: "a@example.com", BoundAt: at, LinkHash: []byte{9},
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
 		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second),
-		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent}
+		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent,
+		Channel: bot.ChannelWhatsApp, WhatsAppSeen: at.Add(3 * time.Second), Proven: "whatsapp"}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
@@ -76,9 +77,11 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		UserID: "auth0|3", Email: "c@example.com", BoundAt: at.Add(time.Hour), LinkHash: []byte{8},
 		CodeMAC: []byte{4}, CodeUserID: "auth0|4", CodeEmail: "d@example.com", CodeLogin: "M", CodeAttempts: 4,
 		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
-		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost})
-	// Back to empty: no stale value survives in a nullable column.
-	check(&bot.Phone{Number: p.Number, State: bot.StateIdle, CreatedAt: at, UpdatedAt: at.Add(3 * time.Hour)})
+		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost,
+		Channel: bot.ChannelSMS, WhatsAppSeen: at.Add(time.Hour), Proven: "sms,whatsapp"})
+	// Back to empty: no stale value survives in a nullable column. A
+	// phone always has a channel: SMS unless it wrote on another.
+	check(&bot.Phone{Number: p.Number, State: bot.StateIdle, CreatedAt: at, UpdatedAt: at.Add(3 * time.Hour), Channel: bot.ChannelSMS})
 }
 
 // testSavePhoneConstraints: the impossible states are unstorable, and the
@@ -97,6 +100,8 @@ func testSavePhoneConstraints(t *testing.T, b Backend) {
 		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: T0},
 		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
 		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: T0, SuspendReason: "moon"},
+		"unknown channel":         {Number: "+15555550111", State: bot.StateIdle, Channel: "pigeon"},
+		"unknown proven channels": {Number: "+15555550112", State: bot.StateSubscribed, UserID: "u12", Proven: "whatsapp,sms"},
 	} {
 		err := SavePhone(ctx, db, p)
 		if bot.ErrorCode(err) != bot.EINTERNAL {
