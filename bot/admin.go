@@ -32,11 +32,7 @@ func (e *Engine) Unbind(ctx context.Context, number, reason string, notify bool)
 			}
 			clearPending(p)
 			if notify {
-				body, err := e.render(p.Lang(), ReplyUnsubscribed, ReplyData{})
-				if err != nil {
-					return err
-				}
-				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+				if err := e.enqueueText(ctx, t, p, ReplyUnsubscribed, ReplyData{}); err != nil {
 					return err
 				}
 			}

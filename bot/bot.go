@@ -56,6 +56,16 @@ type Phone struct {
 	// Languages the bot speaks to the phone.
 	Language       string
 	LanguageSource string
+	// Channel is the channel of the phone's last text: the outbox's texts
+	// go out on it. "" counts as SMS.
+	Channel Channel
+	// WhatsAppSeen is when the phone last wrote on WhatsApp, which opens
+	// WhatsApp's 24-hour window for free-form messages; zero when it never
+	// did, or Twilio said the window is closed (63016).
+	WhatsAppSeen time.Time
+	// Proven are the channels a code for the binding was texted back on;
+	// a plugin command runs only from one of them. Empty when unbound.
+	Proven Channels
 }
 
 // Bound reports whether the phone is bound to an account.
@@ -96,6 +106,25 @@ type Job struct {
 	Body      string // JobSMS: the text
 	UserID    string // JobAccountSync: the user to sync
 	CreatedAt time.Time
+	// Due is when the job may first go; zero for CreatedAt.
+	Due time.Time
+
+	// Channel is where a text goes: SMS ("" too) or WhatsApp.
+	Channel Channel
+	// Template names the reply the text renders (ReplyCodePrompt, ...),
+	// whose approved WhatsApp template can carry it outside WhatsApp's
+	// window; "" for a text without one. Vars are that template's
+	// ContentVariables (JSON).
+	Template string
+	Vars     string
+	// Resends counts the earlier texts of this job's chain that Twilio
+	// took but could not deliver (see Worker.Undelivered).
+	Resends int
+	// WindowOpen, set by the Worker on a WhatsApp text before it is
+	// sent, says that the recipient wrote within WhatsApp's window: a
+	// free-form message may go.
+	WindowOpen bool
+
 	Attempts  int       // deliveries tried before this one
 	FirstTry  time.Time // when the first delivery was tried; zero before
 	Ambiguous bool      // an earlier try may have reached the far end
@@ -167,6 +196,12 @@ type Tx interface {
 
 	Enqueue(ctx context.Context, j *Job) error
 	Audit(ctx context.Context, e *AuditEntry) error
+
+	// Undelivered takes the delivered text job whose message Twilio
+	// reported undelivered (sid is the message), once: it marks the job
+	// and returns it. It returns ENOTFOUND when no job's text is sid, or
+	// the job was taken before (a repeated status callback).
+	Undelivered(ctx context.Context, sid string) (*Job, error)
 }
 
 // Error codes. Only an Error's Message ever reaches a person.

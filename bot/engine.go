@@ -60,8 +60,9 @@ func DefaultLimits() Limits {
 // Inbound is one text received from a phone.
 type Inbound struct {
 	MessageSID string
-	From       string
+	From       string // E.164, without any channel prefix
 	Body       string
+	Channel    Channel // where it came from; "" is SMS
 }
 
 // Result is the outcome of one inbound text.
@@ -217,7 +218,11 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 			return err
 		}
 		p.LastSeen = t.now // saved with the phone below, in this transaction
-		reply, err := e.converse(ctx, t, p, cmd, expired)
+		p.Channel = in.Channel.Or()
+		if p.Channel == ChannelWhatsApp {
+			p.WhatsAppSeen = t.now
+		}
+		reply, err := e.converse(ctx, t, p, cmd, expired, p.Channel)
 		if err != nil {
 			return err
 		}
@@ -370,16 +375,21 @@ func clearPending(p *Phone) {
 
 // render renders the named reply in language l.
 func (e *Engine) render(l Language, name string, d ReplyData) (string, error) {
-	d.Name = e.Name
-	if d.Name == "" {
-		d.Name = "smsbot"
-	}
+	d.Name = e.name()
 	d.WebURL = e.WebLinkURL
 	return e.Replies.RenderIn(l, name, d)
 }
 
-// converse runs one command against the phone and returns the reply.
-func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string) (string, error) {
+func (e *Engine) name() string {
+	if e.Name == "" {
+		return "smsbot"
+	}
+	return e.Name
+}
+
+// converse runs one command, which came on channel ch, against the phone
+// and returns the reply.
+func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, expired string, ch Channel) (string, error) {
 	if p.State == StateOptedOut {
 		if cmd.Kind != KindStart {
 			return "", nil // nothing is sent until START
@@ -391,7 +401,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if err := fire(ctx, p, ev); err != nil {
 			return "", err
 		}
-		return e.keywordReply(p, cmd, ReplyStarted)
+		return e.keywordReply(p, cmd, ReplyStarted, ch)
 	}
 
 	switch cmd.Kind {
@@ -400,11 +410,11 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.keywordReply(p, cmd, ReplyStopped)
+		return e.keywordReply(p, cmd, ReplyStopped, ch)
 	case KindStart:
-		return e.keywordReply(p, cmd, ReplyStarted)
+		return e.keywordReply(p, cmd, ReplyStarted, ch)
 	case KindCarrierHelp:
-		if cmd.Keyword == "" && !e.AnswerKeywords {
+		if cmd.Keyword == "" && !e.answersKeywords(ch) {
 			return "", nil
 		}
 		return e.help(KeywordLanguage(cmd.Keyword, p.Lang()), p)
@@ -427,16 +437,19 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		clearPending(p)
 		return e.render(p.Lang(), ReplyUnsubscribed, ReplyData{})
 	case KindLink:
-		if !cmd.Bare || p.State != StateSubscribed {
-			return e.linkByCode(ctx, t, p, cmd)
+		// A subscribed phone's bare text is a command, except on a
+		// channel its binding is not proven on, where no command runs
+		// and a web code is how to prove it.
+		if !cmd.Bare || p.State != StateSubscribed || !p.ProvenOn(ch) {
+			return e.linkByCode(ctx, t, p, cmd, ch)
 		}
-		cmd.Kind = KindOther // a subscribed phone's bare text is a command
+		cmd.Kind = KindOther
 	}
 
 	switch p.State {
 	case StateAwaitingCode:
 		if cmd.Kind == KindCode {
-			return e.checkCode(ctx, t, p, cmd.Code)
+			return e.checkCode(ctx, t, p, cmd.Code, ch)
 		}
 		return e.render(p.Lang(), ReplyCodeHint, ReplyData{})
 	case StateAwaitingLogin:
@@ -445,7 +458,9 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
 			return e.render(p.Lang(), ReplyCodeExpired, ReplyData{})
 		}
-		if p.Suspended() {
+		if p.Suspended() || !p.ProvenOn(ch) {
+			// A channel the binding was not proven on runs nothing until
+			// a code comes back on it.
 			return e.render(p.Lang(), ReplyReverify, ReplyData{})
 		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
@@ -461,17 +476,24 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 }
 
 // keywordReply answers a STOP or START word. Twilio's own (English)
-// words are answered only when the bot is set to, as the carrier has
-// answered already by default; the words of other languages always are,
-// in that language, as Twilio does not know them.
-func (e *Engine) keywordReply(p *Phone, cmd Command, name string) (string, error) {
+// words are answered only when the bot is set to, or on WhatsApp, as on
+// SMS the carrier has answered already by default; the words of other
+// languages always are, in that language, as Twilio does not know them.
+func (e *Engine) keywordReply(p *Phone, cmd Command, name string, ch Channel) (string, error) {
 	if cmd.Keyword != "" {
 		return e.render(KeywordLanguage(cmd.Keyword, p.Lang()), name, ReplyData{})
 	}
-	if !e.AnswerKeywords {
+	if !e.answersKeywords(ch) {
 		return "", nil
 	}
 	return e.render(p.Lang(), name, ReplyData{})
+}
+
+// answersKeywords reports whether the bot answers STOP, START and HELP
+// that came on ch itself: always on WhatsApp, where Twilio's keyword
+// handling does not apply.
+func (e *Engine) answersKeywords(ch Channel) bool {
+	return e.AnswerKeywords || ch == ChannelWhatsApp
 }
 
 // help answers H (and the HELP words) in language l.
@@ -548,7 +570,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 // Wrong codes are counted per login and per account; an account that has
 // had Limits.CodeAttemptsPerAccount wrong codes in CodeAttemptWindow gets
 // no code checked, not even the right one, and the login ends.
-func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) (string, error) {
+func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string, ch Channel) (string, error) {
 	wrong, err := t.tx.CountWrongCodes(ctx, p.CodeUserID, t.now.Add(-CodeAttemptWindow))
 	if err != nil {
 		return "", fmt.Errorf("count wrong codes: %w", err)
@@ -559,7 +581,7 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string) 
 	}
 	want := e.Keys.MAC("code", p.Number, p.CodeUserID, p.CodeLogin, code)
 	if hmac.Equal(want, p.CodeMAC) {
-		return e.confirm(ctx, t, p)
+		return e.confirm(ctx, t, p, ch)
 	}
 	if err := t.tx.AddWrongCode(ctx, p.CodeUserID, p.Number, t.now); err != nil {
 		return "", fmt.Errorf("add wrong code: %w", err)
@@ -589,17 +611,19 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	return e.render(p.Lang(), ReplyCodeLimit, ReplyData{})
 }
 
-// confirm binds the phone to the account that logged in through its link.
-func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone) (string, error) {
-	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, EvConfirm, "code confirmed")
+// confirm binds the phone to the account that logged in through its link;
+// the code came back on ch.
+func (e *Engine) confirm(ctx context.Context, t *turn, p *Phone, ch Channel) (string, error) {
+	return e.bind(ctx, t, p, Account{ID: p.CodeUserID, Email: p.CodeEmail}, ch, EvConfirm, "code confirmed")
 }
 
 // bind binds p to acct through event (EvConfirm, EvLink) and returns the
-// reply. One phone per account and one account per phone: the account's
-// earlier phone is unbound and told, the phone's earlier account loses it.
-// Every change is audited with reason, and Auth0 updated through the
-// outbox.
-func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, event, reason string) (string, error) {
+// reply. The proof (a code, a web code) came on ch, which the binding is
+// now proven on. One phone per account and one account per phone: the
+// account's earlier phone is unbound and told, the phone's earlier account
+// loses it. Every change is audited with reason, and Auth0 updated through
+// the outbox.
+func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, ch Channel, event, reason string) (string, error) {
 	q, err := t.tx.PhoneByUser(ctx, acct.ID)
 	switch ErrorCode(err) {
 	case "":
@@ -618,11 +642,7 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 				return "", fmt.Errorf("save replaced phone: %w", err)
 			}
 			if q.State != StateOptedOut {
-				body, err := e.render(q.Lang(), ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)})
-				if err != nil {
-					return "", err
-				}
-				if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: q.Number, Body: body}); err != nil {
+				if err := e.enqueueText(ctx, t, q, ReplyReplaced, ReplyData{Email: MaskEmail(acct.Email)}); err != nil {
 					return "", err
 				}
 			}
@@ -636,20 +656,37 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 			return "", err
 		}
 	}
+	// The audit says which channel proved it; SMS, the first channel,
+	// keeps its old wording.
+	on := ""
+	if ch == ChannelWhatsApp {
+		on = " on " + ch.Name()
+	}
 	switch {
 	case p.UserID != acct.ID:
 		p.UserID, p.Email, p.BoundAt = acct.ID, acct.Email, t.now
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason}); err != nil {
+		p.Proven = Channels("").With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "bind", Reason: reason + on}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	case p.Suspended():
+		// The suspension asked whether the number is still this
+		// person's: only the channel that answered is proven again.
 		p.Email = acct.Email
+		p.Proven = Channels("").With(ch)
 		unsuspend(p)
-		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + "; suspension lifted"}); err != nil {
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + on + "; suspension lifted"}); err != nil {
+			return "", fmt.Errorf("audit: %w", err)
+		}
+	case !p.ProvenOn(ch):
+		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch)
+		if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: acct.ID, Action: "verify", Reason: reason + " on " + ch.Name() + "; the binding now holds there too"}); err != nil {
 			return "", fmt.Errorf("audit: %w", err)
 		}
 	default:
 		p.Email = acct.Email
+		p.Proven = p.Proven.With(ch) // names SMS on a binding from before channels
 	}
 	p.VerifiedAt = t.now
 	if err := fire(ctx, p, event); err != nil {
@@ -666,12 +703,28 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, even
 // unbind removes p's binding, records it and queues the provider update.
 func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) error {
 	user := p.UserID
-	p.UserID, p.Email, p.BoundAt, p.VerifiedAt = "", "", time.Time{}, time.Time{}
+	p.UserID, p.Email, p.BoundAt, p.VerifiedAt, p.Proven = "", "", time.Time{}, time.Time{}, ""
 	unsuspend(p)
 	if err := t.tx.Audit(ctx, &AuditEntry{At: t.now, Phone: p.Number, UserID: user, Action: "unbind", Reason: reason}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return t.enqueue(ctx, &Job{Kind: JobAccountSync, UserID: user})
+}
+
+// enqueueText queues reply name, rendered with d, as a text to p on the
+// channel p used last, with what a WhatsApp template needs to carry it
+// outside WhatsApp's window.
+func (e *Engine) enqueueText(ctx context.Context, t *turn, p *Phone, name string, d ReplyData) error {
+	d.Name = e.name()
+	body, err := e.render(p.Lang(), name, d)
+	if err != nil {
+		return err
+	}
+	vars, err := contentVariables(name, d)
+	if err != nil {
+		return fmt.Errorf("content variables: %w", err)
+	}
+	return t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body, Channel: p.Channel.Or(), Template: name, Vars: vars})
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:

@@ -71,3 +71,12 @@ func (e *Engine) report(t *turn) {
 		}
 	}
 }
+
+// WhatsAppForm is how a WhatsApp text went out.
+type WhatsAppForm string
+
+// The forms of a WhatsApp text, as Worker.ObserveWhatsApp reports them.
+const (
+	FormFreeForm WhatsAppForm = "freeform" // inside the 24-hour window: the text itself
+	FormTemplate WhatsAppForm = "template" // outside it: the approved template, or nothing
+)

@@ -35,11 +35,16 @@ type Outbox interface {
 	// attempt (the job was not tried).
 	Defer(ctx context.Context, id int64, next time.Time) error
 	// Taken returns the results of delivered jobs, other than id, of the
-	// same kind, recipient and body, finished since since.
+	// same kind, recipient and body (any body when body is ""), finished
+	// since since.
 	Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error)
 	// NextDue returns when the next job falls due; ENOTFOUND when there is
 	// none.
 	NextDue(ctx context.Context) (time.Time, error)
+	// DeliveryStatus returns the status and error code the provider's
+	// status callbacks recorded for its message sid; ENOTFOUND before the
+	// first came.
+	DeliveryStatus(ctx context.Context, sid string) (string, int, error)
 }
 
 // TakenWindow is how far before an ambiguous text's first try the texts
@@ -74,6 +79,13 @@ type DeliveryError struct {
 	Ambiguous  bool          // the far end may have acted on the request
 	RetryAfter time.Duration // the far end asked us to wait this long
 	Code       int           // the provider's error code, if any
+	// WindowClosed: WhatsApp's 24-hour window is closed (Twilio 63016);
+	// the text may go again only as a template.
+	WindowClosed bool
+	// Skipped: nothing was sent and nothing may be (a WhatsApp text
+	// outside the window, with no template for it): the job ends as
+	// skipped.
+	Skipped bool
 }
 
 func (e *DeliveryError) Error() string { return e.Err.Error() }
@@ -104,6 +116,15 @@ type Worker struct {
 	// Observe, when set, is told once of each claimed job: kind, outcome
 	// (sent, retry, failed, skipped, deferred) and provider code.
 	Observe func(kind string, outcome Outcome, code int)
+	// ObserveWhatsApp, when set, is told of each WhatsApp text tried: in
+	// which form (free-form inside the window, else a template), the
+	// outcome and the provider code.
+	ObserveWhatsApp func(form WhatsAppForm, outcome Outcome, code int)
+	// Sort, when set, sorts the error code of a WhatsApp text that failed
+	// after the provider took it (as the status callbacks do): a callback
+	// may come before the text's job is marked done, and Undelivered
+	// then finds no job, so the Worker looks itself once it is.
+	Sort func(code int) *DeliveryError
 
 	wake     chan struct{}
 	wakeOnce sync.Once
@@ -205,13 +226,16 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("claim: %w", err)
 	}
 	if j.Kind == JobSMS {
-		ok, err := w.mayText(ctx, j.To)
+		p, err := w.recipient(ctx, j.To)
 		if err != nil {
 			return true, w.failed(ctx, j, err)
 		}
-		if !ok {
+		if p == nil || p.State == StateOptedOut {
 			w.observe(j.Kind, OutcomeSkipped, 0)
 			return true, w.Outbox.Done(ctx, j.ID, w.now(), "skipped: recipient opted out or unknown")
+		}
+		if j.Channel == ChannelWhatsApp {
+			j.WindowOpen = p.WindowOpen(now)
 		}
 		if w.Limit != nil {
 			if d := w.Limit(now); d > 0 {
@@ -228,7 +252,34 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 		return true, w.failed(ctx, j, err)
 	}
 	w.observe(j.Kind, OutcomeSent, 0)
-	return true, w.Outbox.Done(ctx, j.ID, w.now(), result)
+	w.observeWhatsApp(j, OutcomeSent, 0)
+	if err := w.Outbox.Done(ctx, j.ID, w.now(), result); err != nil {
+		return true, err
+	}
+	return true, w.failedEarly(ctx, j, result)
+}
+
+// failedEarly acts on a failure of j's WhatsApp text whose status callback
+// came before j was marked done: the callback found no job, so Undelivered
+// runs now. When the callback comes later, it finds the job itself;
+// Undelivered acts once either way.
+func (w *Worker) failedEarly(ctx context.Context, j *Job, sid string) error {
+	if w.Sort == nil || j.Kind != JobSMS || j.Channel != ChannelWhatsApp {
+		return nil
+	}
+	status, code, err := w.Outbox.DeliveryStatus(ctx, sid)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil
+	case err != nil:
+		return fmt.Errorf("delivery status: %w", err)
+	case code == 0 || status != "failed" && status != "undelivered":
+		return nil
+	}
+	if de := w.Sort(code); de != nil {
+		return w.Undelivered(ctx, sid, de)
+	}
+	return nil
 }
 
 // holdLease renews job id's lease every third of it until stop is
@@ -270,26 +321,49 @@ func (w *Worker) failed(ctx context.Context, j *Job, derr error) error {
 		de = &DeliveryError{Err: derr}
 	}
 	switch {
+	case de.Skipped:
+		log.Info("text skipped", "phone", MaskPhone(j.To), "channel", j.Channel.Or(), "why", de.Err)
+		w.observe(j.Kind, OutcomeSkipped, de.Code)
+		w.observeWhatsApp(j, OutcomeSkipped, de.Code)
+		return w.Outbox.Done(ctx, j.ID, w.now(), "skipped: "+de.Error())
+	case de.WindowClosed:
+		// Twilio knows better than our clock: the window is closed until
+		// the person writes again, so the next try is a template, or the
+		// job is skipped. The try counts: no code can loop forever.
+		log.Info("whatsapp window closed", "phone", MaskPhone(j.To), "code", de.Code)
+		if err := w.closeWindow(ctx, j.To, j.FirstTry); err != nil {
+			return err
+		}
+		w.observeWhatsApp(j, OutcomeRetry, de.Code)
+		if j.Attempts+1 >= orDefault(w.MaxAttempts, 12) {
+			w.observe(j.Kind, OutcomeFailed, de.Code)
+			return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
+		}
+		w.observe(j.Kind, OutcomeRetry, de.Code)
+		return w.Outbox.Retry(ctx, j.ID, w.now(), de.Error(), j.Ambiguous)
 	case de.OptedOut:
 		log.Info("recipient opted out", "phone", MaskPhone(j.To), "code", de.Code)
-		if err := w.optOut(ctx, j.To); err != nil {
+		if err := w.optOut(ctx, j); err != nil {
 			return err
 		}
 		w.observe(j.Kind, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.BadSender:
-		log.Error("OUTBOX STOPPED FOR THIS JOB: the sender is misconfigured; fix TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID", "code", de.Code, "err", de.Err)
+		log.Error("OUTBOX STOPPED FOR THIS JOB: the sender is misconfigured; fix TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM or TWILIO_MESSAGING_SERVICE_SID", "code", de.Code, "channel", j.Channel.Or(), "err", de.Err)
 		w.observe(j.Kind, OutcomeFailed, de.Code)
+		w.observeWhatsApp(j, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	case de.Permanent:
 		log.Warn("delivery failed for good", "code", de.Code, "err", de.Err)
 		w.lost(ctx, j, de.Code)
 		w.observe(j.Kind, OutcomeFailed, de.Code)
+		w.observeWhatsApp(j, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	if j.Attempts+1 >= orDefault(w.MaxAttempts, 12) {
 		log.Error("delivery gave up after the last attempt", "code", de.Code, "err", de.Err)
 		w.observe(j.Kind, OutcomeFailed, de.Code)
+		w.observeWhatsApp(j, OutcomeFailed, de.Code)
 		return w.Outbox.Fail(ctx, j.ID, w.now(), de.Error())
 	}
 	delay := w.backoff(j.Attempts)
@@ -298,6 +372,7 @@ func (w *Worker) failed(ctx context.Context, j *Job, derr error) error {
 	}
 	log.Info("delivery will be retried", "in", delay.Round(time.Millisecond), "code", de.Code, "err", de.Err)
 	w.observe(j.Kind, OutcomeRetry, de.Code)
+	w.observeWhatsApp(j, OutcomeRetry, de.Code)
 	return w.Outbox.Retry(ctx, j.ID, w.now().Add(delay), de.Error(), de.Ambiguous || j.Ambiguous)
 }
 
@@ -319,12 +394,30 @@ func (w *Worker) observe(kind string, outcome Outcome, code int) {
 	}
 }
 
+// observeWhatsApp reports a try of a WhatsApp text.
+func (w *Worker) observeWhatsApp(j *Job, outcome Outcome, code int) {
+	if w.ObserveWhatsApp == nil || j.Kind != JobSMS || j.Channel != ChannelWhatsApp {
+		return
+	}
+	form := FormTemplate
+	if j.WindowOpen {
+		form = FormFreeForm
+	}
+	w.ObserveWhatsApp(form, outcome, code)
+}
+
 func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 	switch j.Kind {
 	case JobSMS:
 		if j.Ambiguous {
+			// A WhatsApp text that may have gone as a template has no body
+			// of ours to match: every other job's message is taken.
+			body := j.Body
+			if j.Channel == ChannelWhatsApp && j.Template != "" {
+				body = ""
+			}
 			var err error
-			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, j.Body, j.FirstTry.Add(-TakenWindow)); err != nil {
+			if j.Taken, err = w.Outbox.Taken(ctx, j.ID, j.To, body, j.FirstTry.Add(-TakenWindow)); err != nil {
 				return "", err
 			}
 		}
@@ -353,10 +446,10 @@ func (w *Worker) deliver(ctx context.Context, j *Job) (string, error) {
 	}
 }
 
-// mayText reports whether phone may get texts: only phones that texted
-// us, and have not opted out, do.
-func (w *Worker) mayText(ctx context.Context, phone string) (bool, error) {
-	var ok bool
+// recipient reads the phone a text goes to; nil when it never texted
+// us. Only phones that texted us, and have not opted out, get texts.
+func (w *Worker) recipient(ctx context.Context, phone string) (*Phone, error) {
+	var out *Phone
 	err := w.Store.View(ctx, func(tx Tx) error {
 		p, err := tx.Phone(ctx, phone)
 		if ErrorCode(err) == ENOTFOUND {
@@ -364,23 +457,47 @@ func (w *Worker) mayText(ctx context.Context, phone string) (bool, error) {
 		} else if err != nil {
 			return err
 		}
-		ok = p.State != StateOptedOut
+		out = p
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("recipient: %w", err)
+		return nil, fmt.Errorf("recipient: %w", err)
 	}
-	return ok, nil
+	return out, nil
 }
 
-// optOut records that the carrier will not deliver to phone any more.
-func (w *Worker) optOut(ctx context.Context, phone string) error {
+// closeWindow records that WhatsApp's window to phone is closed, unless
+// the phone wrote on WhatsApp since sent (a window opened after the text
+// that was refused).
+func (w *Worker) closeWindow(ctx context.Context, phone string, sent time.Time) error {
+	return w.Store.Update(ctx, func(tx Tx) error { return closeWindow(ctx, tx, phone, sent, w.now()) })
+}
+
+func closeWindow(ctx context.Context, tx Tx, phone string, sent, now time.Time) error {
+	p, err := tx.Phone(ctx, phone)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if p.WhatsAppSeen.IsZero() || !sent.IsZero() && p.WhatsAppSeen.After(sent) {
+		return nil
+	}
+	p.WhatsAppSeen = time.Time{}
+	p.UpdatedAt = now
+	return tx.SavePhone(ctx, p)
+}
+
+// optOut records that the carrier will not deliver j's texts to its phone
+// any more. Twilio's opt-out holds for one channel: when the phone has
+// moved to the other since j was queued, its state stays.
+func (w *Worker) optOut(ctx context.Context, j *Job) error {
 	return w.Store.Update(ctx, func(tx Tx) error {
-		p, err := tx.Phone(ctx, phone)
+		p, err := tx.Phone(ctx, j.To)
 		if err != nil {
 			return err
 		}
-		if p.State == StateOptedOut {
+		if p.State == StateOptedOut || p.Channel.Or() != j.Channel.Or() {
 			return nil
 		}
 		if err := fire(ctx, p, EvStop); err != nil {
@@ -390,4 +507,56 @@ func (w *Worker) optOut(ctx context.Context, phone string) error {
 		p.UpdatedAt = w.now()
 		return tx.SavePhone(ctx, p)
 	})
+}
+
+// Undelivered hears that Twilio took the text sid but could not deliver
+// it, for the reason de sorts (a WhatsApp error from a status callback).
+// A closed window (63016) closes it here too and sends the text again,
+// now as a template or not at all; a failure worth another try (63018,
+// throttled) sends it again later. Each text's chain is copied at most
+// MaxResends times, a repeated callback changes nothing, and permanent
+// failures end there.
+func (w *Worker) Undelivered(ctx context.Context, sid string, de *DeliveryError) error {
+	if !de.WindowClosed && (de.Permanent || de.OptedOut || de.BadSender || de.Skipped) {
+		w.logger().WarnContext(ctx, "text undelivered for good", "sid", sid, "code", de.Code, "err", de.Err)
+		return nil
+	}
+	now := w.now()
+	var again *Job
+	err := w.Store.Update(ctx, func(tx Tx) error {
+		again = nil
+		j, err := tx.Undelivered(ctx, sid)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if de.WindowClosed {
+			if err := closeWindow(ctx, tx, j.To, j.FirstTry, now); err != nil {
+				return err
+			}
+		}
+		if j.Resends >= MaxResends {
+			w.logger().WarnContext(ctx, "text undelivered; resent too often already", "job", j.ID, "phone", MaskPhone(j.To), "code", de.Code)
+			return nil
+		}
+		due := now
+		if !de.WindowClosed {
+			// A minute, doubling along the chain, or what the code asks
+			// for; never beyond the longest retry delay.
+			due = now.Add(min(max(de.RetryAfter, time.Minute<<j.Resends), orDefault(w.MaxDelay, 10*time.Minute)))
+		}
+		again = &Job{Kind: JobSMS, To: j.To, Body: j.Body, Channel: j.Channel, Template: j.Template, Vars: j.Vars,
+			Resends: j.Resends + 1, CreatedAt: now, Due: due}
+		return tx.Enqueue(ctx, again)
+	})
+	if err != nil {
+		return fmt.Errorf("undelivered: %w", err)
+	}
+	if again != nil {
+		w.logger().InfoContext(ctx, "text undelivered; sending it again", "sid", sid, "job", again.ID, "phone", MaskPhone(again.To),
+			"code", de.Code, "at", again.Due.Format(time.RFC3339))
+		w.Wake()
+	}
+	return nil
 }

@@ -111,13 +111,16 @@ func (e *Engine) pluginReply(ctx context.Context, req Request, reply string, err
 	return text
 }
 
-// SendLater queues a text to a phone that texted us, through the outbox.
+// SendLater queues a text to a phone that texted us, through the outbox,
+// on the channel it used last. It has no WhatsApp template: outside
+// WhatsApp's window it is skipped.
 func (e *Engine) SendLater(ctx context.Context, phone, body string) error {
 	return e.update(ctx, func(t *turn) error {
-		if _, err := t.tx.Phone(ctx, phone); err != nil {
+		p, err := t.tx.Phone(ctx, phone)
+		if err != nil {
 			return fmt.Errorf("send later: %w", err) // only phones that texted us
 		}
-		return t.enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body})
+		return t.enqueue(ctx, &Job{Kind: JobSMS, To: phone, Body: body, Channel: p.Channel.Or()})
 	})
 }
 

@@ -128,8 +128,8 @@ func (e *Engine) NumberLost(ctx context.Context, phone, ref string, code int) er
 // lost is NumberLost for a text the outbox could not deliver. Its
 // failures are logged: the job fails either way.
 func (w *Worker) lost(ctx context.Context, j *Job, code int) {
-	if _, ok := lostCodes[code]; !ok || j.Kind != JobSMS {
-		return
+	if _, ok := lostCodes[code]; !ok || j.Kind != JobSMS || j.Channel.Or() != ChannelSMS {
+		return // WhatsApp's errors say nothing of the SIM
 	}
 	var suspended bool
 	err := w.Store.Update(ctx, func(tx Tx) error {

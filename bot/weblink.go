@@ -229,12 +229,13 @@ func (e *Engine) WebLoginStatus(ctx context.Context, loginID, code string) (WebS
 	return st, err
 }
 
-// linkByCode answers LINK and a web code from phone p: the right code binds
-// p to the account that logged in on the page, by the same rules as the
-// phone-first path. A phone gets Limits.LinkAttempts wrong codes in
+// linkByCode answers LINK and a web code from phone p on channel ch: the
+// right code binds p to the account that logged in on the page, by the same
+// rules as the phone-first path, and proves the binding on ch as a
+// confirmed code does. A phone gets Limits.LinkAttempts wrong codes in
 // LinkAttemptWindow; beyond them no code is checked, not even the right
 // one, and the bot is silent.
-func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command) (string, error) {
+func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command, ch Channel) (string, error) {
 	if cmd.Code == "" && strings.EqualFold(strings.TrimSpace(cmd.Text), LinkWord) {
 		return e.render(p.Lang(), ReplyLinkHint, ReplyData{})
 	}
@@ -279,7 +280,7 @@ func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command)
 		return e.render(p.Lang(), ReplyLinkExpired, ReplyData{})
 	}
 	e.accountLocale(p, c.Locale)
-	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email, Locale: c.Locale}, EvLink, "web code confirmed")
+	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email, Locale: c.Locale}, ch, EvLink, "web code confirmed")
 	if err != nil {
 		return "", err
 	}

@@ -27,6 +27,7 @@ type CodeInfo struct {
 	Email     string
 	ExpiresAt time.Time
 	Lang      Language // the phone's language
+	Channel   Channel  // where the phone wrote last: where the code goes back from
 }
 
 // The web errors' message keys (Error.Key), for pages in other languages.
@@ -147,17 +148,13 @@ func (e *Engine) ConfirmLogin(ctx context.Context, hash []byte, loginID string, 
 		p.ExpiresAt = t.now.Add(e.Limits.CodeTTL)
 		p.UpdatedAt = t.now
 		e.accountLocale(p, acct.Locale)
-		body, err := e.render(p.Lang(), ReplyCodePrompt, ReplyData{})
-		if err != nil {
-			return err
-		}
-		if err := t.enqueue(ctx, &Job{Kind: JobSMS, To: p.Number, Body: body}); err != nil {
+		if err := e.enqueueText(ctx, t, p, ReplyCodePrompt, ReplyData{}); err != nil {
 			return err
 		}
 		if err := tx.SavePhone(ctx, p); err != nil {
 			return fmt.Errorf("save phone: %w", err)
 		}
-		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt, Lang: p.Lang()}
+		info = CodeInfo{Code: code, Phone: p.Number, Email: acct.Email, ExpiresAt: p.ExpiresAt, Lang: p.Lang(), Channel: p.Channel.Or()}
 		return nil
 	})
 	if err != nil {

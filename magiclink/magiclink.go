@@ -66,6 +66,10 @@ type Config struct {
 	// HTTPClient is used for Auth0's Authentication API; nil means a
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
+
+	// WhatsAppNumber is the WhatsApp sender (E.164): a person who wrote on
+	// WhatsApp gets a wa.me link on the code page instead; "" for none.
+	WhatsAppNumber string
 }
 
 // Service serves the link, the login callback and the code page.
@@ -345,14 +349,24 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	s.count("callback_ok")
 	s.logger().InfoContext(r.Context(), "login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
 	r = withLang(r, info.Lang)
-	s.render(w, r, http.StatusOK, "code.html", codePage{
+	page := codePage{
 		Name:    s.cfg.Name,
 		Last4:   bot.LastFour(info.Phone),
 		Email:   info.Email,
 		Code:    info.Code,
 		SMSLink: template.URL(smsLink(s.cfg.BotNumber, info.Code)),
+		App:     "Messages",
 		Minutes: int(info.ExpiresAt.Sub(s.now()).Round(time.Minute) / time.Minute),
-	})
+	}
+	if info.Channel == bot.ChannelWhatsApp && s.cfg.WhatsAppNumber != "" {
+		page.SMSLink, page.App = template.URL(whatsAppLink(s.cfg.WhatsAppNumber, info.Code)), "WhatsApp"
+	}
+	s.render(w, r, http.StatusOK, "code.html", page)
+}
+
+// whatsAppLink opens a WhatsApp chat with number, the code filled in.
+func whatsAppLink(number, code string) string {
+	return "https://wa.me/" + strings.TrimPrefix(number, "+") + "?text=" + url.QueryEscape(code)
 }
 
 // retryKey is the message key of a failed login that says how to start

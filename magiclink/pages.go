@@ -49,7 +49,8 @@ func newPages() (*pages, error) {
 
 type codePage struct {
 	Name, Last4, Email, Code string
-	SMSLink                  template.URL
+	SMSLink                  template.URL // sms:, or a wa.me link for WhatsApp
+	App                      string       // what SMSLink opens: Messages or WhatsApp
 	Minutes                  int
 }
 

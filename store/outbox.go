@@ -32,9 +32,10 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 					AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'
 						AND e.kind = o.kind AND e.phone = o.phone AND e.user_id = o.user_id AND e.id < o.id)
 				ORDER BY o.next_at, o.id LIMIT 1)
-			RETURNING id, kind, phone, body, user_id, created_at, attempts - 1, first_try, ambiguous`,
+			RETURNING id, kind, phone, body, user_id, created_at, attempts - 1, first_try, ambiguous, channel, template, vars, resends`,
 			ms(now), ms(now.Add(lease))).
-			Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, &created, &j.Attempts, &firstTry, &ambiguous)
+			Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, &created, &j.Attempts, &firstTry, &ambiguous,
+				(*string)(&j.Channel), &j.Template, &j.Vars, &j.Resends)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "no job due")
@@ -82,10 +83,10 @@ func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 }
 
 // Taken returns the results of other delivered texts to the same phone with
-// the same body, finished since since.
+// the same body (any body when body is ""), finished since since.
 func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error) {
 	out, err := db.strings(ctx, `SELECT result FROM outbox
-		WHERE phone = ? AND body = ? AND state = 'done' AND id <> ? AND finished_at >= ? AND result <> ''`,
+		WHERE phone = ?1 AND (?2 = '' OR body = ?2) AND state = 'done' AND id <> ?3 AND finished_at >= ?4 AND result <> ''`,
 		to, body, id, ms(since))
 	if err != nil {
 		return nil, fmt.Errorf("taken: %w", err)
@@ -198,4 +199,11 @@ func (db *DB) Message(ctx context.Context, sid string) (MessageStatus, error) {
 	}
 	m.UpdatedAt = fromMS(at)
 	return m, nil
+}
+
+// DeliveryStatus returns the status and error code Twilio's callbacks
+// recorded for message sid; ENOTFOUND before the first came.
+func (db *DB) DeliveryStatus(ctx context.Context, sid string) (string, int, error) {
+	m, err := db.Message(ctx, sid)
+	return m.Status, m.ErrorCode, err
 }

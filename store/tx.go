@@ -66,6 +66,9 @@ var phoneTable = []phoneColumn{
 	timeColumn("verified_at", func(p *bot.Phone) *time.Time { return &p.VerifiedAt }, false),
 	timeColumn("suspended_at", func(p *bot.Phone) *time.Time { return &p.SuspendedAt }, false),
 	textColumn("suspend_reason", func(p *bot.Phone) *string { return (*string)(&p.SuspendReason) }, false),
+	{name: "channel", value: func(p *bot.Phone) any { return string(p.Channel.Or()) }, dest: func(p *bot.Phone) any { return (*string)(&p.Channel) }},
+	timeColumn("whatsapp_seen", func(p *bot.Phone) *time.Time { return &p.WhatsAppSeen }, false),
+	textColumn("proven", func(p *bot.Phone) *string { return (*string)(&p.Proven) }, false),
 	textColumn("language", func(p *bot.Phone) *string { return &p.Language }, false),
 	textColumn("language_source", func(p *bot.Phone) *string { return &p.LanguageSource }, false),
 }
@@ -263,15 +266,37 @@ func (t *Tx) CountLinks(ctx context.Context, phone string, since time.Time) (int
 	return n, err
 }
 
-// Enqueue adds a job to the outbox, due now.
+// Enqueue adds a job to the outbox, due at j.Due (now when zero).
 func (t *Tx) Enqueue(ctx context.Context, j *bot.Job) error {
-	res, err := t.exec(ctx, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt), ms(j.CreatedAt))
+	due := j.Due
+	if due.IsZero() {
+		due = j.CreatedAt
+	}
+	res, err := t.exec(ctx, `INSERT INTO outbox (kind, phone, body, user_id, created_at, next_at, channel, template, vars, resends)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.Kind, j.To, j.Body, j.UserID, ms(j.CreatedAt), ms(due), string(j.Channel.Or()), j.Template, j.Vars, j.Resends)
 	if err != nil {
 		return err
 	}
 	j.ID, err = res.LastInsertId()
 	return err
+}
+
+// Undelivered takes the delivered text whose message is sid, once.
+func (t *Tx) Undelivered(ctx context.Context, sid string) (*bot.Job, error) {
+	var j bot.Job
+	var created, firstTry int64
+	err := t.queryRow(ctx, `UPDATE outbox SET undelivered = 1
+		WHERE result = ?1 AND result <> '' AND kind = 'sms' AND state = 'done' AND undelivered = 0
+		RETURNING id, kind, phone, body, user_id, created_at, first_try, channel, template, vars, resends`, sid).
+		Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, &created, &firstTry, (*string)(&j.Channel), &j.Template, &j.Vars, &j.Resends)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bot.Errorf(bot.ENOTFOUND, "no text %s to take", sid)
+	} else if err != nil {
+		return nil, err
+	}
+	j.CreatedAt, j.FirstTry = fromMS(created), fromMS(firstTry)
+	return &j, nil
 }
 
 // Audit records a binding change.

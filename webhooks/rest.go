@@ -88,13 +88,62 @@ type Sender struct {
 	// leaves the answer unknown, and the text fails rather than risk a
 	// second copy.
 	LookupMax int
+
+	// WhatsAppFrom is the WhatsApp sender (E.164, without "whatsapp:"):
+	// texts to phones that write on WhatsApp go from it, or through
+	// MessagingServiceSID (whose sender pool has a WhatsApp sender) when it
+	// is empty.
+	WhatsAppFrom string
+	// Templates maps a reply (bot.ReplyCodePrompt, ...) to the ContentSid
+	// of the approved WhatsApp template that carries it outside WhatsApp's
+	// 24-hour window. A WhatsApp text outside the window without one is
+	// skipped.
+	Templates map[string]string
+}
+
+// whatsapp reports whether j goes out on WhatsApp.
+func whatsapp(j *bot.Job) bool { return j.Kind == bot.JobSMS && j.Channel == bot.ChannelWhatsApp }
+
+// from is the sender of j's text: From or WhatsAppFrom as Twilio writes
+// it, or "" to send through the Messaging Service.
+func (s *Sender) from(j *bot.Job) string {
+	if whatsapp(j) {
+		if s.WhatsAppFrom != "" {
+			return bot.ChannelWhatsApp.Address(s.WhatsAppFrom)
+		}
+		return ""
+	}
+	if s.MessagingServiceSID != "" {
+		return ""
+	}
+	return s.From
+}
+
+// template is the ContentSid j goes out with outside the window, or "".
+func (s *Sender) template(j *bot.Job) string {
+	if !whatsapp(j) || j.Template == "" {
+		return ""
+	}
+	return s.Templates[j.Template]
 }
 
 // Send sends one text. Before retrying a text whose earlier try may have
 // reached Twilio (a lost response), it asks Twilio whether the text is
 // already there, so that no accepted text is sent twice.
+//
+// A WhatsApp text goes as it is inside WhatsApp's 24-hour window
+// (j.WindowOpen); outside it, as the approved template for its reply
+// (ContentSid and ContentVariables), or not at all: a *bot.DeliveryError
+// that says it was skipped.
 func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
+	from := s.from(j)
+	if whatsapp(j) && from == "" && s.MessagingServiceSID == "" {
+		return "", &bot.DeliveryError{BadSender: true, Permanent: true,
+			Err: errors.New("no WhatsApp sender: set TWILIO_WHATSAPP_FROM (or TWILIO_MESSAGING_SERVICE_SID with a WhatsApp sender in its pool)")}
+	}
 	if j.Ambiguous {
+		// Before anything else: an earlier try may have gone, even one
+		// made while the window was open.
 		sid, err := s.find(j)
 		var de *bot.DeliveryError
 		if errors.As(err, &de) {
@@ -106,13 +155,31 @@ func (s *Sender) Send(ctx context.Context, j *bot.Job) (string, error) {
 			return sid, nil
 		}
 	}
+	content := ""
+	if whatsapp(j) && !j.WindowOpen {
+		if content = s.template(j); content == "" {
+			what := "this text has no template"
+			if j.Template != "" {
+				what = "TWILIO_WHATSAPP_TEMPLATES names no template for " + j.Template
+			}
+			return "", &bot.DeliveryError{Skipped: true,
+				Err: fmt.Errorf("outside WhatsApp's 24-hour window and %s", what)}
+		}
+	}
 	p := &openapi.CreateMessageParams{}
-	p.SetTo(j.To)
-	p.SetBody(j.Body)
-	if s.MessagingServiceSID != "" {
+	p.SetTo(j.Channel.Address(j.To))
+	if content != "" {
+		p.SetContentSid(content)
+		if j.Vars != "" {
+			p.SetContentVariables(j.Vars)
+		}
+	} else {
+		p.SetBody(j.Body)
+	}
+	if from == "" {
 		p.SetMessagingServiceSid(s.MessagingServiceSID)
 	} else {
-		p.SetFrom(s.From)
+		p.SetFrom(from)
 	}
 	if s.StatusCallback != "" {
 		p.SetStatusCallback(s.StatusCallback)
@@ -154,7 +221,7 @@ func (s *Sender) find(j *bot.Job) (string, error) {
 	}
 	since := j.FirstTry.Add(-findMargin).Truncate(time.Second)
 	p := &openapi.ListMessageParams{}
-	p.SetTo(j.To)
+	p.SetTo(j.Channel.Address(j.To))
 	p.SetPageSize(min(findPageSize, most+1))
 	p.SetLimit(most + 1)
 	msgs, err := s.Client.Api.ListMessage(p)
@@ -184,19 +251,22 @@ func (s *Sender) find(j *bot.Job) (string, error) {
 
 // ours reports whether m could be a try of job j: a message we sent
 // through the API, from our sender, with j's body, that no other job has
-// taken.
+// taken. A WhatsApp text that may have gone as its template has a body
+// Twilio rendered from it: any body is j's then (the Worker hands such a
+// job every other job's message to that phone as taken).
 func (s *Sender) ours(m openapi.ApiV2010Message, j *bot.Job) bool {
+	from := s.from(j)
 	switch {
 	case m.Sid == nil || m.DateCreated == nil || slices.Contains(j.Taken, *m.Sid):
 		return false
 	case m.Direction != nil && *m.Direction != "outbound-api":
 		return false // a TwiML reply, or a text to us
-	case m.Body == nil || !strings.HasSuffix(*m.Body, j.Body):
+	case m.Body == nil || !strings.HasSuffix(*m.Body, j.Body) && s.template(j) == "":
 		return false
-	case s.MessagingServiceSID != "":
+	case from == "":
 		return m.MessagingServiceSid != nil && *m.MessagingServiceSid == s.MessagingServiceSID
 	default:
-		return m.From != nil && *m.From == s.From
+		return m.From != nil && *m.From == from
 	}
 }
 
@@ -204,26 +274,96 @@ func (s *Sender) ours(m openapi.ApiV2010Message, j *bot.Job) bool {
 const (
 	codeTooManyRequests = 20429
 	codeOptedOut        = 21610
+	codeOutsideWindow   = 63016 // WhatsApp: free-form outside the 24-hour window
 )
 
 var (
-	badRecipient = map[int]bool{21211: true, 21614: true, 21408: true, 21612: true, 21604: true, 21617: true, 21602: true}
-	badSender    = map[int]bool{21606: true, 21212: true, 21659: true, 21701: true, 20003: true}
+	badRecipient = map[int]bool{21211: true, 21614: true, 21408: true, 21612: true, 21604: true, 21617: true, 21602: true,
+		// WhatsApp: no such WhatsApp user (63003, 63024), the sandbox's
+		// recipient has not joined it (63015), Meta does not deliver to
+		// this user (63032, 63049).
+		63003: true, 63024: true, 63015: true, 63032: true, 63049: true}
+	badContent = map[int]bool{
+		// WhatsApp: content the channel refuses or does not support.
+		63005: true, 63013: true, 63021: true, 63022: true}
+	badSender = map[int]bool{21606: true, 21212: true, 21659: true, 21701: true, 20003: true,
+		// WhatsApp: no such sender (63007), or not ready to send (63020).
+		63007: true, 63020: true}
+	// later are worth another try after a while: WhatsApp's rate limits
+	// (63018) and the channel's own failures (63012 internal error,
+	// 63038 the account's daily limit).
+	later = map[int]time.Duration{63018: time.Minute, 63012: time.Minute, 63038: time.Hour}
 )
+
+// codeTexts say what WhatsApp's error codes mean, for status callbacks,
+// which carry only the number.
+var codeTexts = map[int]string{
+	63003: "channel could not find the To address (not a WhatsApp user)",
+	63005: "channel did not accept the content",
+	63007: "no channel with this From address",
+	63012: "the channel provider's internal error",
+	63013: "channel policy violation",
+	63015: "the sandbox's recipient has not joined it",
+	63016: "outside WhatsApp's 24-hour window: only a template may go",
+	63018: "rate limit exceeded for the channel",
+	63020: "the sender is not ready (Business Manager invitation)",
+	63021: "invalid content for the channel",
+	63022: "invalid vname certificate",
+	63024: "invalid message recipient",
+	63032: "WhatsApp does not deliver to this user",
+	63038: "the account's daily message limit",
+	63049: "Meta chose not to deliver this message",
+}
+
+// codeText says what a Twilio error code means.
+func codeText(code int) string {
+	if t, ok := codeTexts[code]; ok {
+		return t
+	}
+	return "see https://www.twilio.com/docs/errors/" + fmt.Sprint(code)
+}
+
+// SortCode sorts the error code of a status callback into what the outbox
+// should do (bot.Worker.Sort); nil when the code has no rule of its own.
+func SortCode(code int) *bot.DeliveryError {
+	return sortCode(code, fmt.Errorf("twilio %d: %s", code, codeText(code)))
+}
+
+// sortCode sorts a Twilio error code, from a refused request or a status
+// callback, into what the outbox should do; nil when the code has no rule
+// of its own.
+func sortCode(code int, err error) *bot.DeliveryError {
+	de := &bot.DeliveryError{Err: err, Code: code}
+	switch {
+	case code == codeOptedOut:
+		de.OptedOut, de.Permanent = true, true
+	case code == codeOutsideWindow:
+		de.WindowClosed = true
+	case badRecipient[code] || badContent[code]:
+		de.Permanent = true
+	case badSender[code]:
+		de.BadSender, de.Permanent = true, true
+	case later[code] > 0:
+		de.RetryAfter = later[code]
+	case code == codeTooManyRequests:
+		de.RetryAfter = time.Second
+	default:
+		return nil
+	}
+	return de
+}
 
 // classify sorts a twilio-go error into what the outbox should do.
 func classify(err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		de := &bot.DeliveryError{Err: fmt.Errorf("twilio %d: %s", te.Code, bot.MaskPhones(te.Message)), Code: te.Code}
+		msg := fmt.Errorf("twilio %d: %s", te.Code, bot.MaskPhones(te.Message))
+		if de := sortCode(te.Code, msg); de != nil {
+			return de
+		}
+		de := &bot.DeliveryError{Err: msg, Code: te.Code}
 		switch {
-		case te.Code == codeOptedOut:
-			de.OptedOut, de.Permanent = true, true
-		case badRecipient[te.Code]:
-			de.Permanent = true
-		case badSender[te.Code]:
-			de.BadSender, de.Permanent = true, true
-		case te.Code == codeTooManyRequests || te.Status == http.StatusTooManyRequests:
+		case te.Status == http.StatusTooManyRequests:
 			de.RetryAfter = time.Second
 		case te.Status >= 500:
 			de.Ambiguous = true

@@ -34,7 +34,17 @@ type StatusRecorder interface {
 	RecordStatus(ctx context.Context, sid, phone, status string, errorCode int, at time.Time) (bool, error)
 }
 
-var _ Conversation = (*bot.Engine)(nil)
+// Redelivery hears of WhatsApp messages Twilio took but could not
+// deliver, with what their error code says to do; *bot.Worker implements
+// it.
+type Redelivery interface {
+	Undelivered(ctx context.Context, sid string, de *bot.DeliveryError) error
+}
+
+var (
+	_ Conversation = (*bot.Engine)(nil)
+	_ Redelivery   = (*bot.Worker)(nil)
+)
 
 // Paths of the webhooks under the public URL, as Twilio is given them.
 const (
@@ -50,6 +60,10 @@ const MaxBody = 64 << 10
 type Server struct {
 	Conversation Conversation
 	Statuses     StatusRecorder
+	// Redelivery, when set, is told of WhatsApp messages that failed
+	// after Twilio took them (63016 outside the window, 63018 throttled,
+	// ...).
+	Redelivery Redelivery
 	// PublicURL is the base URL Twilio was given, such as
 	// https://bot.example.com; signatures are checked against it plus the
 	// request's path and query.
@@ -134,7 +148,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) boo
 	return true
 }
 
-// HandleSMS answers an inbound SMS with TwiML.
+// HandleSMS answers an inbound SMS, or WhatsApp message, with TwiML.
+// Twilio posts both to the same webhook; a WhatsApp sender's From is
+// "whatsapp:+E164", and the reply goes back the way the message came. A
+// tapped button or list reply arrives as ButtonPayload (the template's
+// id for it) and ButtonText: the payload, else the button's text, is the
+// text.
 func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	outcome := "error"
@@ -149,8 +168,15 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	}
 	in := bot.Inbound{
 		MessageSID: r.PostForm.Get("MessageSid"),
-		From:       r.PostForm.Get("From"),
 		Body:       r.PostForm.Get("Body"),
+	}
+	in.From, in.Channel = bot.SplitAddress(r.PostForm.Get("From"))
+	button := false
+	for _, k := range []string{"ButtonPayload", "ButtonText"} {
+		if v := r.PostForm.Get(k); strings.TrimSpace(v) != "" {
+			in.Body, button = v, true
+			break
+		}
 	}
 	if in.MessageSID == "" {
 		in.MessageSID = r.PostForm.Get("SmsSid")
@@ -168,13 +194,13 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 		outcome = "invalid"
 		http.Error(w, "From is not an E.164 phone number", http.StatusBadRequest)
 		return
-	case !r.PostForm.Has("Body"):
+	case !r.PostForm.Has("Body") && !button:
 		outcome = "invalid"
 		http.Error(w, "missing Body", http.StatusBadRequest)
 		return
 	}
 	res, err := s.Conversation.HandleSMS(r.Context(), in)
-	log := s.logger().With("message_sid", in.MessageSID, "phone", bot.MaskPhone(in.From))
+	log := s.logger().With("message_sid", in.MessageSID, "phone", bot.MaskPhone(in.From), "channel", in.Channel)
 	if err != nil {
 		if bot.ErrorCode(err) == bot.EINVALID {
 			outcome = "invalid"
@@ -259,7 +285,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing MessageSid or MessageStatus", http.StatusBadRequest)
 		return
 	}
-	to := r.PostForm.Get("To")
+	to, ch := bot.SplitAddress(r.PostForm.Get("To"))
 	changed, err := s.Statuses.RecordStatus(r.Context(), sid, to, status, code, s.now())
 	if err != nil {
 		if bot.ErrorCode(err) == bot.EINVALID {
@@ -271,14 +297,27 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 		outcome = failed(w, err)
 		return
 	}
-	if code != 0 && bot.ValidPhone(to) {
-		// Not only when changed: a callback repeated after a failure here
-		// must still count, and NumberLost counts each message once.
-		if err := s.Conversation.NumberLost(r.Context(), to, sid, code); err != nil {
-			s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", err)
-			outcome = failed(w, err)
-			return
+	// Not only when changed: a callback repeated after a failure here must
+	// still count; NumberLost counts each message once, and Undelivered
+	// takes each message once.
+	var ferr error
+	switch {
+	case code == 0:
+	case ch == bot.ChannelWhatsApp:
+		// WhatsApp's errors say nothing of the SIM: they never suspend a
+		// binding, but some send the message again.
+		if s.Redelivery != nil && (status == "failed" || status == "undelivered") {
+			if de := SortCode(code); de != nil {
+				ferr = s.Redelivery.Undelivered(r.Context(), sid, de)
+			}
 		}
+	case bot.ValidPhone(to):
+		ferr = s.Conversation.NumberLost(r.Context(), to, sid, code)
+	}
+	if ferr != nil {
+		s.logger().ErrorContext(r.Context(), "status callback failed", "message_sid", sid, "err", ferr)
+		outcome = failed(w, ferr)
+		return
 	}
 	outcome = "ok"
 	if changed && s.Delivered != nil {
@@ -288,7 +327,7 @@ func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {
 	if code != 0 {
 		lvl = slog.LevelWarn
 	}
-	s.logger().Log(r.Context(), lvl, "message status", "message_sid", sid, "status", status, "error_code", code, "changed", changed)
+	s.logger().Log(r.Context(), lvl, "message status", "message_sid", sid, "status", status, "error_code", code, "channel", ch, "changed", changed)
 	w.WriteHeader(http.StatusNoContent)
 }
 

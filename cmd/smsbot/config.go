@@ -58,6 +58,9 @@ type config struct {
 	TwilioSID, TwilioToken, TwilioFrom, TwilioService, TwilioAPIURL string
 	TextNumber                                                      string // SMSBOT_TEXT_NUMBER: the number people text, for /link
 
+	WhatsAppFrom      string            // TWILIO_WHATSAPP_FROM, E.164 without "whatsapp:"
+	WhatsAppTemplates map[string]string // TWILIO_WHATSAPP_TEMPLATES: reply → ContentSid
+
 	Auth0Domain, Auth0ClientID, Auth0Secret, Auth0Connection string
 	Auth0MgmtID, Auth0MgmtSecret                             string
 
@@ -130,6 +133,8 @@ var settings = []setting{
 	{Env: "TWILIO_AUTH_TOKEN", Help: "Twilio auth token; checks webhook signatures and sends texts", set: text(func(c *config) *string { return &c.TwilioToken })},
 	{Env: "TWILIO_FROM_NUMBER", Help: "the Twilio number texts are sent from (E.164)", set: text(func(c *config) *string { return &c.TwilioFrom })},
 	{Env: "TWILIO_MESSAGING_SERVICE_SID", Help: "a Messaging Service (MG...) to send from instead of a number", set: text(func(c *config) *string { return &c.TwilioService })},
+	{Env: "TWILIO_WHATSAPP_FROM", Help: "the WhatsApp sender (E.164, whatsapp: optional); texts to people who write on WhatsApp go from it, else through TWILIO_MESSAGING_SERVICE_SID", set: whatsAppSender},
+	{Env: "TWILIO_WHATSAPP_TEMPLATES", Help: "approved WhatsApp templates for texts outside the 24-hour window, reply=ContentSid, comma-separated (code_prompt=HX...,replaced=HX...,unsubscribed=HX...); without one such a text is skipped", set: whatsAppTemplates},
 	{Env: "SMSBOT_TEXT_NUMBER", DefaultDoc: "TWILIO_FROM_NUMBER", Help: "the number people text (E.164), shown on the web-first page /link and in its sms: link and QR code; with a Messaging Service set it to one of the service's numbers, else /link is not offered", set: text(func(c *config) *string { return &c.TextNumber })},
 	{Env: "TWILIO_API_URL", DefaultDoc: "https://api.twilio.com", Help: "base URL of the Twilio REST API (proxies, tests)", set: text(func(c *config) *string { return &c.TwilioAPIURL })},
 	{Env: "AUTH0_DOMAIN", Help: "Auth0 tenant domain, such as example.us.auth0.com", set: func(c *config, v string) error {

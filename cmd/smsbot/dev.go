@@ -93,8 +93,13 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		cfg.TwilioToken = devAuthToken
 	}
 	cfg.TwilioSID, cfg.TwilioFrom, cfg.TwilioService, cfg.TextNumber = devAccountSID, devBotNumber, "", ""
+	contents, err := devWhatsApp(cfg)
+	if err != nil {
+		return nil, err
+	}
 	d := &devMode{}
-	d.twilio = twiliotest.New(twiliotest.Options{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, Numbers: []string{cfg.TwilioFrom}, DeliverStatus: true})
+	d.twilio = twiliotest.New(twiliotest.Options{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, Numbers: []string{cfg.TwilioFrom}, DeliverStatus: true,
+		WhatsApp: []string{cfg.WhatsAppFrom}, Contents: contents})
 	if err := d.twilio.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("dev: twilio stand-in: %w", err)
 	}
@@ -131,6 +136,8 @@ func startDev(cfg *config, log *slog.Logger, addr *net.TCPAddr) (*devMode, error
 		BotNumber:  cfg.TwilioFrom,
 		WebLinkURL: cfg.PublicURL + magiclink.PathWebLink,
 		Logger:     log.With("component", "devphone"),
+
+		WhatsAppNumber: cfg.WhatsAppFrom,
 	})
 	return d, nil
 }

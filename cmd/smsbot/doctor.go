@@ -40,6 +40,11 @@ earlier check failed). It reads the same environment as smsbot serve.
                     /webhooks/twilio/sms (its voice status callback is left
                     alone); a Messaging Service's incoming URL and status
                     callback are /webhooks/twilio/sms and /status
+  whatsapp sender   with TWILIO_WHATSAPP_FROM set: it is an online WhatsApp
+                    sender of the account (WARN for the Sandbox's number)
+  whatsapp webhook  its incoming messages come to /webhooks/twilio/sms
+  whatsapp templates  each ContentSid of TWILIO_WHATSAPP_TEMPLATES is
+                    approved for WhatsApp (WARN when none is set)
   auth0 domain      AUTH0_DOMAIN answers with its signing keys (JWKS)
   auth0 login app   AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET are accepted
   auth0 management  the management client gets a Management API token
@@ -134,6 +139,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	d.checkFileModes()
 	d.checkTemplates()
 	d.checkTwilio()
+	d.checkWhatsApp()
 	d.checkAuth0()
 	if d.json {
 		enc := json.NewEncoder(stdout)

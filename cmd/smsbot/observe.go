@@ -16,6 +16,7 @@ func (a *app) instrument() {
 	m := a.metrics
 	a.engine.Hooks = m.engineHooks()
 	a.worker.Observe = m.workerObserve
+	a.worker.ObserveWhatsApp = whatsAppObserver(m.reg)
 	a.hooks.Observe = m.webhookObserve
 	a.hooks.Delivered = m.delivered
 	a.hooks.SignatureFailed = m.signatureFailed

@@ -46,13 +46,14 @@ func readmeSections(t *testing.T) map[string]string {
 		fmt.Fprintf(&conv, "| %s | %s | %s | %s |\n", s.Does, from, to, s.Bot)
 	}
 	return map[string]string{
-		"conversation":  conv.String(),
-		"state-machine": "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
-		"settings":      table.String(),
-		"templates":     names.String(),
-		"translations":  translationTables(t),
-		"keywords":      keywordTable(),
-		"countries":     countryTable(),
+		"conversation":       conv.String(),
+		"state-machine":      "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
+		"settings":           table.String(),
+		"templates":          names.String(),
+		"translations":       translationTables(t),
+		"keywords":           keywordTable(),
+		"countries":          countryTable(),
+		"whatsapp-templates": whatsAppTemplateTable(t),
 	}
 }
 
@@ -134,14 +135,14 @@ var templateUse = map[string]string{
 	bot.ReplyUnsubscribed:  "`U`, or `smsbot subscribers remove --notify`",
 	bot.ReplyNotSubscribed: "`U` from a phone that is not subscribed",
 	bot.ReplyReplaced:      "to the earlier phone, when an account links another one (`.Email`)",
-	bot.ReplyHelpIdle:      "`H` (and HELP when answering keywords) when idle",
+	bot.ReplyHelpIdle:      "`H` (and HELP when answering keywords, or on WhatsApp) when idle",
 	bot.ReplyHelpLogin:     "`H` while the login is awaited",
 	bot.ReplyHelpCode:      "`H` while a code is awaited",
 	bot.ReplyHelpSub:       "`H` when subscribed (`.Commands`: the plugins' commands)",
-	bot.ReplyReverify:      "a command from a phone whose binding is suspended (silent too long, or its number looks reassigned)",
+	bot.ReplyReverify:      "a command from a phone whose binding is suspended (silent too long, or its number looks reassigned), or from a channel the binding was not proven on (see *WhatsApp*)",
 	bot.ReplyCodeLimit:     "a code while the account is over its wrong codes for the day",
-	bot.ReplyStopped:       "STOP and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
-	bot.ReplyStarted:       "START and its synonyms, only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyStopped:       "STOP and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
+	bot.ReplyStarted:       "START and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",
 	bot.ReplyLanguages:     "`LANG` alone, or with a language the bot does not speak (`.Choices`)",
 	bot.ReplyLanguageSet:   "`LANG ES` and the like: in the new language",

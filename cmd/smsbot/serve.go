@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 
 	var conns openConns
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           closeWhileDraining(a.routes(), a.ready),
 		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -102,7 +102,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
-		drain(srv, a.ready, cfg.Drain, log)
+		drain(a.ready, cfg.Drain, log)
 		log.Info("shutting down")
 		err = shutdown(srv, &conns, cfg.ShutdownTimeout, log)
 	}
@@ -170,18 +170,37 @@ func (o *openConns) count() int {
 	return len(o.conns)
 }
 
-// drain keeps serving for d while /readyz answers 503 and connections
-// are closed after their current request, so that a load balancer's
+// drain keeps serving for d while /readyz answers 503 and each answer
+// closes its connection (closeWhileDraining), so that a load balancer's
 // health check takes the instance out, and its clients reconnect to
 // others, before the socket closes. A zero d returns at once.
-func drain(srv *http.Server, ready *readiness, d time.Duration, log *slog.Logger) {
+//
+// Idle connections stay open meanwhile (not SetKeepAlivesEnabled(false),
+// which closes them at once): a balancer may be writing a request to one
+// at that moment, and one that cannot send a POST's body again (Caddy)
+// would answer the webhook 502. By the end of the drain the balancer no
+// longer picks the instance, and the shutdown closes them.
+func drain(ready *readiness, d time.Duration, log *slog.Logger) {
 	if d <= 0 || ready == nil {
 		return
 	}
 	log.Info("draining: /readyz answers 503 until the stop", "drain", d.String())
 	ready.draining.Store(true)
-	srv.SetKeepAlivesEnabled(false)
 	time.Sleep(d)
+}
+
+// closeWhileDraining answers "Connection: close" while the instance
+// drains, so that a connection ends after the answer it carries.
+func closeWhileDraining(h http.Handler, ready *readiness) http.Handler {
+	if ready == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // shutdown stops accepting and waits up to timeout for the requests in
@@ -272,6 +291,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		From:                cfg.TwilioFrom,
 		MessagingServiceSID: cfg.TwilioService,
 		StatusCallback:      cfg.PublicURL + webhooks.PathStatus,
+		WhatsAppFrom:        cfg.WhatsAppFrom,
+		Templates:           cfg.WhatsAppTemplates,
 	}
 	dir, err := magiclink.NewDirectory(ctx, magiclink.DirectoryConfig{
 		Domain: cfg.Auth0Domain, ClientID: cfg.Auth0MgmtID, ClientSecret: cfg.Auth0MgmtSecret, HTTPClient: authClient,
@@ -282,7 +303,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 
 	a.worker = &bot.Worker{Outbox: db, Store: db, SMS: sender, Accounts: dir, Logger: log.With("component", "outbox"),
 		Limit: textLimit(newLimiter(cfg, db), cfg.TextsPerMinute, log.With("component", "outbox")), Lease: cfg.OutboxLease, BaseDelay: cfg.RetryBase,
-		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes}
+		MaxDelay: cfg.RetryMax, MaxAttempts: cfg.RetryAttempt, Concurrency: cfg.OutboxLanes, Sort: webhooks.SortCode}
 	a.engine = &bot.Engine{
 		Store:          db,
 		Keys:           keys,
@@ -301,6 +322,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	a.hooks = &webhooks.Server{
 		Conversation: a.engine,
 		Statuses:     db,
+		Redelivery:   a.worker,
 		PublicURL:    cfg.PublicURL,
 		AuthToken:    cfg.TwilioToken,
 		Logger:       log.With("component", "webhooks"),
@@ -316,6 +338,8 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		BotNumber:    botNumber,
 		Name:         cfg.Name,
 		HTTPClient:   authClient,
+
+		WhatsAppNumber: cfg.WhatsAppFrom,
 	}, a.engine, keys)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -144,6 +145,20 @@ func TestListen_FD(t *testing.T) {
 func TestRun_DrainBeforeStop(t *testing.T) {
 	const d = 2 * time.Second
 	s := startStoppable(t, "SMSBOT_DRAIN", d.String())
+	// A balancer's keep-alive connection, idle when the signal comes.
+	idle, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idleReader := bufio.NewReader(idle)
+	fmt.Fprintf(idle, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	if res, err := http.ReadResponse(idleReader, nil); err != nil || res.StatusCode != 200 || res.Close {
+		t.Fatalf("before the stop, on a keep-alive connection: %v %v", res, err)
+	} else {
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
 	stopped := time.Now()
 	s.stop()
 	waitFor(t, "/readyz 503 while draining", func() bool {
@@ -168,6 +183,22 @@ func TestRun_DrainBeforeStop(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !res.Close {
 		t.Errorf("a text while draining: %d (connection close %v), want 200 and the connection closed after it", res.StatusCode, res.Close)
+	}
+	// The connection idle at the signal still carries a request: closing
+	// it then would cut a request the balancer is writing to it at that
+	// moment (a POST it cannot send again). Its answer closes it.
+	form.Set("MessageSid", "SM"+strings.Repeat("ce", 16))
+	body := form.Encode()
+	fmt.Fprintf(idle, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
+		webhooks.PathSMS, webhooks.Signature(e2eToken, s.base+webhooks.PathSMS, form), len(body), body)
+	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if res, err := http.ReadResponse(idleReader, nil); err != nil {
+		t.Errorf("a text on the connection idle at the signal: %v, want it served", err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != 200 || !res.Close {
+			t.Errorf("a text on the connection idle at the signal: %d (connection close %v), want 200 and the connection closed after it", res.StatusCode, res.Close)
+		}
 	}
 	if err := s.wait(t); err != nil {
 		t.Fatalf("run after a drained stop: %v\n%s", err, s.logs)

@@ -199,6 +199,10 @@ func showPhone(ctx context.Context, db database, phone string, email func(string
 	fmt.Fprintf(tw, "account\t%s\n", orDash(p.UserID))
 	fmt.Fprintf(tw, "email\t%s\n", orDash(email(p.Email)))
 	fmt.Fprintf(tw, "bound since\t%s\n", when(p.BoundAt))
+	if p.Bound() {
+		fmt.Fprintf(tw, "proven on\t%s\n", orDash(strings.ReplaceAll(string(p.Proven), ",", ", ")))
+	}
+	fmt.Fprintf(tw, "channel\t%s%s\n", p.Channel.Or(), whatsAppWindow(p))
 	if p.Suspended() {
 		fmt.Fprintf(tw, "suspended\t%s (%s): commands wait until the phone links again\n", when(p.SuspendedAt), p.SuspendReason)
 	}
@@ -225,6 +229,8 @@ func showPhone(ctx context.Context, db database, phone string, email func(string
 		}
 		if s.Job != "done" {
 			status = s.Job + ": " + orDash(s.LastError)
+		} else if strings.HasPrefix(s.SID, "skipped") {
+			status = s.SID // never sent, and why
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", when(s.At), status, s.Body)
 	}

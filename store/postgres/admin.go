@@ -284,3 +284,10 @@ func (db *DB) UseMode(ctx context.Context, m store.Mode) error {
 	}
 	return nil
 }
+
+// DeliveryStatus returns the status and error code Twilio's callbacks
+// recorded for message sid; ENOTFOUND before the first came.
+func (db *DB) DeliveryStatus(ctx context.Context, sid string) (string, int, error) {
+	m, err := db.Message(ctx, sid)
+	return m.Status, m.ErrorCode, err
+}

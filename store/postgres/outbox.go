@@ -36,9 +36,10 @@ func (db *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*b
 					AND e.kind = o.kind AND e.phone = o.phone AND e.user_id = o.user_id AND e.id < o.id)
 			ORDER BY o.next_at, o.id LIMIT 1
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, phone, body, user_id, created_at, attempts - 1, first_try, ambiguous`,
+		RETURNING id, kind, phone, body, user_id, created_at, attempts - 1, first_try, ambiguous, channel, template, vars, resends`,
 		ms(now), ms(now.Add(lease))).
-		Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, millis{&j.CreatedAt}, &j.Attempts, millis{&j.FirstTry}, &j.Ambiguous)
+		Scan(&j.ID, &j.Kind, &j.To, &j.Body, &j.UserID, millis{&j.CreatedAt}, &j.Attempts, millis{&j.FirstTry}, &j.Ambiguous,
+			(*string)(&j.Channel), &j.Template, &j.Vars, &j.Resends)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "no job due")
 	} else if err != nil {
@@ -86,12 +87,12 @@ func (db *DB) Defer(ctx context.Context, id int64, next time.Time) error {
 }
 
 // Taken returns the results of other delivered texts to the same phone with
-// the same body, finished since since.
+// the same body (any body when body is ""), finished since since.
 func (db *DB) Taken(ctx context.Context, id int64, to, body string, since time.Time) ([]string, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	out, err := textColumn(ctx, db.pool, `SELECT result FROM outbox
-		WHERE phone = $1 AND body = $2 AND state = 'done' AND id <> $3 AND finished_at >= $4 AND result <> ''`,
+		WHERE phone = $1 AND ($2 = '' OR body = $2) AND state = 'done' AND id <> $3 AND finished_at >= $4 AND result <> ''`,
 		to, body, id, ms(since))
 	if err != nil {
 		return nil, fmt.Errorf("taken: %w", err)

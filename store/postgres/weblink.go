@@ -32,10 +32,16 @@ func scanWebCode(row pgx.Row) (*bot.WebCode, error) {
 
 // WebCode loads a web login's code. In an Update it first locks the login.
 func (t *Tx) WebCode(ctx context.Context, login string) (*bot.WebCode, error) {
-	if err := t.lock(ctx, lockWebLogin, login); err != nil {
+	return t.webCode(ctx, t.lock(lockWebLogin, login), `SELECT `+webCodeColumns+` FROM web_codes WHERE login = $1`, login)
+}
+
+// webCode sends locks, then query of one web code, in one round trip.
+func (t *Tx) webCode(ctx context.Context, locks []step, query string, arg any) (*bot.WebCode, error) {
+	var c *bot.WebCode
+	if err := t.row(ctx, locks, "web code", func(row pgx.Row) (err error) { c, err = scanWebCode(row); return err }, query, arg); err != nil {
 		return nil, err
 	}
-	return scanWebCode(t.tx.QueryRow(ctx, `SELECT `+webCodeColumns+` FROM web_codes WHERE login = $1`, login))
+	return c, nil
 }
 
 // WebCodeByMAC finds a web code by its HMAC. In an Update it locks the
@@ -43,51 +49,38 @@ func (t *Tx) WebCode(ctx context.Context, login string) (*bot.WebCode, error) {
 // replaced meanwhile is looked up afresh.
 func (t *Tx) WebCodeByMAC(ctx context.Context, mac []byte) (*bot.WebCode, error) {
 	const query = `SELECT ` + webCodeColumns + ` FROM web_codes WHERE code_mac = $1`
-	c, err := scanWebCode(t.tx.QueryRow(ctx, query, mac))
+	c, err := t.webCode(ctx, nil, query, mac)
 	if err != nil || !t.write {
 		return c, err
 	}
-	if err := t.lock(ctx, lockWebLogin, c.Login); err != nil {
-		return nil, err
-	}
-	return scanWebCode(t.tx.QueryRow(ctx, query, mac))
+	return t.webCode(ctx, t.lock(lockWebLogin, c.Login), query, mac)
 }
 
 // SaveWebCode inserts a login's code or replaces it, holding the login's
-// lock.
+// lock. It is queued (see Tx).
 func (t *Tx) SaveWebCode(ctx context.Context, c *bot.WebCode) error {
-	if err := t.lock(ctx, lockWebLogin, c.Login); err != nil {
-		return err
-	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	return t.later(ctx, append(t.lock(lockWebLogin, c.Login), exec(func(err error) error {
+		if isConstraint(err) {
+			return fmt.Errorf("web code breaks a constraint: %w", err)
+		}
+		return fmt.Errorf("save web code: %w", err)
+	}, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (login) DO UPDATE SET (code_mac, user_id, email, issued, created_at, expires_at, used_at, phone, locale) =
 			(excluded.code_mac, excluded.user_id, excluded.email, excluded.issued, excluded.created_at,
 			excluded.expires_at, excluded.used_at, excluded.phone, excluded.locale)`,
-		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone, c.Locale)
-	if isConstraint(err) {
-		return fmt.Errorf("web code breaks a constraint: %w", err)
-	}
-	return err
+		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone, c.Locale))...)
 }
 
 // AddLinkMiss records a wrong web code texted by a phone, holding the
-// phone's lock.
+// phone's lock. It is queued.
 func (t *Tx) AddLinkMiss(ctx context.Context, phone string, at time.Time) error {
-	if err := t.lock(ctx, lockPhone, phone); err != nil {
-		return err
-	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO link_misses (phone, at) VALUES ($1, $2)`, phone, ms(at))
-	return err
+	return t.later(ctx, append(t.lock(lockPhone, phone), exec(wrap("add link miss"),
+		`INSERT INTO link_misses (phone, at) VALUES ($1, $2)`, phone, ms(at)))...)
 }
 
 // CountLinkMisses counts the wrong web codes a phone texted at or after
 // since. In an Update it first locks the phone, so that a count and the
 // AddLinkMiss after it are exact across instances.
 func (t *Tx) CountLinkMisses(ctx context.Context, phone string, since time.Time) (int, error) {
-	if err := t.lock(ctx, lockPhone, phone); err != nil {
-		return 0, err
-	}
-	var n int
-	err := t.tx.QueryRow(ctx, `SELECT COUNT(*) FROM link_misses WHERE phone = $1 AND at >= $2`, phone, ms(since)).Scan(&n)
-	return n, err
+	return t.count(ctx, t.lock(lockPhone, phone), `SELECT COUNT(*) FROM link_misses WHERE phone = $1 AND at >= $2`, phone, ms(since))
 }

@@ -286,6 +286,13 @@ func testRecordStatus(t *testing.T, b Backend) {
 	if m, _ := db.Message(ctx, sid); m.ErrorCode != 30003 {
 		t.Fatalf("error code lost: %+v", m)
 	}
+	// The outbox reads the same through bot.Outbox.
+	if status, code, err := db.DeliveryStatus(ctx, sid); err != nil || status != "undelivered" || code != 30003 {
+		t.Fatalf("delivery status: %s %d %v", status, code, err)
+	}
+	if _, _, err := db.DeliveryStatus(ctx, "SM00000000000000000000000000000009"); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("delivery status of an unknown message: %v", err)
+	}
 	if _, err := db.RecordStatus(ctx, sid, "", "exploded", 0, T0); bot.ErrorCode(err) != bot.EINVALID {
 		t.Fatalf("unknown status: %v", err)
 	}

@@ -260,3 +260,93 @@ func testLeaseDeferTaken(t *testing.T, b Backend) {
 		}
 	}
 }
+
+// testOutboxWhatsAppFields: a text's channel, template, variables and
+// resends come back with the claim; a job due later waits; Taken with no
+// body finds every other delivered text to the phone.
+func testOutboxWhatsAppFields(t *testing.T, b Backend) {
+	db := b.Open(t)
+	ctx := context.Background()
+	wa := &bot.Job{Kind: bot.JobSMS, To: phoneA, Body: "late", CreatedAt: T0, Due: T0.Add(time.Minute),
+		Channel: bot.ChannelWhatsApp, Template: bot.ReplyReplaced, Vars: `{"1":"smsbot","2":"y***@example.com"}`, Resends: 2}
+	plain := &bot.Job{Kind: bot.JobSMS, To: phoneB, Body: "now", CreatedAt: T0}
+	Enqueue(t, db, wa, plain)
+	j, err := db.Claim(ctx, T0, time.Minute)
+	if err != nil || j.ID != plain.ID || j.Channel != bot.ChannelSMS || j.Template != "" || j.Vars != "" || j.Resends != 0 {
+		t.Fatalf("claim at T0: %+v %v, want the SMS text (the WhatsApp one is due later)", j, err)
+	}
+	must(t, db.Done(ctx, j.ID, T0, "SMplain"))
+	if j, err := db.Claim(ctx, T0.Add(59*time.Second), time.Minute); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("claimed before it was due: %+v %v", j, err)
+	}
+	j, err = db.Claim(ctx, T0.Add(time.Minute), time.Minute)
+	if err != nil || j.ID != wa.ID || j.Channel != wa.Channel || j.Template != wa.Template || j.Vars != wa.Vars || j.Resends != 2 {
+		t.Fatalf("claim of the WhatsApp text: %+v %v", j, err)
+	}
+	must(t, db.Done(ctx, j.ID, T0.Add(time.Minute), "SMwa"))
+	other := &bot.Job{Kind: bot.JobSMS, To: phoneA, Body: "other", CreatedAt: T0, Channel: bot.ChannelWhatsApp}
+	Enqueue(t, db, other)
+	o, err := db.Claim(ctx, T0.Add(2*time.Minute), time.Minute)
+	must(t, err)
+	if got, err := db.Taken(ctx, o.ID, phoneA, "", T0); err != nil || !slices.Equal(got, []string{"SMwa"}) {
+		t.Fatalf("taken, any body: %v %v", got, err)
+	}
+	if got, err := db.Taken(ctx, o.ID, phoneA, "other", T0); err != nil || len(got) != 0 {
+		t.Fatalf("taken, this body: %v %v", got, err)
+	}
+}
+
+// testUndeliveredOnce: a status callback takes a delivered text once; a
+// repeat, an unknown message and a text still pending get ENOTFOUND.
+func testUndeliveredOnce(t *testing.T, b Backend) {
+	db := b.Open(t)
+	ctx := context.Background()
+	wa := &bot.Job{Kind: bot.JobSMS, To: phoneA, Body: "hello", CreatedAt: T0,
+		Channel: bot.ChannelWhatsApp, Template: bot.ReplyCodePrompt, Vars: `{"1":"smsbot"}`, Resends: 1}
+	Enqueue(t, db, wa)
+	j, err := db.Claim(ctx, T0.Add(time.Second), time.Minute)
+	must(t, err)
+	take := func() (*bot.Job, error) {
+		var got *bot.Job
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			var err error
+			got, err = tx.Undelivered(ctx, "SMwa")
+			return err
+		})
+		return got, err
+	}
+	if got, err := take(); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("a text still under way: %+v %v", got, err)
+	}
+	must(t, db.Done(ctx, j.ID, T0.Add(2*time.Second), "SMwa"))
+	got, err := take()
+	if err != nil || got.ID != wa.ID || got.To != phoneA || got.Body != "hello" || got.Channel != bot.ChannelWhatsApp ||
+		got.Template != wa.Template || got.Vars != wa.Vars || got.Resends != 1 || !got.FirstTry.Equal(T0.Add(time.Second)) {
+		t.Fatalf("undelivered: %+v %v", got, err)
+	}
+	if got, err := take(); bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("taken twice: %+v %v", got, err)
+	}
+	err = db.Update(ctx, func(tx bot.Tx) error { _, err := tx.Undelivered(ctx, "SMnone"); return err })
+	if bot.ErrorCode(err) != bot.ENOTFOUND {
+		t.Fatalf("unknown message: %v", err)
+	}
+	// Taken in a transaction that rolls back is not taken.
+	Enqueue(t, db, &bot.Job{Kind: bot.JobSMS, To: phoneB, Body: "x", CreatedAt: T0, Channel: bot.ChannelWhatsApp})
+	k, err := db.Claim(ctx, T0.Add(time.Second), time.Minute)
+	must(t, err)
+	must(t, db.Done(ctx, k.ID, T0.Add(time.Second), "SMk"))
+	boom := fmt.Errorf("boom")
+	if err := db.Update(ctx, func(tx bot.Tx) error {
+		if _, err := tx.Undelivered(ctx, "SMk"); err != nil {
+			return err
+		}
+		return boom
+	}); err != boom {
+		t.Fatalf("update: %v", err)
+	}
+	err = db.Update(ctx, func(tx bot.Tx) error { _, err := tx.Undelivered(ctx, "SMk"); return err })
+	if err != nil {
+		t.Fatalf("after a rollback: %v", err)
+	}
+}

@@ -21,7 +21,7 @@ func testPhoneRoundTrip(t *testing.T, b Backend) {
 		Number: phoneA, State: bot.StateAwaitingCode, ExpiresAt: T0.Add(time.Minute),
 		UserID: "auth0|1", Email: "a@example.com", BoundAt: T0,
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
-		ReplyWindow: T0, ReplyCount: 3, CreatedAt: T0, UpdatedAt: T0.Add(time.Second),
+		ReplyWindow: T0, ReplyCount: 3, CreatedAt: T0, UpdatedAt: T0.Add(time.Second), Channel: bot.ChannelSMS,
 	}
 	must(t, SavePhone(ctx, db, want))
 	var got, byUser *bot.Phone
@@ -57,7 +57,8 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
 		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second),
 		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent,
-		Language: "es-MX", LanguageSource: bot.LanguageFromCountry}
+		Language: "es-MX", LanguageSource: bot.LanguageFromCountry,
+		Channel: bot.ChannelWhatsApp, WhatsAppSeen: at.Add(3 * time.Second), Proven: "whatsapp"}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
@@ -79,9 +80,11 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		CodeMAC: []byte{4}, CodeUserID: "auth0|4", CodeEmail: "d@example.com", CodeLogin: "M", CodeAttempts: 4,
 		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
 		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost,
-		Language: "pt-BR", LanguageSource: bot.LanguageChosen})
-	// Back to empty: no stale value survives in a nullable column.
-	check(&bot.Phone{Number: p.Number, State: bot.StateIdle, CreatedAt: at, UpdatedAt: at.Add(3 * time.Hour)})
+		Language: "pt-BR", LanguageSource: bot.LanguageChosen,
+		Channel: bot.ChannelSMS, WhatsAppSeen: at.Add(time.Hour), Proven: "sms,whatsapp"})
+	// Back to empty: no stale value survives in a nullable column. A
+	// phone always has a channel: SMS unless it wrote on another.
+	check(&bot.Phone{Number: p.Number, State: bot.StateIdle, CreatedAt: at, UpdatedAt: at.Add(3 * time.Hour), Channel: bot.ChannelSMS})
 }
 
 // testSavePhoneConstraints: the impossible states are unstorable, and the
@@ -104,6 +107,8 @@ func testSavePhoneConstraints(t *testing.T, b Backend) {
 		"source, no language":     {Number: "+15555550112", State: bot.StateIdle, LanguageSource: bot.LanguageChosen},
 		"unknown language source": {Number: "+15555550113", State: bot.StateIdle, Language: "es", LanguageSource: "guess"},
 		"language too long":       {Number: "+15555550114", State: bot.StateIdle, Language: strings.Repeat("x", 36), LanguageSource: bot.LanguageFromAccount},
+		"unknown channel":         {Number: "+15555550115", State: bot.StateIdle, Channel: "pigeon"},
+		"unknown proven channels": {Number: "+15555550116", State: bot.StateSubscribed, UserID: "u16", Proven: "whatsapp,sms"},
 	} {
 		err := SavePhone(ctx, db, p)
 		if bot.ErrorCode(err) != bot.EINTERNAL {

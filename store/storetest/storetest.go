@@ -78,6 +78,8 @@ func Run(t *testing.T, b Backend) {
 		{"DB_Claim_OneJobPerRecipient", testClaimOneJobPerRecipient},
 		{"DB_Claim_NoTwoWorkers", testClaimNoTwoWorkers},
 		{"DB_Outbox_LeaseDeferTaken", testLeaseDeferTaken},
+		{"DB_Outbox_WhatsAppFields", testOutboxWhatsAppFields},
+		{"Tx_Undelivered_Once", testUndeliveredOnce},
 		{"DB_OutboxJobs", testOutboxJobs},
 		{"DB_RetryFailed", testRetryFailed},
 		{"DB_Prune", testPrune},

@@ -9,6 +9,13 @@
 // the page follows. Twilio's own handling of STOP, START and HELP on long
 // codes is emulated too, with Twilio's default replies.
 //
+// A phone can also write as a WhatsApp user (a toggle per phone on the
+// page): its messages come from "whatsapp:+E164" to the bot's WhatsApp
+// number, as Twilio posts them, Twilio's SMS keyword handling does not
+// apply, and the stand-in learns of each message, which opens WhatsApp's
+// 24-hour window. The conversation shows both channels, each message
+// marked with its own.
+//
 // Nothing in production mode uses it.
 package devphone
 
@@ -23,6 +30,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/webhooks/twiliotest"
 )
 
@@ -42,6 +50,9 @@ type Options struct {
 	AuthToken  string
 	AccountSID string
 	BotNumber  string
+	// WhatsAppNumber is the bot's WhatsApp sender; a phone writing as a
+	// WhatsApp user writes to it. "" means BotNumber.
+	WhatsAppNumber string
 	// WebLinkURL, when set, is the bot's web-first page (log in first,
 	// then text the code it shows); the page links to it, to open beside
 	// the Dev Phone.
@@ -82,6 +93,10 @@ type Entry struct {
 	Status    string    `json:"status,omitempty"` // "received", "queued", "sent", "delivered", "failed", ...
 	ErrorCode int       `json:"error_code,omitempty"`
 	Error     string    `json:"error,omitempty"` // what went wrong, for the developer
+	Channel   string    `json:"channel"`         // "sms" or "whatsapp"
+	// Template is set on a WhatsApp message the bot sent as an approved
+	// template (outside the 24-hour window): its ContentSid.
+	Template string `json:"template,omitempty"`
 }
 
 // Sources of an Entry.
@@ -124,7 +139,8 @@ func New(o Options) *Phone {
 //	GET  /             the page (a request for the mount point without the
 //	                   trailing slash is redirected to it)
 //	GET  /static/*     its script and style sheet
-//	POST /api/send     {"from": "+15555550123", "body": "S"}: text the bot
+//	POST /api/send     {"from": "+15555550123", "body": "S"}: text the bot;
+//	                   "whatsapp": true writes as a WhatsApp user
 //	GET  /api/messages ?phone=+15555550123: the conversation, as JSON
 //	GET  /api/events   ?phone=+15555550123: the conversation as a
 //	                   Server-Sent Events stream, then new entries live
@@ -146,8 +162,10 @@ func (p *Phone) Conversation(phone string) []Entry {
 	out := slices.Clone(p.convs[phone])
 	p.mu.Unlock()
 	if p.opts.Twilio != nil {
-		for _, m := range p.opts.Twilio.MessagesTo(phone) {
-			out = append(out, restEntry(m))
+		for _, addr := range []string{phone, bot.ChannelWhatsApp.Address(phone)} {
+			for _, m := range p.opts.Twilio.MessagesTo(addr) {
+				out = append(out, restEntry(m))
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Entry) int { return a.Time.Compare(b.Time) })
@@ -161,16 +179,31 @@ func (p *Phone) optedOut(phone string) bool {
 
 // restEntry turns a message sent through the REST API into an Entry.
 func restEntry(m twiliotest.Message) Entry {
-	return Entry{
+	phone, ch := bot.SplitAddress(m.To)
+	e := Entry{
 		ID:        m.SID,
-		Phone:     m.To,
+		Phone:     phone,
 		Direction: "out",
 		Source:    SourceREST,
 		Body:      m.Body,
 		Time:      m.DateCreated,
 		Status:    m.Status,
 		ErrorCode: m.ErrorCode,
+		Channel:   string(ch),
+		Template:  m.ContentSID,
 	}
+	if m.ErrorCode == twiliotest.CodeOutsideWindow {
+		e.Error = "outside WhatsApp's 24-hour window: only a template may go"
+	}
+	return e
+}
+
+// whatsAppNumber is the bot's WhatsApp number.
+func (p *Phone) whatsAppNumber() string {
+	if p.opts.WhatsAppNumber != "" {
+		return p.opts.WhatsAppNumber
+	}
+	return p.opts.BotNumber
 }
 
 // record appends e to its phone's conversation and tells the watchers.

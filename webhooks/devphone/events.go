@@ -164,7 +164,7 @@ func (p *Phone) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return false // dropped or closed: end, the browser reconnects
 		}
-		if m.To != phone {
+		if to, _ := bot.SplitAddress(m.To); to != phone {
 			return true
 		}
 		// The two feeds are read in no particular order: always show the

@@ -72,5 +72,6 @@ func (p *Phone) carrierReply(phone, body string) (Entry, bool) {
 		Body:      text,
 		Time:      p.now(),
 		Status:    "delivered",
+		Channel:   "sms",
 	}, true
 }

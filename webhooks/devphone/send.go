@@ -43,8 +43,9 @@ const (
 
 // sendRequest is the body of POST /api/send.
 type sendRequest struct {
-	From string `json:"from"`
-	Body string `json:"body"`
+	From     string `json:"from"`
+	Body     string `json:"body"`
+	WhatsApp bool   `json:"whatsapp"` // write as a WhatsApp user
 }
 
 // Result is what came of one text to the bot, the answer to
@@ -81,7 +82,11 @@ func (p *Phone) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Twilio does not stop when the phone goes away.
-	res, err := p.Text(context.WithoutCancel(r.Context()), req.From, req.Body)
+	ch := bot.ChannelSMS
+	if req.WhatsApp {
+		ch = bot.ChannelWhatsApp
+	}
+	res, err := p.TextOn(context.WithoutCancel(r.Context()), ch, req.From, req.Body)
 	if err != nil {
 		var bad *inputError
 		if errors.As(err, &bad) {
@@ -117,9 +122,17 @@ func (p *Phone) checkText(phone, body string) error {
 // recorded on the message (Result.Message.Error), as Twilio's debugger
 // would record it.
 func (p *Phone) Text(ctx context.Context, phone, body string) (Result, error) {
+	return p.TextOn(ctx, bot.ChannelSMS, phone, body)
+}
+
+// TextOn is Text on a channel: on WhatsApp the message comes from
+// "whatsapp:"+phone to the bot's WhatsApp number, and Twilio's keyword
+// handling (an SMS feature) does not apply.
+func (p *Phone) TextOn(ctx context.Context, ch bot.Channel, phone, body string) (Result, error) {
 	if err := p.checkText(phone, body); err != nil {
 		return Result{}, err
 	}
+	ch = ch.Or()
 	in := Entry{
 		ID:        newSID("SM"),
 		Phone:     phone,
@@ -128,14 +141,20 @@ func (p *Phone) Text(ctx context.Context, phone, body string) (Result, error) {
 		Body:      body,
 		Time:      p.now(),
 		Status:    "received",
+		Channel:   string(ch),
 	}
 	p.record(in)
-	p.log.Info("dev phone: text to the bot", "from", mask(phone), "sid", in.ID)
+	p.log.Info("dev phone: text to the bot", "from", mask(phone), "sid", in.ID, "channel", ch)
+	if t := p.opts.Twilio; t != nil {
+		t.Inbound(ch.Address(phone)) // Twilio saw it: WhatsApp's window opens
+	}
 
 	res := Result{Replies: []Entry{}}
-	if e, ok := p.carrierReply(phone, body); ok {
-		p.record(e)
-		res.Replies = append(res.Replies, e)
+	if ch == bot.ChannelSMS {
+		if e, ok := p.carrierReply(phone, body); ok {
+			p.record(e)
+			res.Replies = append(res.Replies, e)
+		}
 	}
 
 	replies, ignored, werr := p.callWebhook(ctx, in)
@@ -145,7 +164,7 @@ func (p *Phone) Text(ctx context.Context, phone, body string) (Result, error) {
 		p.log.Warn("dev phone: webhook failed", "from", mask(phone), "sid", in.ID, "code", werr.code, "err", werr.msg)
 	}
 	for _, rp := range replies {
-		e := p.replyEntry(phone, rp)
+		e := p.replyEntry(ch, phone, rp)
 		p.record(e)
 		res.Replies = append(res.Replies, e)
 	}
@@ -157,11 +176,12 @@ func (p *Phone) Text(ctx context.Context, phone, body string) (Result, error) {
 	return res, nil
 }
 
-// replyEntry records what Twilio would do with a TwiML <Message>.
-func (p *Phone) replyEntry(phone string, rp reply) Entry {
+// replyEntry records what Twilio would do with a TwiML <Message>: it
+// goes back on the channel the message came from.
+func (p *Phone) replyEntry(ch bot.Channel, phone string, rp reply) Entry {
 	to := phone
-	if rp.to != "" && bot.ValidPhone(rp.to) {
-		to = rp.to
+	if n, c := bot.SplitAddress(rp.to); rp.to != "" && bot.ValidPhone(n) {
+		to, ch = n, c
 	}
 	e := Entry{
 		ID:        newSID("SM"),
@@ -171,9 +191,10 @@ func (p *Phone) replyEntry(phone string, rp reply) Entry {
 		Body:      rp.body,
 		Time:      p.now(),
 		Status:    "delivered",
+		Channel:   string(ch),
 	}
 	switch {
-	case p.optedOut(to):
+	case ch == bot.ChannelSMS && p.optedOut(to):
 		e.Status, e.ErrorCode, e.Error = "failed", codeUnsubscribed, "Attempt to send to unsubscribed recipient"
 	case utf8.RuneCountInString(rp.body) > maxBodyChars:
 		e.Status, e.ErrorCode, e.Error = "failed", codeBodyTooLong, "The message body exceeds the 1600 character limit"
@@ -188,8 +209,28 @@ type webhookError struct {
 	msg  string
 }
 
-// webhookForm builds the parameters Twilio posts for an inbound SMS.
+// webhookForm builds the parameters Twilio posts for an inbound SMS, or
+// WhatsApp message.
 func (p *Phone) webhookForm(in Entry) url.Values {
+	if in.Channel == string(bot.ChannelWhatsApp) {
+		return url.Values{
+			"MessageSid":       {in.ID},
+			"SmsSid":           {in.ID},
+			"SmsMessageSid":    {in.ID},
+			"AccountSid":       {p.opts.AccountSID},
+			"From":             {bot.ChannelWhatsApp.Address(in.Phone)},
+			"To":               {bot.ChannelWhatsApp.Address(p.whatsAppNumber())},
+			"Body":             {in.Body},
+			"NumMedia":         {"0"},
+			"NumSegments":      {"1"},
+			"SmsStatus":        {"received"},
+			"ApiVersion":       {"2010-04-01"},
+			"MessageType":      {"text"},
+			"ProfileName":      {"Dev Phone " + bot.LastFour(in.Phone)},
+			"WaId":             {strings.TrimPrefix(in.Phone, "+")},
+			"ReferralNumMedia": {"0"},
+		}
+	}
 	f := url.Values{
 		"MessageSid":    {in.ID},
 		"SmsSid":        {in.ID},

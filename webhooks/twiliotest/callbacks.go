@@ -41,8 +41,8 @@ func (s *Server) advance(sid, status string) (Message, bool) {
 	now := s.now()
 	if status == "sent" {
 		m.DateSent = now
-		if m.From == "" && len(s.numbers) > 0 {
-			m.From = s.numbers[0].phone // the service's sender pool
+		if m.From == "" {
+			m.From = s.poolSender(m.To) // the service's sender pool
 		}
 		m.NumSegments = bot.Segments(m.Body)
 	}
@@ -71,6 +71,9 @@ func (s *Server) postStatus(ctx context.Context, m Message) {
 	}
 	if m.ErrorCode != 0 {
 		form.Set("ErrorCode", strconv.Itoa(m.ErrorCode))
+	}
+	if _, ch := bot.SplitAddress(m.To); ch == bot.ChannelWhatsApp {
+		form.Set("ChannelPrefix", "whatsapp")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.StatusCallback, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -32,6 +32,9 @@ type Message struct {
 	// Held is set on a message Faults.RateQueued keeps queued: it is never
 	// sent, and the DateSent filters of the list do not return it.
 	Held bool
+	// ContentSID is the content template the message was sent as; Body
+	// is then the template filled with ContentVariables.
+	ContentSID string
 }
 
 var (
@@ -167,10 +170,12 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 	from := f.Get("From")
 	mg := f.Get("MessagingServiceSid")
 	body := f.Get("Body")
+	content := f.Get("ContentSid")
+	toPhone, _ := bot.SplitAddress(to)
 	switch {
 	case to == "":
 		return Message{}, codeToRequired, "A 'To' phone number is required."
-	case !bot.ValidPhone(to):
+	case !bot.ValidPhone(toPhone):
 		return Message{}, codeInvalidTo, "The 'To' number " + to + " is not a valid phone number."
 	case from == "" && mg == "":
 		return Message{}, codeFromRequired, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."
@@ -180,13 +185,21 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case mg != "" && !s.services[mg]:
+	if mg != "" && !s.services[mg] {
 		return Message{}, codeServiceNotFound, "The Messaging Service " + mg + " does not exist."
-	case from != "" && s.numberByPhone(from) == nil:
-		return Message{}, codeFromNotOwned, "The 'From' number " + from +
-			" is not a valid, SMS-capable inbound phone number or short code for your account."
-	case body == "" && len(f["MediaUrl"]) == 0 && f.Get("ContentSid") == "":
+	}
+	if code, msg := s.checkChannels(to, from, mg); code != 0 {
+		return Message{}, code, msg
+	}
+	if content != "" {
+		rendered, code, msg := s.renderContent(content, f.Get("ContentVariables"))
+		if code != 0 {
+			return Message{}, code, msg
+		}
+		body = rendered
+	}
+	switch {
+	case body == "" && len(f["MediaUrl"]) == 0:
 		return Message{}, codeBodyRequired, "Message body is required."
 	case utf8.RuneCountInString(body) > maxBodyChars:
 		return Message{}, codeBodyTooLong, "The concatenated message body exceeds the 1600 character limit."
@@ -210,12 +223,14 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 		DateUpdated:         now,
 		NumSegments:         bot.Segments(body),
 		Held:                s.drawQueued(),
+		ContentSID:          content,
 	}
 	if from == "" {
 		// Twilio picks the sender from the service's pool later.
 		m.Status = "accepted"
 		m.NumSegments = 0
 	}
+	failure := s.failCode(to, content != "")
 	s.messages = append(s.messages, m)
 	s.bySID[m.SID] = m
 	pair := [2]string{to, body}
@@ -224,7 +239,12 @@ func (s *Server) accept(f url.Values) (Message, int, string) {
 	}
 	s.sentPairs[pair] = true
 	s.feeds[feedAccepted].publish(*m)
-	if s.opts.DeliverStatus && !s.closed && !m.Held {
+	switch {
+	case s.closed || m.Held:
+	case failure != 0:
+		s.wg.Add(1)
+		go s.fail(m.SID, failure)
+	case s.opts.DeliverStatus:
 		s.wg.Add(1)
 		go s.deliver(m.SID)
 	}

@@ -1,6 +1,8 @@
 // Package twiliotest is a local stand-in for the parts of Twilio's REST API
-// (2010-04-01) that smsbot uses: sending and listing Messages, fetching the
-// Account and configuring IncomingPhoneNumbers. It speaks Twilio's HTTP API
+// (2010-04-01) that smsbot uses: sending and listing Messages (SMS and
+// WhatsApp, with WhatsApp's 24-hour window and content templates), fetching
+// the Account and configuring IncomingPhoneNumbers; and of the Messaging
+// and Content APIs, the WhatsApp senders and template approvals. It speaks Twilio's HTTP API
 // closely enough that the real twilio-go client runs against it unchanged
 // once a Transport rewrites https://api.twilio.com to the stand-in (see
 // Server.Client).
@@ -60,6 +62,12 @@ type Options struct {
 	// CallbackClient posts the status callbacks; nil means a client with
 	// Twilio's 15 s timeout.
 	CallbackClient *http.Client
+	// WhatsApp are the account's WhatsApp senders (E.164, without
+	// "whatsapp:"); see whatsapp.go.
+	WhatsApp []string
+	// Contents are the account's content templates, by ContentSid ("HX"
+	// + 32 hex), sent with ContentSid and ContentVariables.
+	Contents map[string]Content
 }
 
 // Server is the Twilio REST API stand-in. It is an http.Handler and can
@@ -89,6 +97,9 @@ type Server struct {
 	faults     Faults
 	rng        *mathrand.Rand
 	feeds      [feedCount]feed
+	inbound    map[string]time.Time // address → its last message to us (Inbound)
+	failNext   map[string][]int     // address → codes its next messages fail with
+	waHooks    map[string]string    // WhatsApp sender → its incoming message URL
 
 	cert    *devtls.Cert
 	httpSrv *http.Server
@@ -246,8 +257,12 @@ func (s *Server) Close() error {
 	return err
 }
 
-// ServeHTTP serves the 2010-04-01 API resources the stand-in knows.
+// ServeHTTP serves the 2010-04-01 API resources the stand-in knows, and
+// the WhatsApp senders and content approvals of whatsapp.go.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveChannels(w, r) {
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, apiPrefix)
 	if !ok {
 		notFound(w, r)

@@ -7,12 +7,15 @@
   const E164 = /^\+[1-9]\d{6,14}$/;
   const KEY_PHONES = 'devphone.phones';
   const KEY_CURRENT = 'devphone.current';
+  const KEY_WHATSAPP = 'devphone.whatsapp'; // the phones that write as WhatsApp users
   const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
   const TRAILING = /[.,;:!?)\]}'"]+$/;
 
   const $ = (id) => document.getElementById(id);
   const els = {
     select: $('phone-select'),
+    whatsapp: $('whatsapp'),
+    channelName: $('channel-name'),
     newPhone: $('new-phone'),
     numberForm: $('number-form'),
     number: $('number'),
@@ -29,6 +32,7 @@
   const base = new URL('.', document.baseURI);
 
   let phones = loadPhones();
+  let whatsapp = new Set(loadList(KEY_WHATSAPP));
   let current = null;
   let entries = new Map(); // id → entry, for the current phone
   let firstSeen = new Map(); // id → arrival order, to break time ties
@@ -50,13 +54,26 @@
     try { window.localStorage.setItem(key, value); } catch { /* private mode: not remembered */ }
   }
 
-  function loadPhones() {
+  function loadList(key) {
     try {
-      const list = JSON.parse(storageGet(KEY_PHONES) || '[]');
+      const list = JSON.parse(storageGet(key) || '[]');
       return Array.isArray(list) ? list.filter((p) => typeof p === 'string' && E164.test(p)) : [];
     } catch {
       return [];
     }
+  }
+
+  function loadPhones() {
+    return loadList(KEY_PHONES);
+  }
+
+  // showChannel dresses the page for the current phone's channel.
+  function showChannel() {
+    const wa = whatsapp.has(current);
+    els.whatsapp.checked = wa;
+    document.body.classList.toggle('wa', wa);
+    els.channelName.textContent = wa ? 'Writing on WhatsApp to' : 'Texting';
+    els.body.placeholder = wa ? 'WhatsApp message' : 'Text message';
   }
 
   function savePhones() {
@@ -120,6 +137,7 @@
     const changed = phone !== current;
     current = phone;
     renderSelect();
+    showChannel();
     if (changed) connect();
   }
 
@@ -174,10 +192,18 @@
 
   function bubble(e) {
     const mine = e.direction === 'in';
+    const wa = e.channel === 'whatsapp';
     const wrap = el('div', 'msg ' + (mine ? 'in' : 'out'));
     if (e.source === 'twilio') wrap.classList.add('twilio');
+    if (wa) wrap.classList.add('wa');
     if (e.status === 'failed' || e.status === 'undelivered') wrap.classList.add('failed');
-    if (!mine) wrap.append(el('div', 'tag', LABELS[e.source] || 'Bot'));
+    if (!mine) {
+      let label = LABELS[e.source] || 'Bot';
+      if (wa) label = 'WhatsApp · ' + label + (e.template ? ' · template' : '');
+      wrap.append(el('div', 'tag', label));
+    } else if (wa) {
+      wrap.append(el('div', 'tag', 'WhatsApp'));
+    }
 
     const b = el('div', 'bubble');
     linkify(e.body || '', b);
@@ -244,12 +270,13 @@
     const body = els.body.value;
     if (!body.trim() || !current) return;
     const from = current;
+    const wa = whatsapp.has(from);
     els.send.disabled = true;
     try {
       const resp = await fetch(apiURL('api/send'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ from, body }),
+        body: JSON.stringify({ from, body, whatsapp: wa }),
         credentials: 'same-origin',
       });
       const data = await resp.json().catch(() => ({}));
@@ -287,6 +314,14 @@
   });
   els.body.addEventListener('input', autosize);
   els.select.addEventListener('change', () => use(els.select.value));
+  els.whatsapp.addEventListener('change', () => {
+    if (!current) return;
+    if (els.whatsapp.checked) whatsapp.add(current);
+    else whatsapp.delete(current);
+    storageSet(KEY_WHATSAPP, JSON.stringify([...whatsapp]));
+    showChannel();
+    els.body.focus();
+  });
   els.newPhone.addEventListener('click', () => {
     use(randomPhone());
     els.body.focus();

@@ -1,0 +1,260 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store/postgres"
+	"github.com/smsbot/smsbot/store/postgres/postgrestest"
+	"github.com/smsbot/smsbot/store/storetest"
+)
+
+// tripCounter is a TCP proxy in front of the test server that counts
+// round trips on the wire: a round trip begins when the client sends
+// after the server has answered (or for the first time), so statements
+// sent together in one pipeline count once, however many TCP segments
+// carry them.
+type tripCounter struct {
+	url string
+
+	mu       sync.Mutex
+	trips    int
+	answered map[net.Conn]bool // per client connection: the server spoke last
+}
+
+// countTrips starts a counting proxy to a fresh schema and returns it,
+// stopped at the test's end.
+func countTrips(t *testing.T) *tripCounter {
+	t.Helper()
+	u, err := url.Parse(postgrestest.SchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &tripCounter{answered: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, client, server)
+			mu.Unlock()
+			c.mu.Lock()
+			c.answered[client] = true
+			c.mu.Unlock()
+			wg.Go(func() { c.pipe(server, client, func() { c.sent(client) }) })
+			wg.Go(func() { c.pipe(client, server, func() { c.answer(client) }) })
+		}
+	})
+	u.Host = ln.Addr().String()
+	c.url = u.String()
+	return c
+}
+
+// pipe copies from src to dst, calling seen before it passes on each read.
+func (c *tripCounter) pipe(dst, src net.Conn, seen func()) {
+	defer dst.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			seen()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *tripCounter) sent(client net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answered[client] {
+		c.trips++
+		c.answered[client] = false
+	}
+}
+
+func (c *tripCounter) answer(client net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answered[client] = true
+}
+
+// Trips returns the round trips counted so far.
+func (c *tripCounter) Trips() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.trips
+}
+
+// subscriber is a phone bound to an account and verified at now.
+func subscriber(number string, now time.Time) *bot.Phone {
+	return &bot.Phone{Number: number, State: bot.StateSubscribed, UserID: "auth0|" + number[1:], Email: "a@example.com",
+		BoundAt: now, VerifiedAt: now, CreatedAt: now, UpdatedAt: now, LastSeen: now}
+}
+
+// TestDB_RoundTrips pins the round trips on the wire of the transactions
+// the steady load runs, on one warm connection (its statements prepared):
+// a regression that adds a round trip fails here. A steady text is one
+// Update of three: BEGIN with the MessageSid's lock and lookup; the
+// phone's lock and read; the phone's upsert, the MessageSid's insert and
+// COMMIT. (It was nine, one per statement, the phone locked twice.)
+func TestDB_RoundTrips(t *testing.T) {
+	t.Parallel()
+	c := countTrips(t)
+	db := open(t, c.url, postgres.Options{MaxConns: 1})
+	now := time.Now()
+	e := engines(t, []*postgres.DB{db}, now)[0]
+	e.Limits.ReplyBudget = 1000
+	ctx := context.Background()
+	const phone = "+15555560001"
+	if err := storetest.SavePhone(ctx, db, subscriber(phone, now)); err != nil {
+		t.Fatal(err)
+	}
+	sid := 0
+	text := func(body string) error {
+		sid++
+		_, err := e.HandleSMS(ctx, bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", sid), From: phone, Body: body})
+		return err
+	}
+	replay := func(string) error {
+		res, err := e.HandleSMS(ctx, bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", sid), From: phone, Body: "H"})
+		if err == nil && !res.Duplicate {
+			err = fmt.Errorf("replay of %d not a duplicate", sid)
+		}
+		return err
+	}
+	load := func(string) error { _, err := storetest.LoadPhone(ctx, db, phone); return err }
+	save := func(string) error { return storetest.SavePhone(ctx, db, subscriber(phone, now)) }
+	nothing := func(string) error { return db.Update(ctx, func(bot.Tx) error { return nil }) }
+	for _, tc := range []struct {
+		name string
+		do   func(string) error
+		body string
+		want int
+	}{
+		{"steady text H", text, "H", 3},
+		{"steady text, no command", text, "what is the temperature", 3},
+		{"replayed MessageSid", replay, "", 3},
+		{"View of a phone", load, "", 2},
+		{"Update that saves a phone", save, "", 1},
+		{"Update that sends nothing", nothing, "", 0},
+	} {
+		for range 3 { // warm: every statement prepared on the connection
+			if err := tc.do(tc.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const n = 10
+		before := c.Trips()
+		for range n {
+			if err := tc.do(tc.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := float64(c.Trips()-before) / n
+		t.Logf("%s: %.1f round trips", tc.name, got)
+		if got != float64(tc.want) {
+			t.Errorf("%s: %.1f round trips, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkSteadyText measures the steady load's transaction as the bench
+// (cmd/smsbot-bench) runs it, without HTTP: texts of H or of no command
+// from 1000 subscribed phones, 64 at once, through one engine on one pool
+// of 4 connections. Besides the time per text it reports the process's
+// CPU per text (engine and pgx; not the server's).
+func BenchmarkSteadyText(b *testing.B) {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgrestest.SchemaURL(b), postgres.Options{MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := bot.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	replies, _, err := bot.NewReplies(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	e := &bot.Engine{Store: db, Keys: keys, Replies: replies, Name: "smsbot", PublicURL: "https://bot.example.com",
+		Limits: bot.DefaultLimits(), Now: func() time.Time { return now }}
+	e.Limits.ReplyBudget = 1 << 30
+	const phones = 1000
+	number := func(i int64) string { return fmt.Sprintf("+1555561%04d", i%phones) }
+	for i := range int64(phones) {
+		if err := storetest.SavePhone(ctx, db, subscriber(number(i), now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var sid atomic.Int64
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	before := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := sid.Add(1)
+			body := "H"
+			if n%2 == 0 {
+				body = "what is the temperature"
+			}
+			in := bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", n), From: number(n * 7919), Body: body}
+			if _, err := e.HandleSMS(ctx, in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
