@@ -50,6 +50,12 @@ type Phone struct {
 	SuspendedAt   time.Time
 	SuspendReason SuspendCause // "" unless suspended
 
+	// Language is the BCP 47 tag of the language the person reads
+	// ("es-MX"), and LanguageSource where it came from (LanguageFrom*,
+	// LanguageChosen); both "" until the first text. Lang says which of
+	// Languages the bot speaks to the phone.
+	Language       string
+	LanguageSource string
 	// Channel is the channel of the phone's last text: the outbox's texts
 	// go out on it. "" counts as SMS.
 	Channel Channel
@@ -81,6 +87,9 @@ type Link struct {
 type Account struct {
 	ID    string // the provider's user id (Auth0 "sub")
 	Email string
+	// Locale is the account's language as the provider knows it (the ID
+	// token's locale claim, "es-MX"); "" when it does not say.
+	Locale string
 }
 
 // Job kinds in the outbox.
@@ -214,6 +223,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Key names the message for translations (the web pages'); "" for a
+	// message only ever shown in English.
+	Key string
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

@@ -88,7 +88,12 @@ type Engine struct {
 
 	// AnswerKeywords makes the bot answer STOP, START and HELP itself;
 	// by default the carrier (Twilio) answers them and the bot is silent.
+	// The keywords of other languages are always answered (Twilio does
+	// not know them).
 	AnswerKeywords bool
+	// AccountLocale makes the account's locale, at the login, the phone's
+	// language when the person never chose one with LANG.
+	AccountLocale bool
 
 	Now    func() time.Time
 	Rand   io.Reader
@@ -201,6 +206,9 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		default:
 			return fmt.Errorf("load phone: %w", err)
 		}
+		if p.Language == "" {
+			p.Language, p.LanguageSource = CountryLanguage(p.Number), LanguageFromCountry
+		}
 		before := p.State
 		expired, err := e.expire(ctx, p, t.now)
 		if err != nil {
@@ -221,7 +229,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		t.moved(before, p)
 		if p.State == StateSubscribed && reply == "" && cmd.Kind == KindOther && len(e.Plugins) > 0 {
 			// Saved now; the reply is recorded after the plugin answered.
-			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text)}
+			plugin = &Request{Phone: p.Number, UserID: p.UserID, Text: cmd.Text, Words: strings.Fields(cmd.Text), Lang: p.Lang()}
 			verified = p.VerifiedAt
 			p.UpdatedAt = t.now
 			res.State = p.State
@@ -365,10 +373,11 @@ func clearPending(p *Phone) {
 	p.ExpiresAt = time.Time{}
 }
 
-func (e *Engine) render(name string, d ReplyData) (string, error) {
+// render renders the named reply in language l.
+func (e *Engine) render(l Language, name string, d ReplyData) (string, error) {
 	d.Name = e.name()
 	d.WebURL = e.WebLinkURL
-	return e.Replies.Render(name, d)
+	return e.Replies.RenderIn(l, name, d)
 }
 
 func (e *Engine) name() string {
@@ -392,7 +401,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if err := fire(ctx, p, ev); err != nil {
 			return "", err
 		}
-		return e.keywordReply(ReplyStarted, ch)
+		return e.keywordReply(p, cmd, ReplyStarted, ch)
 	}
 
 	switch cmd.Kind {
@@ -401,21 +410,23 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.keywordReply(ReplyStopped, ch)
+		return e.keywordReply(p, cmd, ReplyStopped, ch)
 	case KindStart:
-		return e.keywordReply(ReplyStarted, ch)
+		return e.keywordReply(p, cmd, ReplyStarted, ch)
 	case KindCarrierHelp:
-		if !e.answersKeywords(ch) {
+		if cmd.Keyword == "" && !e.answersKeywords(ch) {
 			return "", nil
 		}
-		return e.help(p)
+		return e.help(KeywordLanguage(cmd.Keyword, p.Lang()), p)
 	case KindHelp:
-		return e.help(p)
+		return e.help(p.Lang(), p)
+	case KindLanguage:
+		return e.language(p, cmd.Arg)
 	case KindSubscribe:
 		return e.subscribe(ctx, t, p)
 	case KindUnsubscribe:
 		if !p.Bound() {
-			return e.render(ReplyNotSubscribed, ReplyData{})
+			return e.render(p.Lang(), ReplyNotSubscribed, ReplyData{})
 		}
 		if err := e.unbind(ctx, t, p, "unsubscribed by text"); err != nil {
 			return "", err
@@ -424,7 +435,7 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 			return "", err
 		}
 		clearPending(p)
-		return e.render(ReplyUnsubscribed, ReplyData{})
+		return e.render(p.Lang(), ReplyUnsubscribed, ReplyData{})
 	case KindLink:
 		// A subscribed phone's bare text is a command, except on a
 		// channel its binding is not proven on, where no command runs
@@ -440,38 +451,42 @@ func (e *Engine) converse(ctx context.Context, t *turn, p *Phone, cmd Command, e
 		if cmd.Kind == KindCode {
 			return e.checkCode(ctx, t, p, cmd.Code, ch)
 		}
-		return e.render(ReplyCodeHint, ReplyData{})
+		return e.render(p.Lang(), ReplyCodeHint, ReplyData{})
 	case StateAwaitingLogin:
-		return e.render(ReplyLoginHint, ReplyData{})
+		return e.render(p.Lang(), ReplyLoginHint, ReplyData{})
 	case StateSubscribed:
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
-			return e.render(ReplyCodeExpired, ReplyData{})
+			return e.render(p.Lang(), ReplyCodeExpired, ReplyData{})
 		}
 		if p.Suspended() || !p.ProvenOn(ch) {
 			// A channel the binding was not proven on runs nothing until
 			// a code comes back on it.
-			return e.render(ReplyReverify, ReplyData{})
+			return e.render(p.Lang(), ReplyReverify, ReplyData{})
 		}
 		if len(e.Plugins) > 0 && cmd.Kind == KindOther {
 			return "", nil // HandleSMS runs the plugins outside the transaction
 		}
-		return e.render(ReplyUnknown, ReplyData{})
+		return e.render(p.Lang(), ReplyUnknown, ReplyData{})
 	default:
 		if cmd.Kind == KindCode && expired == StateAwaitingCode {
-			return e.render(ReplyCodeExpired, ReplyData{})
+			return e.render(p.Lang(), ReplyCodeExpired, ReplyData{})
 		}
-		return e.render(ReplyHint, ReplyData{})
+		return e.render(p.Lang(), ReplyHint, ReplyData{})
 	}
 }
 
-// keywordReply answers a carrier keyword only when the bot is set to, or
-// on WhatsApp; on SMS the carrier (Twilio) has answered already by
-// default.
-func (e *Engine) keywordReply(name string, ch Channel) (string, error) {
+// keywordReply answers a STOP or START word. Twilio's own (English)
+// words are answered only when the bot is set to, or on WhatsApp, as on
+// SMS the carrier has answered already by default; the words of other
+// languages always are, in that language, as Twilio does not know them.
+func (e *Engine) keywordReply(p *Phone, cmd Command, name string, ch Channel) (string, error) {
+	if cmd.Keyword != "" {
+		return e.render(KeywordLanguage(cmd.Keyword, p.Lang()), name, ReplyData{})
+	}
 	if !e.answersKeywords(ch) {
 		return "", nil
 	}
-	return e.render(name, ReplyData{})
+	return e.render(p.Lang(), name, ReplyData{})
 }
 
 // answersKeywords reports whether the bot answers STOP, START and HELP
@@ -481,23 +496,40 @@ func (e *Engine) answersKeywords(ch Channel) bool {
 	return e.AnswerKeywords || ch == ChannelWhatsApp
 }
 
-func (e *Engine) help(p *Phone) (string, error) {
+// help answers H (and the HELP words) in language l.
+func (e *Engine) help(l Language, p *Phone) (string, error) {
 	switch p.State {
 	case StateAwaitingLogin:
-		return e.render(ReplyHelpLogin, ReplyData{})
+		return e.render(l, ReplyHelpLogin, ReplyData{})
 	case StateAwaitingCode:
-		return e.render(ReplyHelpCode, ReplyData{})
+		return e.render(l, ReplyHelpCode, ReplyData{})
 	case StateSubscribed:
 		var cmds []string
 		for _, pl := range e.Plugins {
-			if h := pl.Help(); h != "" {
+			h := pl.Help()
+			if lh, ok := pl.(LocalHelp); ok {
+				h = lh.HelpIn(l)
+			}
+			if h != "" {
 				cmds = append(cmds, h)
 			}
 		}
-		return e.render(ReplyHelpSub, ReplyData{Commands: strings.Join(cmds, ", ")})
+		return e.render(l, ReplyHelpSub, ReplyData{Commands: strings.Join(cmds, ", ")})
 	default:
-		return e.render(ReplyHelpIdle, ReplyData{})
+		return e.render(l, ReplyHelpIdle, ReplyData{})
 	}
+}
+
+// language answers LANG: alone, or with a language the bot does not
+// speak, it lists the choices; with one it speaks, it makes that the
+// phone's language and says so in it.
+func (e *Engine) language(p *Phone, arg string) (string, error) {
+	l, ok := FindLanguage(arg)
+	if !ok {
+		return e.render(p.Lang(), ReplyLanguages, ReplyData{})
+	}
+	p.Language, p.LanguageSource = l.Code, LanguageChosen
+	return e.render(l, ReplyLanguageSet, ReplyData{})
 }
 
 // subscribe makes a new one-time link, within the per-phone limits.
@@ -513,7 +545,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	if hour >= e.Limits.LinksPerHour || day >= e.Limits.LinksPerDay {
 		t.limitHit(LimitLinks)
 		e.logger().InfoContext(ctx, "link limit", "phone", MaskPhone(p.Number), "hour", hour, "day", day)
-		return e.render(ReplyLinkLimit, ReplyData{})
+		return e.render(p.Lang(), ReplyLinkLimit, ReplyData{})
 	}
 	token, hash, err := NewToken(e.rand())
 	if err != nil {
@@ -528,7 +560,7 @@ func (e *Engine) subscribe(ctx context.Context, t *turn, p *Phone) (string, erro
 	}
 	clearPending(p)
 	p.LinkHash, p.ExpiresAt = hash, l.ExpiresAt
-	return e.render(ReplyLink, ReplyData{
+	return e.render(p.Lang(), ReplyLink, ReplyData{
 		URL:     strings.TrimRight(e.PublicURL, "/") + LinkPath + token,
 		Minutes: int(e.Limits.LinkTTL / time.Minute),
 	})
@@ -560,13 +592,13 @@ func (e *Engine) checkCode(ctx context.Context, t *turn, p *Phone, code string, 
 	p.CodeAttempts++
 	left := e.Limits.CodeAttempts - p.CodeAttempts
 	if left > 0 {
-		return e.render(ReplyWrongCode, ReplyData{Left: left})
+		return e.render(p.Lang(), ReplyWrongCode, ReplyData{Left: left})
 	}
 	t.limitHit(LimitCodeAttempts)
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
-	return e.render(ReplyLocked, ReplyData{})
+	return e.render(p.Lang(), ReplyLocked, ReplyData{})
 }
 
 // accountLocked ends a login whose account has had too many wrong codes.
@@ -576,7 +608,7 @@ func (e *Engine) accountLocked(ctx context.Context, t *turn, p *Phone) (string, 
 	if err := e.endAttempt(ctx, p); err != nil {
 		return "", err
 	}
-	return e.render(ReplyCodeLimit, ReplyData{})
+	return e.render(p.Lang(), ReplyCodeLimit, ReplyData{})
 }
 
 // confirm binds the phone to the account that logged in through its link;
@@ -665,7 +697,7 @@ func (e *Engine) bind(ctx context.Context, t *turn, p *Phone, acct Account, ch C
 		return "", err
 	}
 	e.logger().InfoContext(ctx, "phone bound", "phone", MaskPhone(p.Number))
-	return e.render(ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
+	return e.render(p.Lang(), ReplySubscribed, ReplyData{Email: MaskEmail(acct.Email)})
 }
 
 // unbind removes p's binding, records it and queues the provider update.
@@ -684,7 +716,7 @@ func (e *Engine) unbind(ctx context.Context, t *turn, p *Phone, reason string) e
 // outside WhatsApp's window.
 func (e *Engine) enqueueText(ctx context.Context, t *turn, p *Phone, name string, d ReplyData) error {
 	d.Name = e.name()
-	body, err := e.render(name, d)
+	body, err := e.render(p.Lang(), name, d)
 	if err != nil {
 		return err
 	}

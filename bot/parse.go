@@ -18,6 +18,7 @@ const (
 	KindStart                   // START and its synonyms
 	KindUnsubscribe             // U
 	KindCode                    // six digits, spaces or dashes allowed inside
+	KindLanguage                // LANG, LANG ES: list or change the language
 	KindLink                    // LINK and a web code, or a bare web code (Command.Bare)
 )
 
@@ -28,6 +29,11 @@ type Command struct {
 	// in canonical form, or "" when what follows LINK is not a code.
 	Code string
 	Text string // the text, trimmed
+	// Keyword is a STOP, START or HELP word of another language than
+	// English ("PARAR"), folded: Twilio does not know it, so smsbot
+	// answers it itself, in that language. "" for Twilio's own words.
+	Keyword string
+	Arg     string // KindLanguage: the language asked for; "" to list them
 	// Bare is a KindLink that is the code alone, without the LINK word.
 	// Only a phone that is not subscribed may use it: a subscribed
 	// phone's other texts are commands.
@@ -47,9 +53,13 @@ var (
 // MaxBodyRunes is the longest text the bot reads; the rest is ignored.
 const MaxBodyRunes = 1600
 
+// langWords start a LANG command in each language.
+var langWords = []string{"LANG", "LANGUAGE", "IDIOMA", "LANGUE", "SPRACHE"}
+
 // Parse reads an inbound text. Keywords match the whole text, trimmed and
 // in any case, as carriers match them: "S" is never START, "stop now" is
-// not STOP.
+// not STOP. The keywords of other languages (Languages) match with accents
+// ignored too: ARRÊT is ARRET.
 func Parse(body string) Command {
 	text := strings.TrimSpace(strings.ToValidUTF8(body, "\uFFFD"))
 	if utf8.RuneCountInString(text) > MaxBodyRunes {
@@ -71,6 +81,17 @@ func Parse(body string) Command {
 	case contains(helpWords, word):
 		c.Kind = KindCarrierHelp
 	default:
+		if k, ok := localKeyword(text); ok {
+			c.Kind, c.Keyword = k, Fold(text)
+			return c
+		}
+		if f := strings.Fields(text); len(f) <= 2 && len(f) > 0 && contains(langWords, Fold(f[0])) {
+			c.Kind = KindLanguage
+			if len(f) == 2 {
+				c.Arg = f[1]
+			}
+			return c
+		}
 		if code, ok := ParseCode(text); ok {
 			c.Kind, c.Code = KindCode, code
 		} else if rest, ok := cutLinkWord(word); ok {
@@ -116,6 +137,44 @@ func ParseCode(s string) (string, bool) {
 		return "", false
 	}
 	return b.String(), true
+}
+
+// localKeyword reads a STOP, START or HELP word of one of Languages.
+func localKeyword(text string) (Kind, bool) {
+	if utf8.RuneCountInString(text) > 20 {
+		return KindOther, false // no keyword is that long
+	}
+	w := Fold(text)
+	for _, l := range Languages {
+		switch {
+		case contains(l.Stop, w):
+			return KindStop, true
+		case contains(l.Start, w):
+			return KindStart, true
+		case contains(l.Help, w):
+			return KindCarrierHelp, true
+		}
+	}
+	return KindOther, false
+}
+
+// KeywordLanguage returns the language of a keyword of another language
+// than English: the phone's own when the word is one of its language's
+// (PARAR is Spanish and Portuguese), else the first language that has
+// it.
+func KeywordLanguage(word string, phone Language) Language {
+	has := func(l Language) bool {
+		return contains(l.Stop, word) || contains(l.Start, word) || contains(l.Help, word)
+	}
+	if has(phone) {
+		return phone
+	}
+	for _, l := range Languages {
+		if has(l) {
+			return l
+		}
+	}
+	return phone
 }
 
 func contains(words []string, w string) bool {

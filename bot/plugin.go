@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -18,12 +19,21 @@ type Plugin interface {
 	Handle(ctx context.Context, req Request) (reply string, handled bool, err error)
 }
 
+// LocalHelp is a Plugin whose help line comes in the bot's languages;
+// the help reply asks HelpIn instead of Help.
+type LocalHelp interface {
+	HelpIn(l Language) string
+}
+
 // Request is a subscribed phone's text for a plugin.
 type Request struct {
 	Phone  string
 	UserID string
 	Text   string   // trimmed
 	Words  []string // Text split on white space
+	// Lang is the language the bot speaks to the phone, one of
+	// Languages: the plugin answers in it when it can.
+	Lang Language
 }
 
 // runPlugins asks each plugin in turn, within PluginTimeout. A plugin that
@@ -64,7 +74,7 @@ func (e *Engine) runPlugins(ctx context.Context, req Request) string {
 			}
 		}
 	}()
-	reply, err := e.render(ReplyWorking, ReplyData{})
+	reply, err := e.render(req.Lang, ReplyWorking, ReplyData{})
 	if err != nil {
 		return ""
 	}
@@ -90,7 +100,15 @@ func (e *Engine) pluginReply(ctx context.Context, req Request, reply string, err
 		return reply
 	}
 	e.logger().ErrorContext(ctx, "command failed", "phone", MaskPhone(req.Phone), "err", err)
-	return ErrorMessage(err)
+	var safe *Error
+	if errors.As(err, &safe) {
+		return safe.Message
+	}
+	text, rerr := e.render(req.Lang, ReplyFailed, ReplyData{})
+	if rerr != nil {
+		return ErrorMessage(err)
+	}
+	return text
 }
 
 // SendLater queues a text to a phone that texted us, through the outbox,
@@ -114,5 +132,5 @@ func (e *Engine) command(ctx context.Context, req Request) (string, error) {
 			return reply, err
 		}
 	}
-	return e.render(ReplyUnknown, ReplyData{})
+	return e.render(req.Lang, ReplyUnknown, ReplyData{})
 }

@@ -1,11 +1,6 @@
 package bot
 
-import (
-	"fmt"
-	"sort"
-	"strings"
-	"text/template"
-)
+import "strings"
 
 // The names of the replies the bot sends.
 const (
@@ -32,6 +27,9 @@ const (
 	ReplyWorking       = "working"
 	ReplyReverify      = "reverify"
 	ReplyCodeLimit     = "code_limit"
+	ReplyLanguages     = "languages"
+	ReplyLanguageSet   = "language_set"
+	ReplyFailed        = "failed"
 	ReplyLinkHint      = "link_hint"
 	ReplyLinkWrong     = "link_wrong"
 	ReplyLinkLocked    = "link_locked"
@@ -66,6 +64,9 @@ var DefaultReplies = map[string]string{
 	ReplyWorking:       `{{.Name}}: working on it; the answer will follow in a text.`,
 	ReplyReverify:      `{{.Name}}: please confirm this phone is still yours: send S to link it again. H for help.`,
 	ReplyCodeLimit:     `{{.Name}}: too many wrong codes for this account today. Please try again tomorrow.`,
+	ReplyLanguages:     `{{.Name}}: texts are in English. To change, send LANG and one of {{.Choices}}.`,
+	ReplyLanguageSet:   `{{.Name}}: texts will be in English from now on. Send H for help.`,
+	ReplyFailed:        `{{.Name}}: something went wrong on our side. Please try again.`,
 	ReplyLinkHint:      `{{.Name}}: {{if .WebURL}}log in at {{.WebURL}}, then text LINK and the code the page shows. Or {{end}}send S to subscribe.`,
 	ReplyLinkWrong:     `{{.Name}}: that code is not valid. {{.Left}} {{if eq .Left 1}}try{{else}}tries{{end}} left. Text LINK and the code exactly as the page shows it.`,
 	ReplyLinkLocked:    `{{.Name}}: too many wrong codes. Wait {{.Minutes}} minutes, then text the code from the page again.`,
@@ -81,78 +82,41 @@ type ReplyData struct {
 	Email    string // the account, masked
 	Left     int    // ReplyWrongCode: tries left
 	Commands string // ReplyHelpSub: the registry's commands, short
+	Choices  string // ReplyLanguages: what LANG takes, "EN, ES, PT, FR, DE"
 	// WebURL is the page of the web-first path (Engine.WebLinkURL), ""
 	// when it is not offered. Every reply may use it.
 	WebURL string
 }
 
-// sampleReplyData is used to check templates when they are loaded.
-var sampleReplyData = ReplyData{
+// SampleReplyData is what templates are checked with when they are
+// loaded: every text must fit one segment with a public URL host of 40
+// characters.
+var SampleReplyData = ReplyData{
 	Name:     "smsbot",
-	URL:      "https://smsbot.example.com" + LinkPath + strings.Repeat("x", TokenLen),
+	URL:      "https://" + SampleHost + LinkPath + strings.Repeat("x", TokenLen),
 	Minutes:  15,
 	Email:    "y***@example.com",
 	Left:     4,
 	Commands: "GT = temperatures, ST room 20 = set",
-	WebURL:   "https://smsbot.example.com/link",
+	Choices:  languageChoices(),
+	WebURL:   "https://" + SampleHost + "/link",
 }
+
+// SampleHost is a public URL host of 40 characters.
+const SampleHost = "smsbot-home-automation.cloud.example.com"
 
 // MaxReplyChars is the longest text Twilio accepts.
 const MaxReplyChars = 1600
 
-// Replies renders the bot's texts.
-type Replies struct {
-	t *template.Template
-}
-
-// NewReplies parses the defaults with overrides on top and renders each
-// with sample data. It fails on an unknown name, a template that does not
-// parse or run, or a text over MaxReplyChars; warnings lists texts longer
-// than one SMS segment.
+// NewReplies is NewLocalReplies with overrides of the English templates
+// only.
 func NewReplies(overrides map[string]string) (r *Replies, warnings []string, err error) {
-	t := template.New("replies").Option("missingkey=error")
-	names := make([]string, 0, len(DefaultReplies))
-	for name := range DefaultReplies {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for name := range overrides {
-		if _, ok := DefaultReplies[name]; !ok {
-			return nil, nil, fmt.Errorf("replies: unknown template %q", name)
-		}
-	}
-	for _, name := range names {
-		text := DefaultReplies[name]
-		if o, ok := overrides[name]; ok {
-			text = o
-		}
-		if _, err := t.New(name).Parse(text); err != nil {
-			return nil, nil, fmt.Errorf("replies: %s: %w", name, err)
-		}
-	}
-	r = &Replies{t: t}
-	for _, name := range names {
-		s, err := r.Render(name, sampleReplyData)
-		if err != nil {
-			return nil, nil, err
-		}
-		if n := len([]rune(s)); n > MaxReplyChars {
-			return nil, nil, fmt.Errorf("replies: %s: %d characters, over the limit of %d", name, n, MaxReplyChars)
-		}
-		if seg := Segments(s); seg > 1 {
-			warnings = append(warnings, fmt.Sprintf("reply %s is %d SMS segments (%s)", name, seg, Encoding(s)))
-		}
-	}
-	return r, warnings, nil
+	return NewLocalReplies(Overrides{English.Code: overrides})
 }
 
-// Render renders the named reply.
+// Render renders the named reply in English.
 func (r *Replies) Render(name string, data ReplyData) (string, error) {
-	var b strings.Builder
-	if err := r.t.ExecuteTemplate(&b, name, data); err != nil {
-		return "", fmt.Errorf("reply %s: %w", name, err)
-	}
-	return strings.TrimSpace(b.String()), nil
+	return r.RenderIn(English, name, data)
 }
 
 // gsm7 is the GSM 03.38 basic character set; gsm7ext the extension table,

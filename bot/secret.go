@@ -42,10 +42,10 @@ func NewToken(r io.Reader) (token string, hash []byte, err error) {
 // the wrong length or alphabet is an EINVALID error.
 func HashToken(token string) ([]byte, error) {
 	if len(token) != TokenLen {
-		return nil, Errorf(EINVALID, "This link is not valid. Text S for a new one.")
+		return nil, webError(EINVALID, MsgLinkInvalid)
 	}
 	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
-		return nil, Errorf(EINVALID, "This link is not valid. Text S for a new one.")
+		return nil, webError(EINVALID, MsgLinkInvalid)
 	}
 	h := sha256.Sum256([]byte(token))
 	return h[:], nil

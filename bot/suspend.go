@@ -96,7 +96,7 @@ func (e *Engine) suspendReassigned(ctx context.Context, t *turn, p *Phone, userI
 			return "", err
 		}
 	}
-	return e.render(ReplyReverify, ReplyData{})
+	return e.render(p.Lang(), ReplyReverify, ReplyData{})
 }
 
 // NumberLost records a delivery error for a text to phone (ref names the

@@ -91,6 +91,10 @@ type WebCode struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // when a phone linked with it; zero before
 	Phone     string    // the phone that linked with it
+	// Locale is the account's locale at the login (Account.Locale): the
+	// phone that links takes it as its language, as after a one-time
+	// link's login (Engine.AccountLocale).
+	Locale string
 }
 
 // WebCodeInfo is what the web page shows after a login or a new code.
@@ -129,7 +133,7 @@ func (e *Engine) webMAC(code string) []byte {
 // phone has linked with its code (EUSED).
 func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) (WebCodeInfo, error) {
 	if acct.ID == "" || loginID == "" {
-		return WebCodeInfo{}, Errorf(EINVALID, "The login did not say who you are. Please log in again.")
+		return WebCodeInfo{}, webError(EINVALID, MsgWebNoAccount)
 	}
 	var info WebCodeInfo
 	var refused error
@@ -139,19 +143,19 @@ func (e *Engine) NewWebLogin(ctx context.Context, loginID string, acct Account) 
 		switch ErrorCode(err) {
 		case "":
 			if c.UserID != acct.ID {
-				return Errorf(EINVALID, "This page belongs to another login. Please log in again.")
+				return webError(EINVALID, MsgWebOtherLogin)
 			}
 			if !c.UsedAt.IsZero() {
-				return Errorf(EUSED, "A phone is already linked with this page's code. Log in again to link another.")
+				return webError(EUSED, MsgWebUsed)
 			}
 			if c.Issued >= e.webCodesPerLogin() {
 				// Committed (it wrote nothing) so that the hook hears of it.
 				t.limitHit(LimitWebCodes)
-				refused = Errorf(ELIMIT, "That was the last new code for this login. Log in again for more.")
+				refused = webError(ELIMIT, MsgWebLastCode)
 				return nil
 			}
 		case ENOTFOUND:
-			c = &WebCode{Login: loginID, UserID: acct.ID}
+			c = &WebCode{Login: loginID, UserID: acct.ID, Locale: acct.Locale}
 		default:
 			return fmt.Errorf("load web code: %w", err)
 		}
@@ -205,7 +209,7 @@ func (e *Engine) WebLoginStatus(ctx context.Context, loginID, code string) (WebS
 	err := e.Store.View(ctx, func(tx Tx) error {
 		c, err := tx.WebCode(ctx, loginID)
 		if ErrorCode(err) == ENOTFOUND {
-			return Errorf(ENOTFOUND, "This login is unknown. Please log in again.")
+			return webError(ENOTFOUND, MsgWebUnknown)
 		} else if err != nil {
 			return fmt.Errorf("load web code: %w", err)
 		}
@@ -233,7 +237,7 @@ func (e *Engine) WebLoginStatus(ctx context.Context, loginID, code string) (WebS
 // one, and the bot is silent.
 func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command, ch Channel) (string, error) {
 	if cmd.Code == "" && strings.EqualFold(strings.TrimSpace(cmd.Text), LinkWord) {
-		return e.render(ReplyLinkHint, ReplyData{})
+		return e.render(p.Lang(), ReplyLinkHint, ReplyData{})
 	}
 	misses, err := t.tx.CountLinkMisses(ctx, p.Number, t.now.Add(-LinkAttemptWindow))
 	if err != nil {
@@ -266,16 +270,17 @@ func (e *Engine) linkByCode(ctx context.Context, t *turn, p *Phone, cmd Command,
 		}
 		left := allowed - misses - 1
 		if left > 0 {
-			return e.render(ReplyLinkWrong, ReplyData{Left: left})
+			return e.render(p.Lang(), ReplyLinkWrong, ReplyData{Left: left})
 		}
 		t.limitHit(LimitLinkAttempts)
-		return e.render(ReplyLinkLocked, ReplyData{Minutes: int(LinkAttemptWindow / time.Minute)})
+		return e.render(p.Lang(), ReplyLinkLocked, ReplyData{Minutes: int(LinkAttemptWindow / time.Minute)})
 	case !c.UsedAt.IsZero():
-		return e.render(ReplyLinkUsed, ReplyData{})
+		return e.render(p.Lang(), ReplyLinkUsed, ReplyData{})
 	case !t.now.Before(c.ExpiresAt):
-		return e.render(ReplyLinkExpired, ReplyData{})
+		return e.render(p.Lang(), ReplyLinkExpired, ReplyData{})
 	}
-	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email}, ch, EvLink, "web code confirmed")
+	e.accountLocale(p, c.Locale)
+	reply, err := e.bind(ctx, t, p, Account{ID: c.UserID, Email: c.Email, Locale: c.Locale}, ch, EvLink, "web code confirmed")
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/authentication"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
 // errLoginUnavailable is what a login gets while Auth0 cannot be reached.
@@ -126,10 +128,11 @@ func unreachable(err error) bool {
 	return errors.As(err, &ue)
 }
 
-// unavailable shows the "try again in a minute" page (503) and logs why.
-func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+// unavailable shows the "try again in a minute" page (503), its message
+// key saying how to try again, and logs why.
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, key string, err error) {
 	s.count("login_unavailable")
 	s.logger().WarnContext(r.Context(), "login unavailable: auth0 cannot be reached", "err", err)
 	w.Header().Set("Retry-After", "60")
-	s.render(w, http.StatusServiceUnavailable, "error.html", errorPage{Name: s.cfg.Name, Message: unavailableMessage})
+	s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{Name: s.cfg.Name, Message: s.message(pageLang(r), pageError(bot.EINTERNAL, key, ""))})
 }

@@ -169,6 +169,7 @@ type login struct {
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
 	Expires  time.Time `json:"exp"`
+	Lang     string    `json:"lang,omitempty"` // the pages' language (the phone's)
 }
 
 // cookieName is per login, so that a link opened twice (two tabs, or a
@@ -192,6 +193,7 @@ func (s *Service) random(n int) (string, error) {
 func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 	token := chi.URLParam(r, "token")
 	info, err := s.logins.OpenLink(r.Context(), token)
+	r = withLang(r, info.Lang)
 	if err != nil {
 		s.count("link_" + bot.ErrorCode(err))
 		s.fail(w, r, err)
@@ -207,9 +209,10 @@ func (s *Service) HandleLink(w http.ResponseWriter, r *http.Request) {
 func (s *Service) startLogin(w http.ResponseWriter, r *http.Request, lg login, expires time.Time, okEvent string) {
 	// Sending the browser to an Auth0 that is down helps nobody.
 	if _, err := s.auth0(); err != nil {
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, retryKey(lg, msgUnavailable, msgWebUnavailable), err)
 		return
 	}
+	lg.Lang = pageLang(r).Code
 	var err error
 	for _, f := range []*string{&lg.ID, &lg.State, &lg.Nonce} {
 		if *f, err = s.random(24); err != nil {
@@ -253,6 +256,8 @@ func (s *Service) startLogin(w http.ResponseWriter, r *http.Request, lg login, e
 	if s.cfg.Connection != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("connection", s.cfg.Connection))
 	}
+	// Auth0's login page in the page's language, when the tenant has it.
+	opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lg.Lang))
 	s.count(okEvent)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.oauth.AuthCodeURL(lg.State, opts...), http.StatusFound)
@@ -267,24 +272,24 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		s.count("callback_denied")
 		s.logger().InfoContext(r.Context(), "login failed at auth0", "error", oauthErrorReason(e))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login did not complete (%s). Open the link from your text to try again, or text S for a new one.", safeWord(e)))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginNotCompleted, safeWord(e)))
 		return
 	}
 	if state == "" || q.Get("code") == "" {
 		s.count("callback_invalid")
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login response is incomplete. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginIncomplete, ""))
 		return
 	}
 	c, err := r.Cookie(cookieName(state))
 	if err != nil {
 		s.count("callback_no_session")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login session is unknown, expired or already used in this browser. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EEXPIRED, msgLoginNoSession, ""))
 		return
 	}
 	auth, err := s.auth0()
 	if err != nil {
 		// The cookie stays: reloading the page tries again.
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, msgUnavailable, err)
 		return
 	}
 	// The cookie has done its job once Auth0 has answered or the login is
@@ -293,16 +298,19 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	}
 	lg, err := s.openLogin(c.Value)
+	if err == nil && lg.Lang != "" {
+		r = withLang(r, bot.LanguageOf(lg.Lang))
+	}
 	if err != nil || subtle.ConstantTimeCompare([]byte(lg.State), []byte(state)) != 1 {
 		forget()
 		s.count("callback_bad_state")
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "This login does not match the one started in this browser. Open the link from your text again."))
+		s.fail(w, r, pageError(bot.EINVALID, msgLoginMismatch, ""))
 		return
 	}
 	if !s.now().Before(lg.Expires) {
 		forget()
 		s.count("callback_expired")
-		s.fail(w, r, bot.Errorf(bot.EEXPIRED, "This login took too long. %s", retryHint(lg)))
+		s.fail(w, r, pageError(bot.EEXPIRED, retryKey(lg, msgLoginTooLong, msgWebLoginTooLong), ""))
 		return
 	}
 	tokens, err := auth.OAuth.LoginWithAuthCodeWithPKCE(r.Context(), oauth.LoginWithAuthCodeWithPKCERequest{
@@ -312,14 +320,14 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}, oauth.IDTokenValidationOptions{Nonce: lg.Nonce})
 	s.auth.saw(!unreachable(err))
 	if unreachable(err) {
-		s.unavailable(w, r, err)
+		s.unavailable(w, r, retryKey(lg, msgUnavailable, msgWebUnavailable), err)
 		return
 	}
 	forget()
 	if err != nil {
 		s.count("callback_exchange_failed")
 		s.logger().WarnContext(r.Context(), "auth0 code exchange or id token check failed", "reason", exchangeReason(err))
-		s.fail(w, r, bot.Errorf(bot.EINVALID, "The login could not be verified. %s", retryHint(lg)))
+		s.fail(w, r, pageError(bot.EINVALID, retryKey(lg, msgLoginUnverified, msgWebLoginUnverified), ""))
 		return
 	}
 	acct, err := accountFromIDToken(tokens.IDToken)
@@ -340,6 +348,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.count("callback_ok")
 	s.logger().InfoContext(r.Context(), "login confirmed, code shown", "phone", bot.MaskPhone(info.Phone))
+	r = withLang(r, info.Lang)
 	page := codePage{
 		Name:    s.cfg.Name,
 		Last4:   bot.LastFour(info.Phone),
@@ -352,7 +361,7 @@ func (s *Service) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if info.Channel == bot.ChannelWhatsApp && s.cfg.WhatsAppNumber != "" {
 		page.SMSLink, page.App = template.URL(whatsAppLink(s.cfg.WhatsAppNumber, info.Code)), "WhatsApp"
 	}
-	s.render(w, http.StatusOK, "code.html", page)
+	s.render(w, r, http.StatusOK, "code.html", page)
 }
 
 // whatsAppLink opens a WhatsApp chat with number, the code filled in.
@@ -360,12 +369,14 @@ func whatsAppLink(number, code string) string {
 	return "https://wa.me/" + strings.TrimPrefix(number, "+") + "?text=" + url.QueryEscape(code)
 }
 
-// retryHint says how to start lg's kind of login again.
-func retryHint(lg login) string {
+// retryKey is the message key of a failed login that says how to start
+// lg's kind of login again: link for a one-time link's, web for a web
+// login's.
+func retryKey(lg login, link, web string) string {
 	if lg.Web {
-		return "Open " + PathWebLink + " again to log in."
+		return web
 	}
-	return "Open the link from your text again, or text S for a new one."
+	return link
 }
 
 func (s *Service) openLogin(v string) (login, error) {
@@ -381,8 +392,8 @@ func (s *Service) openLogin(v string) (login, error) {
 	return lg, json.Unmarshal(plain, &lg)
 }
 
-// accountFromIDToken reads sub and email from an ID token that go-auth0
-// has already verified.
+// accountFromIDToken reads sub, email and locale from an ID token that
+// go-auth0 has already verified.
 func accountFromIDToken(idToken string) (bot.Account, error) {
 	parts := strings.Split(idToken, ".")
 	if len(parts) != 3 {
@@ -393,8 +404,9 @@ func accountFromIDToken(idToken string) (bot.Account, error) {
 		return bot.Account{}, fmt.Errorf("id token: %w", err)
 	}
 	var claims struct {
-		Sub   string `json:"sub"`
-		Email string `json:"email"`
+		Sub    string `json:"sub"`
+		Email  string `json:"email"`
+		Locale string `json:"locale"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return bot.Account{}, fmt.Errorf("id token: %w", err)
@@ -402,7 +414,7 @@ func accountFromIDToken(idToken string) (bot.Account, error) {
 	if claims.Sub == "" {
 		return bot.Account{}, errors.New("id token: no sub")
 	}
-	return bot.Account{ID: claims.Sub, Email: claims.Email}, nil
+	return bot.Account{ID: claims.Sub, Email: claims.Email, Locale: claims.Locale}, nil
 }
 
 // smsLink opens the messaging app with the code filled in. "?&body=" is
@@ -456,9 +468,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger().WarnContext(r.Context(), "web request failed: database unavailable", "route", chi.RouteContext(r.Context()).RoutePattern(), "err", err)
 		w.Header().Set("Retry-After", "5")
 	}
-	page := errorPage{Name: s.cfg.Name, Message: bot.ErrorMessage(err)}
-	if s.cfg.BotNumber != "" && strings.Contains(page.Message, "Text S") {
+	page := errorPage{Name: s.cfg.Name, Message: s.message(pageLang(r), err)}
+	if s.cfg.BotNumber != "" && strings.Contains(bot.ErrorMessage(err), "Text S") {
 		page.NewLink = template.URL(smsLink(s.cfg.BotNumber, "S"))
 	}
-	s.render(w, code, "error.html", page)
+	s.render(w, r, code, "error.html", page)
 }

@@ -7,26 +7,42 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+
+	"github.com/smsbot/smsbot/bot"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/lang/*.html
 var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
 
+// pageNames are the pages; each is parsed once per language.
+var pageNames = []string{"code.html", "error.html", "weblink.html"}
+
+// pages are the page templates of each language (bot.Languages), by
+// language code: layout and page, the English strings, then the
+// language's own on top, so that a string a language lacks is English.
 type pages struct {
-	t map[string]*template.Template
+	t map[string]map[string]*template.Template
 }
 
 func newPages() (*pages, error) {
-	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"code.html", "error.html", "weblink.html"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("magiclink: template %s: %w", name, err)
+	p := &pages{t: map[string]map[string]*template.Template{}}
+	for _, l := range bot.Languages {
+		p.t[l.Code] = map[string]*template.Template{}
+		for _, name := range pageNames {
+			code := l.Code
+			files := []string{"templates/layout.html", "templates/" + name, "templates/lang/en.html"}
+			if code != bot.English.Code {
+				files = append(files, "templates/lang/"+code+".html")
+			}
+			t, err := template.New(name).Funcs(template.FuncMap{"lang": func() string { return code }}).ParseFS(templateFS, files...)
+			if err != nil {
+				return nil, fmt.Errorf("magiclink: template %s (%s): %w", name, code, err)
+			}
+			p.t[code][name] = t
 		}
-		p.t[name] = t
 	}
 	return p, nil
 }
@@ -39,21 +55,26 @@ type codePage struct {
 }
 
 type errorPage struct {
-	Name, Message string
+	Name    string
+	Message template.HTML // the error's safe message, translated and escaped
 	// NewLink opens the messaging app with S to the bot, when the way out
 	// is a new link.
 	NewLink template.URL
 }
 
-func (s *Service) render(w http.ResponseWriter, status int, name string, data any) {
+// render writes the named page in the request's language (pageLang).
+func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	l := pageLang(r)
 	var buf bytes.Buffer
-	if err := s.pages.t[name].ExecuteTemplate(&buf, name, data); err != nil {
-		s.logger().Error("render page", "page", name, "err", err)
+	if err := s.pages.t[l.Code][name].ExecuteTemplate(&buf, name, data); err != nil {
+		s.logger().ErrorContext(r.Context(), "render page", "page", name, "lang", l.Code, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", l.Code)
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

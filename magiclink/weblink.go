@@ -1,10 +1,12 @@
 package magiclink
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -64,7 +66,9 @@ type webPage struct {
 	Last4       string
 	Left        int    // new codes this login may still ask for
 	Poll        string // the status URL the page polls
-	Message     string // why the last request did not work
+	// Message is why the last request did not work, translated and
+	// escaped.
+	Message template.HTML
 }
 
 // webOffered reports whether the web-first path can work: it needs the
@@ -73,7 +77,7 @@ func (s *Service) webOffered(w http.ResponseWriter, r *http.Request) bool {
 	if s.cfg.BotNumber != "" {
 		return true
 	}
-	s.fail(w, r, bot.Errorf(bot.ENOTFOUND, "Linking a phone from the web is not set up here. Text S to our number to subscribe."))
+	s.fail(w, r, pageError(bot.ENOTFOUND, msgWebOff, ""))
 	return false
 }
 
@@ -94,7 +98,7 @@ func (s *Service) HandleWebLink(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Query().Get("again") == "" {
 		if ws, ok := s.webSession(r); ok {
-			s.showWebLink(w, r, ws, "")
+			s.showWebLink(w, r, ws, nil)
 			return
 		}
 	}
@@ -137,7 +141,7 @@ func (s *Service) HandleWebLinkNew(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.showWebLink(w, r, ws, bot.ErrorMessage(err))
+		s.showWebLink(w, r, ws, err)
 		return
 	}
 	ws.Code = info.Code
@@ -178,9 +182,9 @@ func (s *Service) HandleWebLinkStatus(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]string{"state": st.State, "last4": st.Last4})
 }
 
-// showWebLink renders the page of session ws, with message when the last
-// request did not work.
-func (s *Service) showWebLink(w http.ResponseWriter, r *http.Request, ws webSession, message string) {
+// showWebLink renders the page of session ws in the browser's language,
+// with why the last request did not work when failed is not nil.
+func (s *Service) showWebLink(w http.ResponseWriter, r *http.Request, ws webSession, failed error) {
 	st, err := s.logins.WebLoginStatus(r.Context(), ws.Login, ws.Code)
 	if bot.ErrorCode(err) == bot.ENOTFOUND {
 		// The login is gone (pruned): log in again.
@@ -190,15 +194,25 @@ func (s *Service) showWebLink(w http.ResponseWriter, r *http.Request, ws webSess
 		s.fail(w, r, err)
 		return
 	}
+	l := pageLang(r)
 	text := bot.LinkWord + " " + bot.FormatWebCode(ws.Code)
 	sms := smsURI(s.cfg.BotNumber, text)
 	number := displayNumber(s.cfg.BotNumber)
-	qr, err := qrSVG(sms, "QR code: text "+text+" to "+number)
+	var label bytes.Buffer
+	if err := s.pages.t[l.Code]["weblink.html"].ExecuteTemplate(&label, "weblink_qr_label", webPage{Text: text, Number: number}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	qr, err := qrSVG(sms, html.UnescapeString(label.String()))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "weblink.html", webPage{
+	var message template.HTML
+	if failed != nil {
+		message = s.message(l, failed)
+	}
+	s.render(w, r, http.StatusOK, "weblink.html", webPage{
 		Name:    s.cfg.Name,
 		Email:   ws.Email,
 		Code:    bot.FormatWebCode(ws.Code),

@@ -2,7 +2,6 @@ package nest
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -27,7 +26,7 @@ func (s *session) get(ctx context.Context, name string) (string, error) {
 			return "", err
 		}
 		if len(devs) == 0 {
-			return "", bot.Errorf(bot.ENOTFOUND, "%s", msgNone)
+			return "", s.refuse(bot.ENOTFOUND, mNone)
 		}
 		lines := make([]string, len(devs))
 		for i, c := range devs {
@@ -86,7 +85,7 @@ func (s *session) online(ctx context.Context, name string) (*cached, Device, str
 	}
 	d := c.d
 	if t := d.Traits.Connectivity; t != nil && t.Status == "OFFLINE" {
-		return nil, Device{}, "", bot.Errorf(bot.EINVALID, "%s is offline.", Name(d))
+		return nil, Device{}, "", s.refuse(bot.EINVALID, mOffline, Name(d))
 	}
 	return c, d, Name(d), nil
 }
@@ -98,11 +97,11 @@ func (s *session) set(ctx context.Context, args []string) (string, error) {
 		args = append(args[:n-2:n-2], args[n-2]+args[n-1])
 	}
 	if len(args) == 0 {
-		return "", bot.Errorf(bot.EINVALID, "%s", msgSetUsage)
+		return "", s.refuse(bot.EINVALID, mSetUsage)
 	}
 	st, ok := parseSetting(args[len(args)-1])
 	if !ok {
-		return "", bot.Errorf(bot.EINVALID, "%s", msgSetUsage)
+		return "", s.refuse(bot.EINVALID, mSetUsage)
 	}
 	c, d, name, err := s.online(ctx, strings.Join(args[:len(args)-1], " "))
 	if err != nil {
@@ -115,13 +114,13 @@ func (s *session) set(ctx context.Context, args []string) (string, error) {
 	}
 	switch {
 	case d.Traits.Eco != nil && d.Traits.Eco.Mode == "MANUAL_ECO":
-		return "", bot.Errorf(bot.EINVALID, "%s is in Eco mode; send MODE %s heat first.", name, low)
+		return "", s.refuse(bot.EINVALID, mEcoFirst, name, low)
 	case mode == "OFF" || mode == "":
-		return "", bot.Errorf(bot.EINVALID, "%s is off; send MODE %s heat first.", name, low)
+		return "", s.refuse(bot.EINVALID, mOffFirst, name, low)
 	case mode == "HEATCOOL" && !st.isRange:
-		return "", bot.Errorf(bot.EINVALID, "%s is in heatcool mode: send a range, like ST %s 19-23.", name, low)
+		return "", s.refuse(bot.EINVALID, mWantRange, name, low)
 	case mode != "HEATCOOL" && st.isRange:
-		return "", bot.Errorf(bot.EINVALID, "%s is in %s mode: send one temperature, like ST %s 20.", name, strings.ToLower(mode), low)
+		return "", s.refuse(bot.EINVALID, mWantOne, name, strings.ToLower(mode), low)
 	}
 	sc := ScaleOf(d)
 	unit := st.unit
@@ -136,13 +135,13 @@ func (s *session) set(ctx context.Context, args []string) (string, error) {
 	for _, v := range vals {
 		if v < MinCelsius-0.01 || v > MaxCelsius+0.01 {
 			if unit == Fahrenheit {
-				return "", bot.Errorf(bot.EINVALID, "Pick 49-89F.")
+				return "", s.refuse(bot.EINVALID, mPickF)
 			}
-			return "", bot.Errorf(bot.EINVALID, "Pick 9-32C.")
+			return "", s.refuse(bot.EINVALID, mPickC)
 		}
 	}
 	if st.isRange && lo >= hi {
-		return "", bot.Errorf(bot.EINVALID, "Send the low end first, like ST %s 19-23.", low)
+		return "", s.refuse(bot.EINVALID, mLowFirst, low)
 	}
 	lo, hi = round2(lo), round2(hi)
 	cmd, params, shown := CmdSetHeat, map[string]any{"heatCelsius": lo}, sc.Num(lo)
@@ -156,7 +155,7 @@ func (s *session) set(ctx context.Context, args []string) (string, error) {
 	if err := s.execute(ctx, c, cmd, params); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s: %s set to %s%c", name, strings.ToLower(mode), shown, sc), nil
+	return s.say(mSetDone, name, strings.ToLower(mode), shown+string(sc)), nil
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
@@ -183,11 +182,11 @@ var modes = map[string]string{
 // mode answers MODE [name] mode.
 func (s *session) mode(ctx context.Context, args []string) (string, error) {
 	if len(args) == 0 {
-		return "", bot.Errorf(bot.EINVALID, "%s", msgModeUsage)
+		return "", s.refuse(bot.EINVALID, mModeUsage)
 	}
 	want, ok := modes[strings.ToLower(args[len(args)-1])]
 	if !ok {
-		return "", bot.Errorf(bot.EINVALID, "%s", msgModeUsage)
+		return "", s.refuse(bot.EINVALID, mModeUsage)
 	}
 	c, d, name, err := s.online(ctx, strings.Join(args[:len(args)-1], " "))
 	if err != nil {
@@ -201,15 +200,15 @@ func (s *session) mode(ctx context.Context, args []string) (string, error) {
 	word := strings.ToLower(want)
 	if want == "ECO" {
 		if d.Traits.Eco == nil {
-			return "", bot.Errorf(bot.EINVALID, "%s has no Eco mode.", name)
+			return "", s.refuse(bot.EINVALID, mNoEco, name)
 		}
 		if eco {
-			return fmt.Sprintf("%s is already in eco mode.", name), nil
+			return s.say(mAlreadyEco, name), nil
 		}
 		if err := s.execute(ctx, c, CmdSetEco, map[string]any{"mode": "MANUAL_ECO"}); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s: mode set to eco", name), nil
+		return s.say(mModeSet, name, "eco"), nil
 	}
 	if d.Traits.Mode == nil || !slices.Contains(d.Traits.Mode.AvailableModes, want) {
 		var avail []string
@@ -218,10 +217,10 @@ func (s *session) mode(ctx context.Context, args []string) (string, error) {
 				avail = append(avail, strings.ToLower(m))
 			}
 		}
-		return "", bot.Errorf(bot.EINVALID, "%s can't do %s (modes: %s).", name, word, strings.Join(avail, ", "))
+		return "", s.refuse(bot.EINVALID, mCantDo, name, word, strings.Join(avail, ", "))
 	}
 	if !eco && cur == want {
-		return fmt.Sprintf("%s is already in %s mode.", name, word), nil
+		return s.say(mAlready, name, word), nil
 	}
 	if eco {
 		if err := s.execute(ctx, c, CmdSetEco, map[string]any{"mode": "OFF"}); err != nil {
@@ -233,5 +232,5 @@ func (s *session) mode(ctx context.Context, args []string) (string, error) {
 			return "", err
 		}
 	}
-	return fmt.Sprintf("%s: mode set to %s", name, word), nil
+	return s.say(mModeSet, name, word), nil
 }

@@ -107,13 +107,13 @@ func (s *session) find(ctx context.Context, name string) (*cached, error) {
 		return nil, err
 	}
 	if len(devs) == 0 {
-		return nil, bot.Errorf(bot.ENOTFOUND, "%s", msgNone)
+		return nil, s.refuse(bot.ENOTFOUND, mNone)
 	}
 	if name == "" {
 		if len(devs) == 1 {
 			return devs[0], nil
 		}
-		return nil, bot.Errorf(bot.EINVALID, "Which one? %s", names(devs))
+		return nil, s.refuse(bot.EINVALID, mWhich, names(devs))
 	}
 	want := fold(name)
 	var hits []*cached
@@ -136,9 +136,9 @@ func (s *session) find(ctx context.Context, name string) (*cached, error) {
 	case 1:
 		return hits[0], nil
 	case 0:
-		return nil, bot.Errorf(bot.ENOTFOUND, "No thermostat %q. Yours: %s", name, names(devs))
+		return nil, s.refuse(bot.ENOTFOUND, mNoSuch, name, names(devs))
 	}
-	return nil, bot.Errorf(bot.EINVALID, "%q could be %s. Send more of the name.", name, names(hits))
+	return nil, s.refuse(bot.EINVALID, mCouldBe, name, names(hits))
 }
 
 func fold(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }

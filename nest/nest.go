@@ -34,9 +34,10 @@ type Plugin struct {
 	buckets bot.Buckets // the limits when Limiter is nil
 }
 
-// Help implements bot.Plugin.
+// Help implements bot.Plugin: the help line in English (HelpIn gives the
+// others).
 func (p *Plugin) Help() string {
-	return "GT = temps, ST den 20, MODE den heat/cool/off/eco"
+	return text(bot.English, mHelp)
 }
 
 func (p *Plugin) now() time.Time {
@@ -63,12 +64,12 @@ func (p *Plugin) Handle(ctx context.Context, req bot.Request) (string, bool, err
 		return "", false, nil
 	}
 	if req.UserID == "" {
-		return "", true, bot.Errorf(bot.EINVALID, "Send S to link this phone first.")
+		return "", true, bot.Errorf(bot.EINVALID, "%s", text(req.Lang, mLinkFirst))
 	}
 	u := p.user(req.UserID)
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	s := &session{p: p, u: u, userID: req.UserID, lim: p.limits()}
+	s := &session{p: p, u: u, userID: req.UserID, lim: p.limits(), lang: req.Lang}
 	args := req.Words[1:]
 	var reply string
 	var err error
@@ -90,15 +91,13 @@ type session struct {
 	userID string
 	lim    Limits
 	token  string
+	lang   bot.Language // the answers' language
 }
 
-// Safe answers.
-var (
-	msgLinkExpired = "The link to Google expired: send S to link again."
-	msgNoGoogle    = "This account has no Google link: send S and log in with Google."
-	msgBusy        = "Google is limiting requests: try again in a minute."
-	msgFailed      = "Google's thermostat service failed; try again later."
-	msgNone        = "No thermostats visible. Allow access at Google's Partner Connections page, then send GT."
-	msgSetUsage    = "Send ST room 20 (or 68F; 19-23 in heatcool)."
-	msgModeUsage   = "Send MODE room heat, cool, heatcool, off or eco."
-)
+// say is the answer key in the person's language.
+func (s *session) say(key string, args ...any) string { return text(s.lang, key, args...) }
+
+// refuse is the answer key as a safe error with code.
+func (s *session) refuse(code, key string, args ...any) error {
+	return &bot.Error{Code: code, Message: s.say(key, args...)}
+}

@@ -2,6 +2,7 @@ package nest_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -226,4 +227,43 @@ func TestPlugin_Consistent(t *testing.T) {
 		}
 		e.clock.Advance(time.Second)
 	}
+}
+
+// TestPlugin_Languages: the answers, errors and help come in the
+// request's language; the GT line and the mode words stay as they are.
+func TestPlugin_Languages(t *testing.T) {
+	e := newEnv(t)
+	say := func(code, body string) string {
+		t.Helper()
+		l, _ := bot.FindLanguage(code)
+		reply, handled, err := e.plugin.Handle(context.Background(), bot.Request{Phone: "+5215512345678", UserID: alice, Text: body, Words: strings.Fields(body), Lang: l})
+		if !handled {
+			t.Fatalf("%q not handled", body)
+		}
+		var be *bot.Error
+		if err != nil && !errors.As(err, &be) {
+			t.Fatalf("%q: %v", body, err)
+		} else if err != nil {
+			reply = be.Message
+		}
+		return reply
+	}
+	for _, tt := range []struct{ code, body, want string }{
+		{"es", "ST den 21", "Den: heat a 21C"},
+		{"es", "GT kitchen", `No hay termostato "kitchen". Los tuyos: Den, Bedroom`},
+		{"pt-BR", "MODE bedroom heat", "Bedroom: modo heat"},
+		{"fr", "ST den 40", "Choisissez entre 9 et 32C."},
+		{"de", "MODE den", "Senden Sie MODE Raum heat, cool, heatcool, off oder eco."},
+		{"de", "GT den", "Den 19.5C 45% heat 21 heating"},
+		{"en", "ST den 22", "Den: heat set to 22C"},
+	} {
+		if got := say(tt.code, tt.body); got != tt.want {
+			t.Errorf("%s %q: %q, want %q", tt.code, tt.body, got, tt.want)
+		}
+	}
+	es, _ := bot.FindLanguage("es")
+	if got := e.plugin.HelpIn(es); got != "GT = estado, ST sala 20, MODE sala heat/cool/off/eco" {
+		t.Errorf("help in es: %q", got)
+	}
+	var _ bot.LocalHelp = e.plugin
 }

@@ -99,9 +99,9 @@ func (s *session) call(ctx context.Context, kind int, fn func(token string) erro
 		switch {
 		case e.HTTPStatus == 401 || e.HTTPStatus == 403:
 			s.p.Auth.Forget(s.userID)
-			return &bot.Error{Code: bot.EEXPIRED, Message: msgLinkExpired}
+			return s.refuse(bot.EEXPIRED, mLinkExpired)
 		case e.HTTPStatus == 429 || e.Status == "RESOURCE_EXHAUSTED":
-			return &bot.Error{Code: bot.ELIMIT, Message: msgBusy}
+			return s.refuse(bot.ELIMIT, mBusy)
 		}
 	}
 	return err
@@ -110,9 +110,9 @@ func (s *session) call(ctx context.Context, kind int, fn func(token string) erro
 func (s *session) authError(err error) error {
 	switch {
 	case errors.Is(err, ErrLinkExpired):
-		return &bot.Error{Code: bot.EEXPIRED, Message: msgLinkExpired}
+		return s.refuse(bot.EEXPIRED, mLinkExpired)
 	case noGoogle(err):
-		return &bot.Error{Code: bot.ENOTFOUND, Message: msgNoGoogle}
+		return s.refuse(bot.ENOTFOUND, mNoGoogle)
 	}
 	return err
 }
@@ -122,12 +122,12 @@ func (s *session) authError(err error) error {
 // checked (the database is away) refuses the call: Google is never asked
 // beyond it.
 func (s *session) allow(ctx context.Context, kind int) error {
-	max, what, name := s.lim.Commands, "changes", "command"
+	max, what, name := s.lim.Commands, mQuotaChanges, "command"
 	switch kind {
 	case callGet:
-		max, what, name = s.lim.Gets, "reads", "get"
+		max, what, name = s.lim.Gets, mQuotaReads, "get"
 	case callList:
-		max, what, name = s.lim.Lists, "lists", "list"
+		max, what, name = s.lim.Lists, mQuotaLists, "list"
 	}
 	r := bot.Rate{Every: s.lim.Window, Burst: max}
 	wait, err := s.p.limiter().Take(ctx, "sdm:"+s.userID+":"+name, r, s.p.now())
@@ -137,7 +137,7 @@ func (s *session) allow(ctx context.Context, kind int) error {
 	if wait == 0 {
 		return nil
 	}
-	return bot.Errorf(bot.ELIMIT, "Google allows %d thermostat %s a minute: try again in %ds.", max, what, max1(int(math.Ceil(wait.Seconds()))))
+	return s.refuse(bot.ELIMIT, what, max, max1(int(math.Ceil(wait.Seconds()))))
 }
 
 func max1(n int) int {
@@ -155,23 +155,24 @@ func (s *session) apiError(ctx context.Context, err error, name string) error {
 		return err
 	}
 	s.p.logger().WarnContext(ctx, "sdm error", "status", e.HTTPStatus, "rpc", e.Status)
-	if name == "" {
-		name = "The thermostat"
+	named := name != ""
+	if !named {
+		name = s.say(mTheThermo)
 	}
 	offline := strings.Contains(strings.ToLower(e.Message), "offline")
 	switch {
-	case offline || e.Status == "UNAVAILABLE" && name != "The thermostat":
+	case offline || e.Status == "UNAVAILABLE" && named:
 		s.stale()
-		return bot.Errorf(bot.EINVALID, "%s is offline.", name)
+		return s.refuse(bot.EINVALID, mOffline, name)
 	case e.Status == "FAILED_PRECONDITION":
 		s.stale()
-		return bot.Errorf(bot.EINVALID, "%s won't take that in its current mode; send GT %s to check.", name, strings.ToLower(name))
+		return s.refuse(bot.EINVALID, mWrongMode, name, strings.ToLower(name))
 	case e.Status == "NOT_FOUND" || e.HTTPStatus == 404:
 		s.u.devices = nil
-		return bot.Errorf(bot.ENOTFOUND, "%s is no longer in your Google account.", name)
+		return s.refuse(bot.ENOTFOUND, mGone, name)
 	case e.Status == "INVALID_ARGUMENT" || e.HTTPStatus == 400:
 		s.stale()
-		return bot.Errorf(bot.EINVALID, "%s refused that setting.", name)
+		return s.refuse(bot.EINVALID, mRefused, name)
 	}
-	return &bot.Error{Code: bot.EINTERNAL, Message: msgFailed}
+	return s.refuse(bot.EINTERNAL, mFailed)
 }

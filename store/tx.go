@@ -69,6 +69,8 @@ var phoneTable = []phoneColumn{
 	{name: "channel", value: func(p *bot.Phone) any { return string(p.Channel.Or()) }, dest: func(p *bot.Phone) any { return (*string)(&p.Channel) }},
 	timeColumn("whatsapp_seen", func(p *bot.Phone) *time.Time { return &p.WhatsAppSeen }, false),
 	textColumn("proven", func(p *bot.Phone) *string { return (*string)(&p.Proven) }, false),
+	textColumn("language", func(p *bot.Phone) *string { return &p.Language }, false),
+	textColumn("language_source", func(p *bot.Phone) *string { return &p.LanguageSource }, false),
 }
 
 func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {

@@ -11,12 +11,12 @@ import (
 )
 
 // webCodeColumns are the web_codes row's columns, in scanWebCode's order.
-const webCodeColumns = `login, code_mac, user_id, email, issued, created_at, expires_at, used_at, phone`
+const webCodeColumns = `login, code_mac, user_id, email, issued, created_at, expires_at, used_at, phone, locale`
 
 func scanWebCode(row *sql.Row) (*bot.WebCode, error) {
 	var c bot.WebCode
 	var created, expires, used int64
-	err := row.Scan(&c.Login, &c.MAC, &c.UserID, &c.Email, &c.Issued, &created, &expires, &used, &c.Phone)
+	err := row.Scan(&c.Login, &c.MAC, &c.UserID, &c.Email, &c.Issued, &created, &expires, &used, &c.Phone, &c.Locale)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "web code not found")
 	} else if err != nil {
@@ -38,10 +38,10 @@ func (t *Tx) WebCodeByMAC(ctx context.Context, mac []byte) (*bot.WebCode, error)
 
 // SaveWebCode inserts a login's code or replaces it.
 func (t *Tx) SaveWebCode(ctx context.Context, c *bot.WebCode) error {
-	_, err := t.exec(ctx, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+	_, err := t.exec(ctx, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 		ON CONFLICT (login) DO UPDATE SET code_mac = ?2, user_id = ?3, email = ?4, issued = ?5,
-			created_at = ?6, expires_at = ?7, used_at = ?8, phone = ?9`,
-		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone)
+			created_at = ?6, expires_at = ?7, used_at = ?8, phone = ?9, locale = ?10`,
+		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone, c.Locale)
 	if isConstraint(err) {
 		return fmt.Errorf("web code breaks a constraint: %w", err)
 	}

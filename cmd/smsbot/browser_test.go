@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -229,4 +230,120 @@ func profileDir(t *testing.T) string {
 		t.Logf("chromium profile %s left behind", dir)
 	})
 	return dir
+}
+
+// TestBrowser_DevPhoneSpanish walks the subscription in headless Chromium
+// from a Mexican number: every text and the code page come in Spanish.
+// With -screenshots it refreshes docs/devphone-es.png and
+// docs/code-page-es.png.
+func TestBrowser_DevPhoneSpanish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
+	}
+	base := startDevServer(t)
+	shots := *screenshotDir
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(profileDir(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("lang", "en-US"), // the pages follow the phone, not the browser
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+
+	const phone = "+5215512340142"
+	shot := func(name string, w, h int64) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.EmulateViewport(w, h).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.Sleep(150 * time.Millisecond).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.CaptureScreenshot(&buf).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
+		})
+	}
+	send := func(text string) chromedp.Action {
+		return chromedp.Tasks{
+			chromedp.WaitVisible("#body", chromedp.ByID),
+			chromedp.SetValue("#body", text, chromedp.ByID),
+			chromedp.Click("#send", chromedp.ByID),
+		}
+	}
+	said := func(text string) chromedp.Action {
+		return chromedp.Poll(`[...document.querySelectorAll('.msg.out .bubble')].some(b => b.textContent.includes(`+strconvQuote(text)+`))`, nil,
+			chromedp.WithPollingTimeout(15*time.Second))
+	}
+	var code, page string
+	err := chromedp.Run(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/dev"),
+		chromedp.WaitVisible("#number", chromedp.ByID),
+		chromedp.SetValue("#number", phone, chromedp.ByID),
+		chromedp.Click(`#number-form button[type="submit"]`, chromedp.ByQuery),
+		send("hola"),
+		said("escribe S para suscribirte"),
+		send("S"),
+		chromedp.WaitVisible(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('.msg.out .bubble a[href*="/l/"]').removeAttribute('target')`, nil),
+		chromedp.Click(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#email", chromedp.ByID),
+		chromedp.SetValue("#email", "persona@example.com", chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#code", chromedp.ByID),
+		chromedp.Text("#code", &code, chromedp.ByID),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+		shot("code-page-es.png", 390, 844),
+	)
+	if err != nil {
+		t.Fatalf("subscribing in Spanish: %v", err)
+	}
+	code = strings.TrimSpace(code)
+	if !regexp.MustCompile(`^\d{6}$`).MatchString(code) || !strings.Contains(page, "¿Vincular el teléfono terminado en 0142") || !strings.Contains(page, "No compartas este código.") {
+		t.Fatalf("code page: code %q\n%s", code, page)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/dev"),
+		chromedp.WaitVisible(`.msg.out .bubble a[href*="/l/"]`, chromedp.ByQuery),
+		said("responde con el código de la página"),
+		send(code),
+		said("¡listo! Este teléfono queda vinculado"),
+		send("H"),
+		said("U = desvincular"),
+		shot("devphone-es.png", 390, 844),
+	)
+	if err != nil {
+		t.Fatalf("texting the code in Spanish: %v", err)
+	}
+}
+
+// strconvQuote quotes s as a JavaScript string.
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -263,6 +263,10 @@ func TestDoctor_Failures(t *testing.T) {
 	runCmd(t, f.env, "twilio-webhook")
 	badTemplates := filepath.Join(t.TempDir(), "t.json")
 	os.WriteFile(badTemplates, []byte(`{"help_idle": "{{.Name}}: S = subscribe, H = help."}`), 0o600)
+	badSpanish := filepath.Join(t.TempDir(), "es.json")
+	os.WriteFile(badSpanish, []byte(`{"es": {"help_idle": "{{.Name}}: S = suscribirte, H = ayuda, BAJA = no recibir SMS."}}`), 0o600)
+	badLanguage := filepath.Join(t.TempDir(), "it.json")
+	os.WriteFile(badLanguage, []byte(`{"it": {"hint": "{{.Name}}: manda S."}}`), 0o600)
 
 	for _, tc := range []struct {
 		name        string
@@ -284,6 +288,8 @@ func TestDoctor_Failures(t *testing.T) {
 		{"callback not allowed", []string{"SMSBOT_PUBLIC_URL", "https://other.example.com"}, "FAIL", "auth0 callback", "Allowed Callback URLs"},
 		{"database not writable", []string{"SMSBOT_DB", "/nonexistent/dir/x.db"}, "FAIL", "database", "/nonexistent/dir/x.db"},
 		{"HELP without STOP", []string{"SMSBOT_TEMPLATES", badTemplates}, "FAIL", "reply templates", "how to stop"},
+		{"Spanish HELP without the rates", []string{"SMSBOT_TEMPLATES", badSpanish}, "FAIL", "reply templates", "help_idle (es) lacks \"Pueden aplicarse tarifas de mensajes y datos\""},
+		{"a language the bot does not speak", []string{"SMSBOT_TEMPLATES", badLanguage}, "FAIL", "reply templates", `unknown language "it"`},
 		{"nothing set", []string{"TWILIO_ACCOUNT_SID", "", "AUTH0_DOMAIN", ""}, "FAIL", "config", "TWILIO_ACCOUNT_SID is not set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,6 +376,9 @@ func TestSubscribers(t *testing.T) {
 	out, _, code = runCmd(t, e.env, "subscribers", "show", alice)
 	if code != 0 || !strings.Contains(out, "subscribed") || !strings.Contains(out, "bind") || !strings.Contains(out, "code confirmed") {
 		t.Errorf("show: %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "en-US, from the country code") {
+		t.Errorf("show lacks the language:\n%s", out)
 	}
 	if !strings.Contains(out, "undelivered (error 30003)") || !strings.Contains(out, "reply with the 6-digit code") {
 		t.Errorf("show lacks the undelivered code prompt:\n%s", out)

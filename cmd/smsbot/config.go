@@ -38,6 +38,7 @@ type config struct {
 	PGPoolWait time.Duration // SMSBOT_PG_POOL_WAIT: bound of the wait for a free pool connection
 
 	AnswerKeywords bool
+	AccountLocale  bool // SMSBOT_ACCOUNT_LOCALE: the Auth0 locale claim sets a phone's language at the login
 	Limits         bot.Limits
 	WebPerMinute   int    // requests per minute per client address on /l/ and /auth/callback
 	WebBurst       int    // and the burst allowed
@@ -104,7 +105,8 @@ var settings = []setting{
 	{Env: "SMSBOT_PG_TIMEOUT", Default: "5s", Help: "PostgreSQL: the longest one transaction may take, the wait for a connection included, and the longest connecting may take (unless the URL sets connect_timeout); past it a webhook answers 503 and acknowledges nothing, well within Twilio's 15 s. SQLite ignores it", set: duration(func(c *config) *time.Duration { return &c.PGTimeout })},
 	{Env: "SMSBOT_PG_POOL_WAIT", Default: "2s", Help: "PostgreSQL: how long a request waits for a free connection when all SMSBOT_PG_POOL are taken; then it answers 503 (within SMSBOT_PG_TIMEOUT)", set: duration(func(c *config) *time.Duration { return &c.PGPoolWait })},
 	{Env: "SMSBOT_ANSWER_KEYWORDS", Default: "false", Help: "answer STOP/START/HELP ourselves (short codes, or Twilio's opt-out handling off)", set: boolean(func(c *config) *bool { return &c.AnswerKeywords })},
-	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults", set: text(func(c *config) *string { return &c.Templates })},
+	{Env: "SMSBOT_TEMPLATES", Help: "JSON file of reply templates overriding the defaults: name to template (English), or language code to such an object (`{\"es\": {...}}`)", set: text(func(c *config) *string { return &c.Templates })},
+	{Env: "SMSBOT_ACCOUNT_LOCALE", Default: "true", Help: "at the login, the Auth0 user's locale claim becomes the phone's language, unless the person chose one with LANG", set: boolean(func(c *config) *bool { return &c.AccountLocale })},
 	{Env: "SMSBOT_METRICS_ADDR", Help: "serve /metrics on this address instead of SMSBOT_ADDR, such as :9090 (a bare port means 127.0.0.1; any other host is served as written, with a warning)", set: text(func(c *config) *string { return &c.MetricsAddr })},
 	{Env: "SMSBOT_PPROF", Help: "serve net/http/pprof on this loopback address (profiling only), such as :6060 (127.0.0.1); the same address as SMSBOT_METRICS_ADDR shares its listener", set: text(func(c *config) *string { return &c.Pprof })},
 	{Env: "SMSBOT_CA_FILE", Help: "PEM file of extra CA certificates trusted for Twilio and Auth0 (proxies, tests)", set: text(func(c *config) *string { return &c.CAFile })},

@@ -12,7 +12,7 @@ import (
 // from its default.
 func sampleValue(t *testing.T, s setting) string {
 	t.Helper()
-	for _, v := range []string{"3h7m", "7", "true", "https://x7.example.com", "+15550000007", "replaced=HX77777777777777777777777777777777"} {
+	for _, v := range []string{"3h7m", "7", "true", "false", "https://x7.example.com", "+15550000007", "replaced=HX77777777777777777777777777777777"} {
 		if v != s.Default && s.set(&config{}, v) == nil {
 			return v
 		}

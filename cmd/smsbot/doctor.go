@@ -305,37 +305,41 @@ func (d *doctor) checkTemplates() {
 		d.fail(check, err.Error(), "fix the JSON file SMSBOT_TEMPLATES names, or unset it")
 		return
 	}
-	replies, warnings, err := bot.NewReplies(overrides)
+	replies, warnings, err := bot.NewLocalReplies(overrides)
 	if err != nil {
 		d.fail(check, err.Error(), "fix that template in SMSBOT_TEMPLATES")
 		return
 	}
-	for _, name := range helpReplies {
-		text, err := replies.Render(name, bot.ReplyData{Name: d.cfg.Name, Commands: "X = example"})
-		if err != nil {
-			d.fail(check, err.Error(), "fix that template in SMSBOT_TEMPLATES")
-			return
-		}
-		if missing := carrierRules(text, d.cfg.Name); len(missing) > 0 {
-			d.fail(check, fmt.Sprintf("%s lacks %s", name, strings.Join(missing, ", ")),
-				"carriers require the program name, how to get help, how to stop and \"Msg & data rates may apply\" in HELP replies")
-			return
+	for _, l := range bot.Languages {
+		for _, name := range helpReplies {
+			text, err := replies.RenderIn(l, name, bot.ReplyData{Name: d.cfg.Name, Commands: "X = example"})
+			if err != nil {
+				d.fail(check, err.Error(), "fix that template in SMSBOT_TEMPLATES")
+				return
+			}
+			if missing := carrierRules(text, d.cfg.Name, l); len(missing) > 0 {
+				d.fail(check, fmt.Sprintf("%s (%s) lacks %s", name, l.Code, strings.Join(missing, ", ")),
+					fmt.Sprintf("carriers require the program name, how to get help, how to stop and %q in HELP replies", l.Rates))
+				return
+			}
 		}
 	}
+	n := len(bot.DefaultReplies)
 	if len(warnings) > 0 {
-		d.ok(check, "%d templates; longer than one SMS segment: %s", len(bot.DefaultReplies), strings.Join(warnings, "; "))
+		d.ok(check, "%d templates in %d languages; %s", n, len(bot.Languages), strings.Join(warnings, "; "))
 		return
 	}
-	d.ok(check, "%d templates, each one SMS segment; HELP replies meet carrier rules", len(bot.DefaultReplies))
+	d.ok(check, "%d templates in %d languages, each one SMS segment; HELP replies meet carrier rules", n, len(bot.Languages))
 }
 
 // helpReplies are the replies to H (and HELP when the bot answers it).
 var helpReplies = []string{bot.ReplyHelpIdle, bot.ReplyHelpLogin, bot.ReplyHelpCode, bot.ReplyHelpSub}
 
-// carrierRules lists what a HELP reply lacks of what US carriers (CTIA)
-// require: the program name, how to get help, how to opt out, and the
-// rates notice.
-func carrierRules(text, name string) []string {
+// carrierRules lists what a HELP reply in language l lacks of what US
+// carriers (CTIA) require: the program name, how to get help (the
+// language's word for help), how to opt out (STOP, or the language's own
+// STOP word), and the rates notice in the language.
+func carrierRules(text, name string, l bot.Language) []string {
 	var missing []string
 	if name == "" {
 		name = "smsbot"
@@ -343,14 +347,18 @@ func carrierRules(text, name string) []string {
 	if !strings.Contains(text, name) {
 		missing = append(missing, "the program name")
 	}
-	if !strings.Contains(strings.ToLower(text), "help") {
-		missing = append(missing, "how to get help")
+	if !strings.Contains(strings.ToLower(text), l.HelpNoun) {
+		missing = append(missing, fmt.Sprintf("how to get help (%s)", l.HelpNoun))
 	}
-	if !strings.Contains(text, "STOP") {
+	stop := strings.Contains(text, "STOP")
+	for _, w := range l.Stop {
+		stop = stop || strings.Contains(bot.Fold(text), w)
+	}
+	if !stop {
 		missing = append(missing, "how to stop (STOP)")
 	}
-	if !strings.Contains(text, "Msg & data rates may apply") {
-		missing = append(missing, `"Msg & data rates may apply"`)
+	if !strings.Contains(text, l.Rates) {
+		missing = append(missing, fmt.Sprintf("%q", l.Rates))
 	}
 	return missing
 }

@@ -151,6 +151,7 @@ var commandKinds = map[bot.Kind]string{
 	bot.KindStart:       "start",
 	bot.KindUnsubscribe: "unsubscribe",
 	bot.KindCode:        "code",
+	bot.KindLanguage:    "language",
 	bot.KindLink:        "link",
 }
 

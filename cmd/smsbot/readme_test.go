@@ -50,8 +50,72 @@ func readmeSections(t *testing.T) map[string]string {
 		"state-machine":      "```mermaid\n" + strings.TrimRight(diagram, "\n") + "\n```\n",
 		"settings":           table.String(),
 		"templates":          names.String(),
+		"translations":       translationTables(t),
+		"keywords":           keywordTable(),
+		"countries":          countryTable(),
 		"whatsapp-templates": whatsAppTemplateTable(t),
 	}
+}
+
+// translationTables are the built-in templates of each language but
+// English, one folded table each.
+func translationTables(t *testing.T) string {
+	var b strings.Builder
+	for _, l := range bot.Languages[1:] {
+		fmt.Fprintf(&b, "<details><summary>%s (<code>%s</code>)</summary>\n\n| template | text |\n|---|---|\n", l.Name, l.Code)
+		for _, name := range templateNames() {
+			text, ok := bot.Translations[l.Code][name]
+			if !ok {
+				t.Errorf("reply template %q has no %s text", name, l.Code)
+				text = "(none: the English text is sent)"
+			}
+			fmt.Fprintf(&b, "| `%s` | `%s` |\n", name, strings.ReplaceAll(text, "|", `\|`))
+		}
+		b.WriteString("\n</details>\n")
+	}
+	return b.String()
+}
+
+// keywordTable says which words Twilio handles and which smsbot does.
+func keywordTable() string {
+	stop, start, help := bot.TwilioKeywords()
+	words := func(w []string) string {
+		if len(w) == 0 {
+			return ""
+		}
+		return "`" + strings.Join(w, "`, `") + "`"
+	}
+	var b strings.Builder
+	b.WriteString("| language | opt out | opt back in | help | handled by |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| English | %s | %s | %s | Twilio (smsbot records them, and answers only with `SMSBOT_ANSWER_KEYWORDS=true`) |\n", words(stop), words(start), words(help))
+	for _, l := range bot.Languages[1:] {
+		fmt.Fprintf(&b, "| %s (`%s`) | %s | %s | %s | smsbot, which answers them in `%s` |\n", l.Name, l.Code, words(l.Stop), words(l.Start), words(l.Help), l.Code)
+	}
+	return b.String()
+}
+
+// countryTable lists the calling codes that pick each language.
+func countryTable() string {
+	byLang := map[string][]string{}
+	for code, tag := range bot.CountryLanguages() {
+		l := bot.LanguageOf(tag)
+		c := "+" + code
+		if len(code) == 4 && code[0] == '1' {
+			c = "+1 " + code[1:]
+		}
+		byLang[l.Code] = append(byLang[l.Code], c+" "+tag)
+	}
+	var b strings.Builder
+	b.WriteString("| language | calling codes (and the tag stored) |\n|---|---|\n")
+	for _, l := range bot.Languages {
+		codes := byLang[l.Code]
+		sort.Slice(codes, func(i, j int) bool { return codes[i] < codes[j] })
+		if l.Code == bot.English.Code {
+			codes = append(codes, "and every code not listed")
+		}
+		fmt.Fprintf(&b, "| %s (`%s`) | %s |\n", l.Name, l.Code, strings.Join(codes, ", "))
+	}
+	return b.String()
 }
 
 // templateUse says when each reply is sent; a reply without an entry
@@ -80,6 +144,9 @@ var templateUse = map[string]string{
 	bot.ReplyStopped:       "STOP and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyStarted:       "START and its synonyms: on WhatsApp always, on SMS only with `SMSBOT_ANSWER_KEYWORDS=true`",
 	bot.ReplyWorking:       "a command whose answer takes longer than 8 s (it follows by text)",
+	bot.ReplyLanguages:     "`LANG` alone, or with a language the bot does not speak (`.Choices`)",
+	bot.ReplyLanguageSet:   "`LANG ES` and the like: in the new language",
+	bot.ReplyFailed:        "a command that failed on our side",
 	bot.ReplyLinkHint:      "`LINK` without a code (`.WebURL`: the web-first page)",
 	bot.ReplyLinkWrong:     "a wrong web code (`.Left` tries left)",
 	bot.ReplyLinkLocked:    "the last wrong web code a phone may send in 10 minutes (`.Minutes`); then silence",

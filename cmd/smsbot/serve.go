@@ -251,7 +251,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 	if err != nil {
 		return nil, err
 	}
-	replies, warnings, err := bot.NewReplies(overrides)
+	replies, warnings, err := bot.NewLocalReplies(overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -259,8 +259,10 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		log.Warn(w)
 	}
 	// The link reply carries the public URL: check its length with the real one.
-	if s, err := replies.Render(bot.ReplyLink, bot.ReplyData{Name: cfg.Name, URL: cfg.PublicURL + bot.LinkPath + strings.Repeat("x", bot.TokenLen), Minutes: int(cfg.Limits.LinkTTL / time.Minute)}); err == nil && bot.Segments(s) > 1 {
-		log.Warn("the link reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or link template fits one", "segments", bot.Segments(s))
+	for _, l := range bot.Languages {
+		if s, err := replies.RenderIn(l, bot.ReplyLink, bot.ReplyData{Name: cfg.Name, URL: cfg.PublicURL + bot.LinkPath + strings.Repeat("x", bot.TokenLen), Minutes: int(cfg.Limits.LinkTTL / time.Minute)}); err == nil && bot.Segments(s) > 1 {
+			log.Warn("the link reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or link template fits one", "language", l.Code, "segments", bot.Segments(s))
+		}
 	}
 
 	if cfg.Dev {
@@ -310,6 +312,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, addr *net.TCPAddr
 		PublicURL:      cfg.PublicURL,
 		Limits:         cfg.Limits,
 		AnswerKeywords: cfg.AnswerKeywords,
+		AccountLocale:  cfg.AccountLocale,
 		Logger:         log.With("component", "bot"),
 		Notify:         a.worker.Wake,
 	}
@@ -383,8 +386,10 @@ func (a *app) close() {
 }
 
 // loadTemplates reads SMSBOT_TEMPLATES: a JSON object of reply name to
-// template.
-func loadTemplates(path string) (map[string]string, error) {
+// template (English), or of language code to such an object; the two
+// forms mix ({"hint": "...", "es": {"hint": "..."}}). bot.NewLocalReplies
+// checks the names and the templates.
+func loadTemplates(path string) (bot.Overrides, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -392,11 +397,33 @@ func loadTemplates(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SMSBOT_TEMPLATES: %w", err)
 	}
-	var m map[string]string
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("SMSBOT_TEMPLATES %s: %w", path, err)
 	}
-	return m, nil
+	out := bot.Overrides{}
+	flat := map[string]string{}
+	for key, raw := range m {
+		var text string
+		if err := json.Unmarshal(raw, &text); err == nil {
+			flat[key] = text
+			continue
+		}
+		var lang map[string]string
+		if err := json.Unmarshal(raw, &lang); err != nil {
+			return nil, fmt.Errorf("SMSBOT_TEMPLATES %s: %q is neither a template nor a language's templates (an object of name to template)", path, key)
+		}
+		out[key] = lang
+	}
+	if len(flat) > 0 {
+		for key := range out {
+			if strings.EqualFold(key, bot.English.Code) {
+				return nil, fmt.Errorf("SMSBOT_TEMPLATES %s: English templates both at the top and under %q; use one", path, key)
+			}
+		}
+		out[bot.English.Code] = flat
+	}
+	return out, nil
 }
 
 // migrate applies the migrations and exits.

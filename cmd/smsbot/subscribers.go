@@ -206,6 +206,7 @@ func showPhone(ctx context.Context, db database, phone string, email func(string
 	if p.Suspended() {
 		fmt.Fprintf(tw, "suspended\t%s (%s): commands wait until the phone links again\n", when(p.SuspendedAt), p.SuspendReason)
 	}
+	fmt.Fprintf(tw, "language\t%s\n", languageLine(p))
 	if p.State == bot.StateAwaitingCode {
 		fmt.Fprintf(tw, "logging in as\t%s (%s), %d wrong codes so far\n", p.CodeUserID, email(p.CodeEmail), p.CodeAttempts)
 	}
@@ -242,6 +243,27 @@ func showPhone(ctx context.Context, db database, phone string, email func(string
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", when(a.At), a.Action, a.UserID, a.Reason)
 	}
 	return tw.Flush()
+}
+
+// languageLine says which language the bot speaks to p and why: "es-MX
+// from the country code (texts in es)".
+func languageLine(p *bot.Phone) string {
+	l := p.Lang()
+	if p.Language == "" {
+		return fmt.Sprintf("%s (none stored yet: the country code's, %s)", l.Code, bot.CountryLanguage(p.Number))
+	}
+	from := map[string]string{
+		bot.LanguageFromCountry: "from the country code",
+		bot.LanguageChosen:      "chosen with LANG",
+		bot.LanguageFromAccount: "from the account's locale",
+	}[p.LanguageSource]
+	if from == "" {
+		from = p.LanguageSource
+	}
+	if p.Language == l.Code {
+		return fmt.Sprintf("%s, %s", p.Language, from)
+	}
+	return fmt.Sprintf("%s, %s (texts in %s)", p.Language, from, l.Code)
 }
 
 // exported is one phone in an export.
@@ -295,7 +317,7 @@ func removePhone(ctx context.Context, cfg *config, db database, phone, reason st
 	if err != nil {
 		return usageError{err}
 	}
-	replies, _, err := bot.NewReplies(overrides)
+	replies, _, err := bot.NewLocalReplies(overrides)
 	if err != nil {
 		return usageError{err}
 	}

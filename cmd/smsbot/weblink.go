@@ -28,8 +28,8 @@ func (c *config) webNumber() string {
 
 // setupWebLink wires the web-first path: help texts name the page when it
 // is offered, and the page's status polls get a per-address limit of their
-// own. It warns when the idle help no longer fits one SMS segment with the
-// real public URL.
+// own. It warns when the idle help of a language no longer fits one SMS
+// segment with the real public URL.
 func (a *app) setupWebLink(replies *bot.Replies) {
 	if a.cfg.webNumber() != "" {
 		a.engine.WebLinkURL = a.cfg.PublicURL + magiclink.PathWebLink
@@ -42,9 +42,11 @@ func (a *app) setupWebLink(replies *bot.Replies) {
 	a.webPoll = magiclink.NewIPLimiter(webPollPerMinute, webPollBurst)
 	a.webPoll.Header = a.cfg.ClientIPHeader
 	a.webPoll.Hit = a.metrics.webLimitHit
-	help, err := replies.Render(bot.ReplyHelpIdle, bot.ReplyData{Name: a.cfg.Name, WebURL: a.engine.WebLinkURL})
-	if err == nil && bot.Segments(help) > 1 {
-		a.log.Warn("the idle help reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or help_idle template fits one", "segments", bot.Segments(help))
+	for _, l := range bot.Languages {
+		help, err := replies.RenderIn(l, bot.ReplyHelpIdle, bot.ReplyData{Name: a.cfg.Name, WebURL: a.engine.WebLinkURL})
+		if err == nil && bot.Segments(help) > 1 {
+			a.log.Warn("the idle help reply takes more than one SMS segment with this public URL; a shorter SMSBOT_NAME, host or help_idle template fits one", "lang", l.Code, "segments", bot.Segments(help))
+		}
 	}
 }
 

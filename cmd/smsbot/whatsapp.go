@@ -107,7 +107,7 @@ func devWhatsApp(cfg *config) (map[string]twiliotest.Content, error) {
 	if err != nil {
 		return nil, err
 	}
-	replies, _, err := bot.NewReplies(overrides)
+	replies, _, err := bot.NewLocalReplies(overrides)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ type authzRequest struct {
 	audience    string
 	prompt      string
 	loginHint   string
+	uiLocale    string // the first of ui_locales: the login page's language
 }
 
 // authzError is an error reported back to the redirect_uri.
@@ -82,6 +83,9 @@ func (s *Server) parseAuthorize(q url.Values) (req authzRequest, fatal string, a
 	req.audience = q.Get("audience")
 	req.prompt = q.Get("prompt")
 	req.loginHint = q.Get("login_hint")
+	if f := strings.Fields(q.Get("ui_locales")); len(f) > 0 && len(f[0]) <= 35 && strings.Trim(f[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") == "" {
+		req.uiLocale = f[0]
+	}
 	for k, v := range q {
 		if len(v) > 1 {
 			return req, "", &authzError{"invalid_request", "The " + k + " parameter must not be repeated"}
@@ -291,6 +295,7 @@ func (s *Server) allowedLogout(target string) bool {
 
 // pageData fills pageTmpl.
 type pageData struct {
+	Lang       string // ui_locales' first: the page's lang attribute (the texts stay English)
 	Title      string
 	Message    string
 	Login      bool
@@ -307,7 +312,12 @@ func renderLogin(w http.ResponseWriter, status int, req authzRequest, email, pro
 	if u, err := url.Parse(req.redirectURI); err == nil {
 		returnTo = u.Scheme + "://" + u.Host
 	}
+	lang := req.uiLocale
+	if lang == "" {
+		lang = "en"
+	}
 	renderPage(w, status, pageData{
+		Lang:       lang,
 		Title:      "Log in",
 		Login:      true,
 		ClientName: req.client.name,
@@ -319,7 +329,7 @@ func renderLogin(w http.ResponseWriter, status int, req authzRequest, email, pro
 
 // renderError shows an error page.
 func renderError(w http.ResponseWriter, status int, msg string) {
-	renderPage(w, status, pageData{Title: "Something went wrong", Message: msg})
+	renderPage(w, status, pageData{Lang: "en", Title: "Something went wrong", Message: msg})
 }
 
 // renderPage writes a page with headers that forbid inline scripts and
@@ -337,7 +347,7 @@ func renderPage(w http.ResponseWriter, status int, d pageData) {
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

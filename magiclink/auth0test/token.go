@@ -148,9 +148,9 @@ func (s *Server) grantAuthCode(w http.ResponseWriter, r *http.Request, form url.
 	}
 	s.mu.Lock()
 	rec, ok := s.users[ac.userID]
-	var email string
+	var email, locale string
 	if ok {
-		email = rec.user.Email
+		email, locale = rec.user.Email, rec.user.Locale
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -159,7 +159,7 @@ func (s *Server) grantAuthCode(w http.ResponseWriter, r *http.Request, form url.
 	}
 
 	iss := s.issuer(r)
-	idToken, err := s.sign(map[string]any{
+	claims := map[string]any{
 		"iss":            iss,
 		"sub":            ac.userID,
 		"aud":            c.id,
@@ -171,7 +171,11 @@ func (s *Server) grantAuthCode(w http.ResponseWriter, r *http.Request, form url.
 		"email_verified": true,
 		"name":           email,
 		"nickname":       nickname(email),
-	})
+	}
+	if locale != "" {
+		claims["locale"] = locale
+	}
+	idToken, err := s.sign(claims)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "Could not sign the ID token")
 		return
@@ -279,22 +283,26 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	sub, _ := claims["sub"].(string)
 	s.mu.Lock()
 	rec, ok := s.users[sub]
-	var email, name, nick string
+	var email, name, nick, locale string
 	if ok {
-		email, name, nick = rec.user.Email, rec.name, rec.nickname
+		email, name, nick, locale = rec.user.Email, rec.name, rec.nickname, rec.user.Locale
 	}
 	s.mu.Unlock()
 	if !ok {
 		oauthError(w, http.StatusUnauthorized, "invalid_token", "The user no longer exists")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	info := map[string]any{
 		"sub":            sub,
 		"email":          email,
 		"email_verified": true,
 		"name":           name,
 		"nickname":       nick,
-	})
+	}
+	if locale != "" {
+		info["locale"] = locale
+	}
+	writeJSON(w, http.StatusOK, info)
 }
 
 // handleJWKS serves the public signing key.
@@ -328,7 +336,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                      []string{"openid", "profile", "email"},
-		"claims_supported":                      []string{"aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "name", "nickname", "nonce", "sub"},
+		"claims_supported":                      []string{"aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "locale", "name", "nickname", "nonce", "sub"},
 	})
 }
 

@@ -20,6 +20,9 @@ type User struct {
 	AppMetadata map[string]any // JSON values: nil, bool, float64, string, []any, map[string]any
 	Identities  []Identity
 	LoginsCount int
+	// Locale is the profile's locale ("es-MX"), in the ID token's and
+	// userinfo's locale claim when set, as social connections fill it.
+	Locale string
 }
 
 // Identity is one identity provider account linked to a User.

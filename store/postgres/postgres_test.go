@@ -20,7 +20,7 @@ import (
 	"github.com/smsbot/smsbot/store/storetest"
 )
 
-var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql migrations/0004_rate_limits.sql migrations/0005_instances.sql migrations/0006_web_codes.sql migrations/0007_whatsapp.sql"
+var wantMigrations = "migrations/0001_init.sql migrations/0002_outbox_recipient.sql migrations/0003_suspend.sql migrations/0004_rate_limits.sql migrations/0005_instances.sql migrations/0006_web_codes.sql migrations/0007_whatsapp.sql migrations/0008_language.sql"
 
 // TestOpen_MigratesOnce opens five pools on one empty schema at once:
 // each migration runs once (a second run would fail: the tables exist)

@@ -196,22 +196,23 @@ func (t *Tx) commit(ctx context.Context) error {
 const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash, code_mac,
 	code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
 	created_at, updated_at, last_seen, verified_at, suspended_at, suspend_reason,
-	channel, whatsapp_seen, proven`
+	channel, whatsapp_seen, proven, language, language_source`
 
 // upsertPhone inserts a phone or updates every column but the key and the
 // creation time.
 const upsertPhone = `INSERT INTO phones (` + phoneColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23)
+		$21, $22, $23, $24, $25)
 	ON CONFLICT (phone) DO UPDATE SET (state, expires_at, user_id, email, bound_at, link_hash, code_mac,
 		code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
 		updated_at, last_seen, verified_at, suspended_at, suspend_reason,
-		channel, whatsapp_seen, proven) =
+		channel, whatsapp_seen, proven, language, language_source) =
 	(excluded.state, excluded.expires_at, excluded.user_id, excluded.email, excluded.bound_at,
 		excluded.link_hash, excluded.code_mac, excluded.code_user_id, excluded.code_email,
 		excluded.code_login, excluded.code_attempts, excluded.reply_window, excluded.reply_count,
 		excluded.updated_at, excluded.last_seen, excluded.verified_at, excluded.suspended_at,
-		excluded.suspend_reason, excluded.channel, excluded.whatsapp_seen, excluded.proven)`
+		excluded.suspend_reason, excluded.channel, excluded.whatsapp_seen, excluded.proven,
+		excluded.language, excluded.language_source)`
 
 // phoneArgs are p's values in phoneColumns order; an empty user id or
 // hash is NULL, a zero time 0.
@@ -220,7 +221,7 @@ func phoneArgs(p *bot.Phone) []any {
 		nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin,
 		p.CodeAttempts, ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt),
 		ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt), string(p.SuspendReason),
-		string(p.Channel.Or()), ms(p.WhatsAppSeen), string(p.Proven)}
+		string(p.Channel.Or()), ms(p.WhatsAppSeen), string(p.Proven), p.Language, p.LanguageSource}
 }
 
 // nilIfEmpty stores an empty value as NULL.
@@ -250,7 +251,7 @@ func scanPhone(row pgx.Row) (*bot.Phone, error) {
 		&p.LinkHash, &p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin,
 		&p.CodeAttempts, millis{&p.ReplyWindow}, &p.ReplyCount, millis{&p.CreatedAt}, millis{&p.UpdatedAt},
 		millis{&p.LastSeen}, millis{&p.VerifiedAt}, millis{&p.SuspendedAt}, (*string)(&p.SuspendReason),
-		(*string)(&p.Channel), millis{&p.WhatsAppSeen}, (*string)(&p.Proven))
+		(*string)(&p.Channel), millis{&p.WhatsAppSeen}, (*string)(&p.Proven), &p.Language, &p.LanguageSource)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
 	} else if err != nil {

@@ -16,12 +16,12 @@ import (
 const lockWebLogin int32 = 8
 
 // webCodeColumns are the web_codes row's columns, in scanWebCode's order.
-const webCodeColumns = `login, code_mac, user_id, email, issued, created_at, expires_at, used_at, phone`
+const webCodeColumns = `login, code_mac, user_id, email, issued, created_at, expires_at, used_at, phone, locale`
 
 func scanWebCode(row pgx.Row) (*bot.WebCode, error) {
 	var c bot.WebCode
 	err := row.Scan(&c.Login, &c.MAC, &c.UserID, &c.Email, &c.Issued,
-		millis{&c.CreatedAt}, millis{&c.ExpiresAt}, millis{&c.UsedAt}, &c.Phone)
+		millis{&c.CreatedAt}, millis{&c.ExpiresAt}, millis{&c.UsedAt}, &c.Phone, &c.Locale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bot.Errorf(bot.ENOTFOUND, "web code not found")
 	} else if err != nil {
@@ -64,11 +64,11 @@ func (t *Tx) SaveWebCode(ctx context.Context, c *bot.WebCode) error {
 			return fmt.Errorf("web code breaks a constraint: %w", err)
 		}
 		return fmt.Errorf("save web code: %w", err)
-	}, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (login) DO UPDATE SET (code_mac, user_id, email, issued, created_at, expires_at, used_at, phone) =
+	}, `INSERT INTO web_codes (`+webCodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (login) DO UPDATE SET (code_mac, user_id, email, issued, created_at, expires_at, used_at, phone, locale) =
 			(excluded.code_mac, excluded.user_id, excluded.email, excluded.issued, excluded.created_at,
-			excluded.expires_at, excluded.used_at, excluded.phone)`,
-		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone))...)
+			excluded.expires_at, excluded.used_at, excluded.phone, excluded.locale)`,
+		c.Login, c.MAC, c.UserID, c.Email, c.Issued, ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt), c.Phone, c.Locale))...)
 }
 
 // AddLinkMiss records a wrong web code texted by a phone, holding the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		CodeMAC: []byte{1, 2, 3}, CodeUserID: "auth0|2", CodeEmail: "b@example.com", CodeLogin: "L", CodeAttempts: 2,
 		ReplyWindow: at, ReplyCount: 3, CreatedAt: at, UpdatedAt: at.Add(time.Second),
 		LastSeen: at.Add(2 * time.Second), VerifiedAt: at, SuspendedAt: at.Add(time.Second), SuspendReason: bot.CauseSilent,
+		Language: "es-MX", LanguageSource: bot.LanguageFromCountry,
 		Channel: bot.ChannelWhatsApp, WhatsAppSeen: at.Add(3 * time.Second), Proven: "whatsapp"}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
@@ -78,6 +80,7 @@ func testPhoneEveryField(t *testing.T, b Backend) {
 		CodeMAC: []byte{4}, CodeUserID: "auth0|4", CodeEmail: "d@example.com", CodeLogin: "M", CodeAttempts: 4,
 		ReplyWindow: at.Add(time.Hour), ReplyCount: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
 		LastSeen: at.Add(time.Hour), VerifiedAt: at.Add(time.Hour), SuspendedAt: at.Add(2 * time.Hour), SuspendReason: bot.CauseLost,
+		Language: "pt-BR", LanguageSource: bot.LanguageChosen,
 		Channel: bot.ChannelSMS, WhatsAppSeen: at.Add(time.Hour), Proven: "sms,whatsapp"})
 	// Back to empty: no stale value survives in a nullable column. A
 	// phone always has a channel: SMS unless it wrote on another.
@@ -100,8 +103,12 @@ func testSavePhoneConstraints(t *testing.T, b Backend) {
 		"suspended, no cause":     {Number: "+15555550108", State: bot.StateSubscribed, UserID: "u8", SuspendedAt: T0},
 		"suspended, no time":      {Number: "+15555550109", State: bot.StateSubscribed, UserID: "u9", SuspendReason: bot.CauseLost},
 		"unknown cause":           {Number: "+15555550110", State: bot.StateSubscribed, UserID: "u10", SuspendedAt: T0, SuspendReason: "moon"},
-		"unknown channel":         {Number: "+15555550111", State: bot.StateIdle, Channel: "pigeon"},
-		"unknown proven channels": {Number: "+15555550112", State: bot.StateSubscribed, UserID: "u12", Proven: "whatsapp,sms"},
+		"language, no source":     {Number: "+15555550111", State: bot.StateIdle, Language: "es"},
+		"source, no language":     {Number: "+15555550112", State: bot.StateIdle, LanguageSource: bot.LanguageChosen},
+		"unknown language source": {Number: "+15555550113", State: bot.StateIdle, Language: "es", LanguageSource: "guess"},
+		"language too long":       {Number: "+15555550114", State: bot.StateIdle, Language: strings.Repeat("x", 36), LanguageSource: bot.LanguageFromAccount},
+		"unknown channel":         {Number: "+15555550115", State: bot.StateIdle, Channel: "pigeon"},
+		"unknown proven channels": {Number: "+15555550116", State: bot.StateSubscribed, UserID: "u16", Proven: "whatsapp,sms"},
 	} {
 		err := SavePhone(ctx, db, p)
 		if bot.ErrorCode(err) != bot.EINTERNAL {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,7 @@ import (
 // webCode is a web login's code for the tests.
 func webCode(login string, mac byte, at time.Time) *bot.WebCode {
 	return &bot.WebCode{Login: login, MAC: bytes.Repeat([]byte{mac}, 32), UserID: "auth0|" + login, Email: login + "@example.com",
-		Issued: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+		Issued: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute), Locale: "es-MX"}
 }
 
 func saveWebCode(ctx context.Context, db bot.Store, c *bot.WebCode) error {
@@ -38,7 +39,8 @@ func loadWebCode(ctx context.Context, db bot.Store, login string, mac []byte) (b
 
 // testWebCodes: a login's code round-trips, is found by login and by its
 // MAC, and a new code replaces the login's old one, which is then found no
-// more. Two logins cannot hold one MAC.
+// more. Two logins cannot hold one MAC; a locale is no longer than a
+// language tag.
 func testWebCodes(t *testing.T, b Backend) {
 	db := b.Open(t)
 	ctx := context.Background()
@@ -48,7 +50,7 @@ func testWebCodes(t *testing.T, b Backend) {
 	must(t, err)
 	for _, got := range []*bot.WebCode{byLogin, byMAC} {
 		if got.Login != c.Login || !bytes.Equal(got.MAC, c.MAC) || got.UserID != c.UserID || got.Email != c.Email ||
-			got.Issued != 1 || !got.CreatedAt.Equal(c.CreatedAt) || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.UsedAt.IsZero() || got.Phone != "" {
+			got.Issued != 1 || !got.CreatedAt.Equal(c.CreatedAt) || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.UsedAt.IsZero() || got.Phone != "" || got.Locale != "es-MX" {
 			t.Fatalf("got %+v, saved %+v", got, c)
 		}
 	}
@@ -93,8 +95,13 @@ func testWebCodes(t *testing.T, b Backend) {
 	if err := saveWebCode(ctx, db, half); err == nil {
 		t.Fatal("a used code without its phone was saved")
 	}
+	long := webCode("l4", 4, T0)
+	long.Locale = strings.Repeat("x", 36)
+	if err := saveWebCode(ctx, db, long); err == nil {
+		t.Fatal("a locale longer than a language tag was saved")
+	}
 	err = db.View(ctx, func(tx bot.Tx) error {
-		for _, l := range []string{"l2", "l3"} {
+		for _, l := range []string{"l2", "l3", "l4"} {
 			if _, err := tx.WebCode(ctx, l); bot.ErrorCode(err) != bot.ENOTFOUND {
 				return fmt.Errorf("refused code %s: %v", l, err)
 			}
