@@ -39,9 +39,10 @@ type Config struct {
 	// (CI, where a server is part of the machine).
 	RequirePostgres bool
 
-	// Baseline returns the command that serves the baseline on addr, as its
-	// own process.
-	Baseline func(addr string) *exec.Cmd
+	// Helper returns the command that runs smsbot-bench with args, as a
+	// process of its own: the baselines ("baseline ADDR", "durable ADDR
+	// DB").
+	Helper func(args ...string) *exec.Cmd
 	// ServerBin is the smsbot binary; empty builds it into Work.
 	ServerBin string
 	// CPUProfile saves a CPU profile of smsbot during the steady run at
@@ -92,11 +93,27 @@ type Point struct {
 	SmsbotCPU   CPUShare
 	Postgres    []stats // each of Report.PG, in its order
 	PostgresCPU []CPUShare
-	Baseline    stats
+	Baseline    stats // the bare handler
+	// The minimal durable bot on SQLite, and on PostgreSQL (when
+	// PostgreSQL is measured).
+	Durable, DurablePG       stats
+	DurableCPU, DurablePGCPU CPUShare
 }
 
 // Ratio is smsbot's throughput on SQLite over the baseline's.
 func (p Point) Ratio() float64 { return p.RatioOf(p.Smsbot) }
+
+// Ratios are s's throughput and p99 over base's: how far s is from a
+// baseline (0 when base has none).
+func Ratios(s, base stats) (rate, p99 float64) {
+	if base.Rate() > 0 {
+		rate = s.Rate() / base.Rate()
+	}
+	if base.P99 > 0 {
+		p99 = float64(s.P99) / float64(base.P99)
+	}
+	return rate, p99
+}
 
 // RatioOf is s's throughput over the baseline's.
 func (p Point) RatioOf(s stats) float64 {
@@ -131,6 +148,28 @@ type PGRun struct {
 
 // Name is how the report calls the target.
 func (r PGRun) Name() string { return fmt.Sprintf("smsbot (PostgreSQL, %d)", r.Instances) }
+
+// DurableRun is a minimal durable bot, on SQLite or on PostgreSQL.
+type DurableRun struct {
+	Postgres    bool
+	Acked       int64 // webhooks it answered 200
+	OnDisk      int64 // MessageSids in its table after it stopped
+	ServerError string
+}
+
+// Name is how the report calls it.
+func (r DurableRun) Name() string {
+	if r.Postgres {
+		return durablePGName
+	}
+	return durableName
+}
+
+// The minimal durable bots' names in the report.
+const (
+	durableName   = "minimal durable bot (SQLite)"
+	durablePGName = "minimal durable bot (PostgreSQL)"
+)
 
 // Mixed is a run of flows, or of flows mixed with steady texts.
 type Mixed struct {
@@ -167,6 +206,10 @@ type Report struct {
 	PGServer  *pgServer
 	PG        []PGRun
 	PGSkipped string
+
+	// Durable are the minimal durable bots: on SQLite, then on
+	// PostgreSQL when it is measured.
+	Durable []DurableRun
 
 	// Notes is the hand-written part of the report, kept from the file
 	// the run replaces (see Write).
@@ -225,7 +268,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if rep.PGServer != nil {
 		pgInstances = c.PGInstances
 	}
-	n := 2
+	n := 3 // the bare handler, SQLite's smsbot, the minimal durable bot
+	if rep.PGServer != nil {
+		n++ // its PostgreSQL twin
+	}
 	for _, k := range pgInstances {
 		n += k
 	}
@@ -248,6 +294,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return take(1)[0]
 	}
 	baseAddr := take(1)[0]
+	durableAddrs := take(1)
+	if rep.PGServer != nil {
+		durableAddrs = append(durableAddrs, take(1)[0])
+	}
 	addr := take(1)[0]
 	public := "http://" + addr
 	publics := []string{public}
@@ -266,7 +316,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	defer si.close()
 
-	base, err := start(ctx, c.Baseline(baseAddr), "http://"+baseAddr, filepath.Join(c.Work, "baseline.log"))
+	base, err := start(ctx, c.Helper("baseline", baseAddr), "http://"+baseAddr, filepath.Join(c.Work, "baseline.log"))
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -316,23 +366,52 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 					return nil, err
 				}
 			}
+			durables, err := startDurables(ctx, c, rep.PGServer, durableAddrs, maxConns)
+			defer func() {
+				for _, d := range durables {
+					d.stop(ctx, c)
+				}
+			}()
+			if err != nil {
+				sqlite.stop()
+				return nil, err
+			}
+			// At each concurrency: smsbot on SQLite and the minimal
+			// durable bot on SQLite one after the other, then each
+			// PostgreSQL target and the bot's PostgreSQL twin, then the
+			// bare handler.
 			for _, conc := range c.Concurrency {
 				p := Point{Concurrency: conc}
 				profile := conc == c.ScaleConcurrency
 				p.Smsbot, p.SmsbotCPU = measure(ctx, c, sqlite, profile, c.CPUProfile, conc, newWorker, steadyOp)
+				for _, d := range durables[:1] {
+					p.Durable, p.DurableCPU = measure(ctx, c, d.fleet, false, "", conc, newWorker, steady(d.fleet.target, n))
+				}
 				for _, t := range pgs {
 					s, cpu := measure(ctx, c, t.fleet, profile, pgProfile(c.CPUProfile, t.run.Instances), conc, newWorker, steady(t.fleet.target, n))
 					p.Postgres = append(p.Postgres, s)
 					p.PostgresCPU = append(p.PostgresCPU, cpu)
 					c.logf("steady c=%d: %s %.0f/s p99 %v, %d errors", conc, t.run.Name(), s.Rate(), s.P99, s.Errors)
 				}
+				for _, d := range durables[1:] {
+					p.DurablePG, p.DurablePGCPU = measure(ctx, c, d.fleet, false, "", conc, newWorker, steady(d.fleet.target, n))
+					c.logf("steady c=%d: %s %.0f/s p99 %v, %d errors", conc, durablePGName, p.DurablePG.Rate(), p.DurablePG.P99, p.DurablePG.Errors)
+				}
 				p.Baseline = closedLoop(ctx, conc, c.Warmup, c.Duration, newWorker, steady(bt, n))
-				c.logf("steady c=%d: smsbot %.0f/s p99 %v, baseline %.0f/s p99 %v, ratio %.2f",
-					conc, p.Smsbot.Rate(), p.Smsbot.P99, p.Baseline.Rate(), p.Baseline.P99, p.Ratio())
+				rate, p99 := Ratios(p.Smsbot, p.Durable)
+				c.logf("steady c=%d: smsbot %.0f/s p99 %v, minimal durable bot %.0f/s p99 %v, baseline %.0f/s p99 %v; smsbot %.2f x durable (p99 %.2f x), %.2f x baseline",
+					conc, p.Smsbot.Rate(), p.Smsbot.P99, p.Durable.Rate(), p.Durable.P99, p.Baseline.Rate(), p.Baseline.P99, rate, p99, p.Ratio())
 				rep.Sweep = append(rep.Sweep, p)
 				if profile {
 					sc.Steady = p.Smsbot
 				}
+			}
+			for _, d := range durables {
+				if err := d.stop(ctx, c); err != nil {
+					sqlite.stop()
+					return nil, err
+				}
+				rep.Durable = append(rep.Durable, d.run)
 			}
 			var best float64
 			for _, p := range rep.Sweep {
@@ -440,6 +519,76 @@ func (t *pgTarget) stop(ctx context.Context, c Config) error {
 	}
 	t.schema = nil
 	return err
+}
+
+// durableTarget is a minimal durable bot while it runs.
+type durableTarget struct {
+	run    DurableRun
+	dsn    string    // its database: a SQLite file or a PostgreSQL URL
+	schema *pgSchema // PostgreSQL only
+	fleet  *fleet
+}
+
+// startDurables starts the minimal durable bot on SQLite at addrs[0] and,
+// with a second address, its PostgreSQL twin on a fresh schema of srv.
+// On an error it returns those started so far, to be stopped.
+func startDurables(ctx context.Context, c Config, srv *pgServer, addrs []string, conns int) ([]*durableTarget, error) {
+	var ds []*durableTarget
+	for i, addr := range addrs {
+		d := &durableTarget{run: DurableRun{Postgres: i > 0}}
+		if d.run.Postgres {
+			sc, err := srv.newSchema(ctx, "smsbot-bench-durable")
+			if err != nil {
+				return ds, err
+			}
+			d.schema, d.dsn = sc, sc.url
+		} else {
+			d.dsn = filepath.Join(c.Work, "durable.db")
+		}
+		ds = append(ds, d)
+		base := "http://" + addr
+		p, err := start(ctx, c.Helper("durable", addr, d.dsn), base, filepath.Join(c.Work, fmt.Sprintf("durable-%d.log", i)))
+		if err != nil {
+			return ds, fmt.Errorf("%s: %w", d.run.Name(), err)
+		}
+		d.fleet = &fleet{procs: []*process{p}, target: newTarget(d.run.Name(), []string{base}, base, conns)}
+		d.fleet.meter.smsbot = []int{p.cmd.Process.Pid}
+		if d.schema != nil {
+			d.fleet.meter.db = d.schema.backends
+		}
+	}
+	return ds, nil
+}
+
+// stop stops the bot, counts the MessageSids it stored and drops its
+// schema. It does so once.
+func (d *durableTarget) stop(ctx context.Context, c Config) error {
+	var err error
+	if d.fleet != nil {
+		if serr := d.fleet.stop(); serr != nil {
+			d.run.ServerError = serr.Error()
+		}
+		d.run.Acked = d.fleet.target.acked.Load()
+		d.run.OnDisk, err = countDurable(context.WithoutCancel(ctx), d.dsn)
+		d.fleet = nil
+	}
+	if d.schema != nil {
+		if derr := d.schema.drop(ctx); derr != nil {
+			c.logf("drop schema %s: %v", d.schema.name, derr)
+		}
+		d.schema = nil
+	}
+	return err
+}
+
+// countDurable counts the MessageSids in a minimal durable bot's table.
+func countDurable(ctx context.Context, dsn string) (int64, error) {
+	st, err := openDurable(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer st.close()
+	return st.count(ctx)
 }
 
 // measure runs the steady sweep's closed loop at one concurrency against

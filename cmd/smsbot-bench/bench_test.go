@@ -3,18 +3,26 @@ package main
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
-// TestMain lets the test binary serve the baseline, as smsbot-bench
-// baseline does, when the smoke run starts it as a child process.
+// TestMain lets the test binary serve the baselines, as smsbot-bench
+// baseline and smsbot-bench durable do, when the smoke run starts it as a
+// child process: SMSBOT_BENCH_HELPER holds the arguments, one a line.
 func TestMain(m *testing.M) {
-	if addr := os.Getenv("SMSBOT_BENCH_BASELINE"); addr != "" {
-		if err := serveBaseline(context.Background(), addr); err != nil {
+	if args := os.Getenv("SMSBOT_BENCH_HELPER"); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, strings.Split(args, "\n"), os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "smsbot-bench %s: %v\n", strings.ReplaceAll(args, "\n", " "), err)
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -37,9 +45,9 @@ func TestRun_Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Baseline = func(addr string) *exec.Cmd {
+	c.Helper = func(args ...string) *exec.Cmd {
 		cmd := exec.Command(self, "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SMSBOT_BENCH_BASELINE="+addr)
+		cmd.Env = append(os.Environ(), "SMSBOT_BENCH_HELPER="+strings.Join(args, "\n"))
 		return cmd
 	}
 	rep, err := Run(t.Context(), c)
@@ -65,6 +73,25 @@ func TestRun_Smoke(t *testing.T) {
 		if p.Smsbot.P50 <= 0 || p.Smsbot.P99 < p.Smsbot.P50 {
 			t.Errorf("c=%d: p50 %v p99 %v", p.Concurrency, p.Smsbot.P50, p.Smsbot.P99)
 		}
+		// The minimal durable bot on SQLite ran at every concurrency,
+		// and its twin on PostgreSQL whenever PostgreSQL did.
+		durables := []stats{p.Durable}
+		if rep.PGSkipped == "" {
+			durables = append(durables, p.DurablePG)
+		} else if p.DurablePG.Ops+p.DurablePG.Errors != 0 {
+			t.Errorf("c=%d: a minimal durable bot on PostgreSQL without PostgreSQL: %+v", p.Concurrency, p.DurablePG)
+		}
+		for i, d := range durables {
+			if d.Ops == 0 || d.Errors > 0 || d.P50 <= 0 || d.P99 < d.P50 {
+				t.Errorf("c=%d: minimal durable bot %d: %d ok, %d errors (%s), p50 %v p99 %v", p.Concurrency, i, d.Ops, d.Errors, d.FirstErr, d.P50, d.P99)
+			}
+		}
+		if u := p.DurableCPU; u.Ops != p.Durable.Ops || u.Smsbot <= 0 || u.Database != 0 {
+			t.Errorf("c=%d: the minimal durable bot's CPU: %+v", p.Concurrency, u)
+		}
+		if u := p.DurablePGCPU; rep.PGSkipped == "" && (u.Ops != p.DurablePG.Ops || u.Smsbot <= 0 || u.Database <= 0) {
+			t.Errorf("c=%d: the minimal durable bot's CPU on PostgreSQL: %+v", p.Concurrency, u)
+		}
 		if u := p.SmsbotCPU; u.Ops != p.Smsbot.Ops || u.Smsbot <= 0 || u.Database != 0 || u.Machine < u.Smsbot {
 			t.Errorf("c=%d: SQLite's CPU: %+v", p.Concurrency, u)
 		}
@@ -78,6 +105,29 @@ func TestRun_Smoke(t *testing.T) {
 			if u := p.PostgresCPU[i]; u.Ops != s.Ops || u.Smsbot <= 0 || u.Database <= 0 {
 				t.Errorf("c=%d %s's CPU: %+v", p.Concurrency, rep.PG[i].Name(), u)
 			}
+		}
+	}
+	wantDurable := 1
+	if rep.PGSkipped == "" {
+		wantDurable = 2
+	}
+	if len(rep.Durable) != wantDurable {
+		t.Fatalf("%d minimal durable bots, want %d", len(rep.Durable), wantDurable)
+	}
+	for _, d := range rep.Durable {
+		// Every text it answered 200 is in its table: it answers after
+		// the commit. The sweep's counts add up to at most what it
+		// answered (warm-up texts are answered but not counted).
+		var measured int
+		for _, p := range rep.Sweep {
+			if d.Postgres {
+				measured += p.DurablePG.Ops
+			} else {
+				measured += p.Durable.Ops
+			}
+		}
+		if d.Acked < int64(measured) || d.OnDisk < d.Acked || d.ServerError != "" {
+			t.Errorf("%s: %d answered (%d measured), %d in the database, %q", d.Name(), d.Acked, measured, d.OnDisk, d.ServerError)
 		}
 	}
 	for _, pg := range rep.PG {
@@ -107,9 +157,15 @@ func TestRun_Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"## Targets", "/ baseline", "database bytes per phone", "peak RSS", "cores", chartName, notesBegin, notesEnd}
+	want := []string{"## Targets", "/ bare", "/ durable", "p99 / durable", "database bytes per phone", "peak RSS", "cores", chartName, notesBegin, notesEnd,
+		"| 8 | " + durableName + " |", "| 8 | " + sqliteName + " | **", "| " + sqliteName + " at concurrency 8 against the minimal durable bot |",
+		"## The minimal durable bots", "| " + durableName + " | "}
 	for _, pg := range rep.PG {
-		want = append(want, "| 8 | "+pg.Name()+" |", "| "+pg.Name()+" | mix |", "| "+pg.Name()+" | flows |")
+		want = append(want, "| 8 | "+pg.Name()+" |", "| 8 | "+pg.Name()+" | **", "| "+pg.Name()+" | mix |", "| "+pg.Name()+" | flows |",
+			"| "+pg.Name()+" at concurrency 8 against the minimal durable bot |")
+	}
+	if rep.PGSkipped == "" {
+		want = append(want, "| 8 | "+durablePGName+" |", "| "+durablePGName+" | ")
 	}
 	if rep.PGSkipped != "" {
 		want = append(want, "**PostgreSQL: not measured.**")
@@ -122,7 +178,10 @@ func TestRun_Smoke(t *testing.T) {
 	_, cpu, _ := strings.Cut(string(md), "## Where each backend's time goes")
 	cpu, _, _ = strings.Cut(cpu, notesBegin)
 	if n := strings.Count(cpu, "\n| smsbot ("); n != 1+len(rep.PG) {
-		t.Errorf("the CPU table has %d rows, want %d:\n%s", n, 1+len(rep.PG), cpu)
+		t.Errorf("the CPU table has %d rows of smsbot, want %d:\n%s", n, 1+len(rep.PG), cpu)
+	}
+	if n := strings.Count(cpu, "\n| minimal durable bot ("); n != wantDurable {
+		t.Errorf("the CPU table has %d rows of the minimal durable bot, want %d:\n%s", n, wantDurable, cpu)
 	}
 	svg, err := os.ReadFile(filepath.Join(out, chartName))
 	if err != nil {
@@ -137,7 +196,7 @@ func TestRun_Smoke(t *testing.T) {
 	if err := xml.Unmarshal(svg, &doc); err != nil {
 		t.Fatalf("chart is not XML: %v", err)
 	}
-	if want := 2 * (2 + len(rep.PG)); len(doc.Polyline) != want {
+	if want := 2 * (1 + wantDurable + 1 + len(rep.PG)); len(doc.Polyline) != want {
 		t.Fatalf("chart has %d lines, want %d", len(doc.Polyline), want)
 	}
 	for _, l := range doc.Polyline {

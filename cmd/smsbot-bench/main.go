@@ -1,13 +1,16 @@
 // Command smsbot-bench measures smsbot on one machine: it builds the real
 // server, starts it on loopback against the local stand-ins of Twilio and
-// Auth0, drives it with signed Twilio webhooks from many phones, drives a
-// bare baseline server with the same load in the same run, and writes a
+// Auth0, drives it with signed Twilio webhooks from many phones, drives
+// two baselines with the same load in the same run (a bare handler, and
+// the minimal durable bot on SQLite and on PostgreSQL), and writes a
 // Markdown report and an SVG chart.
 //
 // Usage:
 //
-//	smsbot-bench [flags]          run the benchmark and write the report
-//	smsbot-bench baseline ADDR    serve the baseline (the benchmark starts it)
+//	smsbot-bench [flags]             run the benchmark and write the report
+//	smsbot-bench baseline ADDR       serve the bare handler (the benchmark starts it)
+//	smsbot-bench durable ADDR DB     serve the minimal durable bot, storing into DB:
+//	                                 a SQLite file or a postgres:// URL (likewise)
 package main
 
 import (
@@ -42,6 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("usage: smsbot-bench baseline ADDR")
 		}
 		return serveBaseline(ctx, args[1])
+	}
+	if len(args) > 0 && args[0] == "durable" {
+		if len(args) != 3 {
+			return errors.New("usage: smsbot-bench durable ADDR DB (a SQLite file or a postgres:// URL)")
+		}
+		return serveDurable(ctx, args[1], args[2])
 	}
 	fs := flag.NewFlagSet("smsbot-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -82,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c.Baseline = func(addr string) *exec.Cmd { return exec.Command(self, "baseline", addr) }
+	c.Helper = func(args ...string) *exec.Cmd { return exec.Command(self, args...) }
 	c.Log = stderr
 	if c.Work == "" {
 		dir, err := os.MkdirTemp("", "smsbot-bench-")

@@ -20,6 +20,26 @@ type Target struct {
 	Met             bool
 }
 
+// The targets against the minimal durable bot on the same database, at
+// the scale concurrency and above.
+const (
+	wantOfDurable    = 0.8 // at least this share of its throughput
+	wantP99OfDurable = 1.5 // p99 at most this many times its p99
+)
+
+// vsDurable is smsbot s against the minimal durable bot d at one
+// concurrency, as a target.
+func vsDurable(name string, conc int, s, d stats) Target {
+	rate, p99 := Ratios(s, d)
+	return Target{
+		Name: fmt.Sprintf("%s at concurrency %d against the minimal durable bot", name, conc),
+		Want: fmt.Sprintf(">= %.1f x its req/s, p99 <= %.1f x its p99", wantOfDurable, wantP99OfDurable),
+		Got: fmt.Sprintf("%.2f x (%.0f vs %.0f req/s), p99 %.2f x (%s vs %s)", rate, s.Rate(), d.Rate(),
+			p99, ms(s.P99), ms(d.P99)),
+		Met: d.Ops > 0 && s.Errors == 0 && rate >= wantOfDurable && p99 <= wantP99OfDurable,
+	}
+}
+
 // Targets checks the run against the goals.
 func (r *Report) Targets() []Target {
 	var out []Target
@@ -31,6 +51,17 @@ func (r *Report) Targets() []Target {
 				Got:  fmt.Sprintf("%.2f x (%.0f vs %.0f req/s)", p.Ratio(), p.Smsbot.Rate(), p.Baseline.Rate()),
 				Met:  p.Ratio() >= 0.5,
 			})
+		}
+	}
+	for _, p := range r.Sweep {
+		if p.Concurrency < r.Config.ScaleConcurrency {
+			continue
+		}
+		out = append(out, vsDurable(sqliteName, p.Concurrency, p.Smsbot, p.Durable))
+		if p.DurablePG.Ops+p.DurablePG.Errors > 0 {
+			for i, pg := range r.PG {
+				out = append(out, vsDurable(pg.Name(), p.Concurrency, p.Postgres[i], p.DurablePG))
+			}
 		}
 	}
 	if r.HalfRate > 0 {
@@ -95,16 +126,39 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "*** PostgreSQL not measured: %s\n", r.PGSkipped)
 	}
 	for _, p := range r.Sweep {
-		if p.Concurrency != r.Config.ScaleConcurrency {
+		if p.Concurrency < r.Config.ScaleConcurrency {
 			continue
 		}
-		fmt.Fprintf(&b, "at concurrency %d: baseline %.0f req/s; %s %.0f (%.2f x)", p.Concurrency, p.Baseline.Rate(), "smsbot (SQLite)", p.Smsbot.Rate(), p.Ratio())
+		line := func(name string, s, d stats) {
+			rate, p99 := Ratios(s, d)
+			fmt.Fprintf(&b, "; %s %.0f (%.2f x durable, p99 %.2f x; %.2f x bare)", name, s.Rate(), rate, p99, p.RatioOf(s))
+		}
+		fmt.Fprintf(&b, "at concurrency %d: bare %.0f req/s; durable %.0f", p.Concurrency, p.Baseline.Rate(), p.Durable.Rate())
+		if p.DurablePG.Ops > 0 {
+			fmt.Fprintf(&b, ", on PostgreSQL %.0f", p.DurablePG.Rate())
+		}
+		line(sqliteName, p.Smsbot, p.Durable)
 		for i, pg := range r.PG {
-			fmt.Fprintf(&b, "; %s %.0f (%.2f x)", pg.Name(), p.Postgres[i].Rate(), p.RatioOf(p.Postgres[i]))
+			line(pg.Name(), p.Postgres[i], p.DurablePG)
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// hasDurablePG tells whether the minimal durable bot ran on PostgreSQL.
+func (r *Report) hasDurablePG() bool {
+	for _, d := range r.Durable {
+		if d.Postgres {
+			return true
+		}
+	}
+	for _, p := range r.Sweep {
+		if p.DurablePG.Ops+p.DurablePG.Errors > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sqliteName is how the report calls smsbot on SQLite beside PostgreSQL.
@@ -167,7 +221,8 @@ func (r *Report) Markdown() string {
 		p("- **PostgreSQL: not measured.** %s. This report has SQLite only.\n", r.PGSkipped)
 	}
 	p("- Load: signed Twilio webhooks (`X-Twilio-Signature`), each with a new MessageSid, over keep-alive connections, from the bench process on the same cores. Each run has %s of warm-up, then %s measured; at each concurrency the servers run one after the other.\n", c.Warmup, c.Duration)
-	p("- Baseline: a bare chi handler in its own process (`smsbot-bench baseline`) that parses the same form and writes the same TwiML, with no signature check and no state. The machine is shared and noisy: only ratios from one run compare.\n")
+	p("- Bare handler (the first baseline): a chi handler in its own process (`smsbot-bench baseline`) that parses the same form and writes the same TwiML, with no signature check and no state. The machine is shared and noisy: only ratios from one run compare.\n")
+	p("- Minimal durable bot (the second baseline): the least any correct bot must do per text, in its own process (`smsbot-bench durable`): parse the form; check `X-Twilio-Signature` with twilio-go's `RequestValidator` over the public URL and the form; hand (MessageSid, From, Body) to one writer goroutine that inserts everything waiting in one transaction into a table keyed by MessageSid (`ON CONFLICT DO NOTHING`); answer a fixed TwiML only after the commit. On SQLite a STRICT table, WAL, `synchronous=FULL`, one connection; its PostgreSQL twin sends the waiting inserts as one batch (one implicit transaction) on one connection, on a schema of its own. smsbot on SQLite is held against the first, on PostgreSQL against the second.\n")
 	p("- Steady traffic: texts `H` or an unknown command, half each, from subscribed phones drawn uniformly from the preloaded set. The SQLite database is preloaded with store's bulk loader (`store.DB.BulkPhones`), not over HTTP.\n")
 
 	p("\n## Targets\n\n| target | wanted | measured | met |\n|---|---|---|---|\n")
@@ -182,32 +237,53 @@ func (r *Report) Markdown() string {
 	if len(r.Sweep) > 0 {
 		p("\n## Steady traffic against concurrency (%s phones)\n\n", count(r.Scales[0].Phones))
 		p("![throughput and p99 latency against concurrency](%s)\n\n", chartName)
-		p("Throughput over the baseline's at the same concurrency:\n\n")
-		p("| concurrency | %s |", sqliteName)
-		for _, pg := range r.PG {
-			p(" %s |", pg.Name())
-		}
-		p("\n|---:|---:|%s\n", strings.Repeat("---:|", len(r.PG)))
+		p("smsbot against the two baselines at the same concurrency: its throughput over theirs (higher is better), its p99 over theirs (lower is better); the minimal durable bot on the same database (SQLite or PostgreSQL).\n\n")
+		p("| concurrency | server | req/s / durable | req/s / bare | p99 / durable | p99 / bare |\n|---:|---|---:|---:|---:|---:|\n")
+		pgDurable := r.hasDurablePG()
 		for _, pt := range r.Sweep {
-			p("| %d | **%.2f** |", pt.Concurrency, pt.Ratio())
-			for i := range r.PG {
-				p(" **%.2f** |", pt.RatioOf(pt.Postgres[i]))
+			ratioRow := func(name string, s, d stats, hasD bool) {
+				rate, p99 := Ratios(s, d)
+				bare, bareP99 := Ratios(s, pt.Baseline)
+				if hasD {
+					p("| %d | %s | **%.2f** | %.2f | **%.2f** | %.2f |\n", pt.Concurrency, name, rate, bare, p99, bareP99)
+				} else {
+					p("| %d | %s | | %.2f | | %.2f |\n", pt.Concurrency, name, bare, bareP99)
+				}
 			}
-			p("\n")
-		}
-		p("\n| concurrency | server | req/s | p50 | p99 | errors | / baseline |\n|---:|---|---:|---:|---:|---:|---:|\n")
-		for _, pt := range r.Sweep {
-			row := func(name string, s stats) {
-				p("| %d | %s | %.0f | %s | %s | %d | %.2f |\n", pt.Concurrency, name, s.Rate(), ms(s.P50), ms(s.P99), s.Errors, pt.RatioOf(s))
-			}
-			row("baseline", pt.Baseline)
-			row(sqliteName, pt.Smsbot)
+			ratioRow(sqliteName, pt.Smsbot, pt.Durable, true)
 			for i, pg := range r.PG {
-				row(pg.Name(), pt.Postgres[i])
+				ratioRow(pg.Name(), pt.Postgres[i], pt.DurablePG, pgDurable)
+			}
+		}
+		p("\n| concurrency | server | req/s | p50 | p99 | errors | / bare | / durable |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, pt := range r.Sweep {
+			// row is a server's; d is the minimal durable bot it is
+			// held against, if any.
+			row := func(name string, s stats, d *stats) {
+				var vs string
+				if d != nil {
+					rate, _ := Ratios(s, *d)
+					vs = fmt.Sprintf("%.2f", rate)
+				}
+				p("| %d | %s | %.0f | %s | %s | %d | %.2f | %s |\n", pt.Concurrency, name, s.Rate(), ms(s.P50), ms(s.P99), s.Errors, pt.RatioOf(s), vs)
+			}
+			var onPG *stats
+			if pgDurable {
+				onPG = &pt.DurablePG
+			}
+			row("bare handler", pt.Baseline, nil)
+			row(durableName, pt.Durable, &pt.Durable)
+			row(sqliteName, pt.Smsbot, &pt.Durable)
+			if pgDurable {
+				row(durablePGName, pt.DurablePG, onPG)
+			}
+			for i, pg := range r.PG {
+				row(pg.Name(), pt.Postgres[i], onPG)
 			}
 		}
 		for _, pt := range r.Sweep {
-			for _, s := range append([]stats{pt.Smsbot, pt.Baseline}, pt.Postgres...) {
+			all := append([]stats{pt.Smsbot, pt.Baseline, pt.Durable, pt.DurablePG}, pt.Postgres...)
+			for _, s := range all {
 				if s.FirstErr != "" {
 					p("\nFirst error at concurrency %d: `%s`\n", pt.Concurrency, strings.ReplaceAll(s.FirstErr, "`", "'"))
 				}
@@ -271,9 +347,20 @@ func (r *Report) Markdown() string {
 		}
 	}
 
+	if len(r.Durable) > 0 {
+		p("\n## The minimal durable bots\n\n| server | answered / in the database | stopped with |\n|---|---:|---|\n")
+		for _, d := range r.Durable {
+			stopped := "SIGTERM, clean"
+			if d.ServerError != "" {
+				stopped = d.ServerError
+			}
+			p("| %s | %d / %d | %s |\n", d.Name(), d.Acked, d.OnDisk, stopped)
+		}
+	}
+
 	p("\n## Where each backend's time goes\n\n")
-	p("CPU during the steady run at concurrency %d, from /proc: smsbot's processes, the PostgreSQL server processes of their connections (found by `application_name` in `pg_stat_activity`), the bench process (load generator and stand-ins), and the rest of the machine's busy time (other work on a shared machine, PostgreSQL's background writers).\n\n", c.ScaleConcurrency)
-	p("| server | req/s | smsbot CPU per text | PostgreSQL CPU per text | bench CPU per text | cores busy: smsbot | PostgreSQL | bench | other |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("CPU during the steady run at concurrency %d, from /proc: smsbot's processes (or the minimal durable bot's), the PostgreSQL server processes of their connections (found by `application_name` in `pg_stat_activity`), the bench process (load generator and stand-ins), and the rest of the machine's busy time (other work on a shared machine, PostgreSQL's background writers).\n\n", c.ScaleConcurrency)
+	p("| server | req/s | server CPU per text | PostgreSQL CPU per text | bench CPU per text | cores busy: server | PostgreSQL | bench | other |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	cpuRow := func(name string, u CPUShare) {
 		if u.Ops == 0 {
 			return
@@ -286,7 +373,9 @@ func (r *Report) Markdown() string {
 		if pt.Concurrency != c.ScaleConcurrency {
 			continue
 		}
+		cpuRow(durableName, pt.DurableCPU)
 		cpuRow(sqliteName, pt.SmsbotCPU)
+		cpuRow(durablePGName, pt.DurablePGCPU)
 		for i, pg := range r.PG {
 			cpuRow(pg.Name(), pt.PostgresCPU[i])
 		}
@@ -349,19 +438,28 @@ func (r *Report) SVG() string {
 	if len(r.PG) > 0 {
 		db = "SQLite and PostgreSQL"
 	}
-	title := fmt.Sprintf("smsbot on %s vs baseline, steady traffic, %d cores, %s", db, r.Machine.Cores, r.Machine.CPU)
+	title := fmt.Sprintf("smsbot on %s; minimal durable bot dashed, bare handler grey; %d cores, %s", db, r.Machine.Cores, r.Machine.CPU)
 	p(`<text x="%d" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", left, xmlEscape(title))
 	type series struct {
-		name  string
-		color string
-		get   func(Point) stats
+		name   string
+		color  string
+		dashed bool
+		get    func(Point) stats
 	}
-	all := []series{{sqliteName, "#1f77b4", func(p Point) stats { return p.Smsbot }}}
+	// Each minimal durable bot dashed, in the color of the smsbot it is
+	// held against (the first PostgreSQL target's).
+	all := []series{
+		{sqliteName, "#1f77b4", false, func(p Point) stats { return p.Smsbot }},
+		{durableName, "#1f77b4", true, func(p Point) stats { return p.Durable }},
+	}
 	pgColors := []string{"#d62728", "#ff7f0e", "#2ca02c", "#9467bd"}
 	for i, pg := range r.PG {
-		all = append(all, series{pg.Name(), pgColors[i%len(pgColors)], func(p Point) stats { return p.Postgres[i] }})
+		all = append(all, series{pg.Name(), pgColors[i%len(pgColors)], false, func(p Point) stats { return p.Postgres[i] }})
 	}
-	all = append(all, series{"baseline", "#999999", func(p Point) stats { return p.Baseline }})
+	if r.hasDurablePG() {
+		all = append(all, series{durablePGName, pgColors[0], true, func(p Point) stats { return p.DurablePG }})
+	}
+	all = append(all, series{"bare handler", "#999999", false, func(p Point) stats { return p.Baseline }})
 	panels := []struct {
 		title string
 		value func(stats) float64
@@ -408,13 +506,17 @@ func (r *Report) SVG() string {
 			for _, pt := range r.Sweep {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(pt.Concurrency), py(pn.value(s.get(pt)))))
 			}
-			p(`<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
+			dash := ""
+			if s.dashed {
+				dash = ` stroke-dasharray="6 4"`
+			}
+			p(`<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n", s.color, dash, strings.Join(pts, " "))
 			for _, q := range pts {
 				xy := strings.Split(q, ",")
 				p(`<circle cx="%s" cy="%s" r="3" fill="%s"/>`+"\n", xy[0], xy[1], s.color)
 			}
 			ly := y0 + 16 + j*16
-			p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", x0+10, ly-4, x0+30, ly-4, s.color)
+			p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", x0+10, ly-4, x0+30, ly-4, s.color, dash)
 			p(`<text x="%d" y="%d">%s</text>`+"\n", x0+36, ly, s.name)
 		}
 	}
