@@ -13,9 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twilio/twilio-go/client"
-	"github.com/twilio/twilio-go/twiml"
-
 	"github.com/smsbot/smsbot/bot"
 )
 
@@ -127,17 +124,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) boo
 		return false
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	params := make(map[string]string, len(r.PostForm))
-	for k, v := range r.PostForm {
+	for _, v := range r.PostForm {
 		if len(v) != 1 {
 			http.Error(w, "repeated form parameter", http.StatusBadRequest)
 			return false
 		}
-		params[k] = v[0]
 	}
 	url := strings.TrimRight(s.PublicURL, "/") + r.URL.RequestURI()
-	v := client.NewRequestValidator(s.AuthToken)
-	if sig == "" || !v.Validate(url, params, sig) {
+	if !validSignature(s.AuthToken, url, r.PostForm, sig) {
 		s.logger().WarnContext(r.Context(), "webhook signature check failed", "path", r.URL.Path, "signed", sig != "")
 		if s.SignatureFailed != nil {
 			s.SignatureFailed(r.Context(), hook)
@@ -238,18 +232,10 @@ func failed(w http.ResponseWriter, err error) string {
 // writeTwiML answers with one message, or with an empty response that sends
 // nothing.
 func writeTwiML(w http.ResponseWriter, reply string) {
-	var verbs []twiml.Element
-	if reply != "" {
-		verbs = []twiml.Element{&twiml.MessagingMessage{Body: reply}}
-	}
-	xml, err := twiml.Messages(verbs)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
+	xml := appendTwiML(make([]byte, 0, 96+len(reply)+len(reply)/8), reply)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write([]byte(xml))
+	w.Write(xml)
 }
 
 // HandleStatus records a delivery status callback.
