@@ -89,7 +89,7 @@ func TestRun_Smoke(t *testing.T) {
 		if u := p.DurableCPU; u.Ops != p.Durable.Ops || u.Smsbot <= 0 || u.Database != 0 {
 			t.Errorf("c=%d: the minimal durable bot's CPU: %+v", p.Concurrency, u)
 		}
-		if u := p.DurablePGCPU; rep.PGSkipped == "" && (u.Ops != p.DurablePG.Ops || u.Smsbot <= 0 || u.Database <= 0) {
+		if u := p.DurablePGCPU; rep.PGSkipped == "" && (u.Ops != p.DurablePG.Ops || u.Smsbot <= 0 || !dbCPUSeen(u)) {
 			t.Errorf("c=%d: the minimal durable bot's CPU on PostgreSQL: %+v", p.Concurrency, u)
 		}
 		if u := p.SmsbotCPU; u.Ops != p.Smsbot.Ops || u.Smsbot <= 0 || u.Database != 0 || u.Machine < u.Smsbot {
@@ -102,7 +102,7 @@ func TestRun_Smoke(t *testing.T) {
 			if s.Ops == 0 || s.Errors > 0 || s.P50 <= 0 || s.P99 < s.P50 {
 				t.Errorf("c=%d %s: %d ok, %d errors (%s), p50 %v p99 %v", p.Concurrency, rep.PG[i].Name(), s.Ops, s.Errors, s.FirstErr, s.P50, s.P99)
 			}
-			if u := p.PostgresCPU[i]; u.Ops != s.Ops || u.Smsbot <= 0 || u.Database <= 0 {
+			if u := p.PostgresCPU[i]; u.Ops != s.Ops || u.Smsbot <= 0 || !dbCPUSeen(u) {
 				t.Errorf("c=%d %s's CPU: %+v", p.Concurrency, rep.PG[i].Name(), u)
 			}
 		}
@@ -204,4 +204,15 @@ func TestRun_Smoke(t *testing.T) {
 			t.Fatalf("chart line %q", l.Points)
 		}
 	}
+}
+
+// dbCPUSeen reports whether u's PostgreSQL CPU is plausible: /proc counts
+// in 10 ms ticks, so a smoke run of a few dozen texts at concurrency 1 may
+// cost the server less than one tick; from a few hundred texts on it must
+// show.
+func dbCPUSeen(u CPUShare) bool {
+	if u.Ops < 300 {
+		return u.Database >= 0
+	}
+	return u.Database > 0
 }
