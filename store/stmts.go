@@ -14,13 +14,32 @@ type stmtCache struct {
 	db     *sql.DB
 	stmts  map[string]*sql.Stmt
 	wanted []string
+
+	// bound are the statements bound to boundTx, the group's transaction:
+	// binding a statement to a transaction allocates and locks, so each is
+	// bound once per group, not once per use. database/sql closes them when
+	// the transaction ends.
+	boundTx *sql.Tx
+	bound   map[string]*sql.Stmt
 }
 
 // stmt returns the cached statement for query bound to tx, or nil.
 func (c *stmtCache) stmt(tx *sql.Tx, query string) *sql.Stmt {
+	if tx != c.boundTx {
+		clear(c.bound)
+		c.boundTx = tx
+	}
+	if s := c.bound[query]; s != nil {
+		return s
+	}
 	s, seen := c.stmts[query]
 	if s != nil {
-		return tx.StmtContext(context.Background(), s)
+		if c.bound == nil {
+			c.bound = make(map[string]*sql.Stmt)
+		}
+		s = tx.StmtContext(context.Background(), s)
+		c.bound[query] = s
+		return s
 	}
 	if seen {
 		return nil // prepared after this group
@@ -53,6 +72,8 @@ func (c *stmtCache) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
 // prepareWanted prepares the statements seen since the last call. It runs
 // between groups, when no transaction holds the write connection.
 func (c *stmtCache) prepareWanted() {
+	clear(c.bound) // the group's transaction has ended
+	c.boundTx = nil
 	for _, q := range c.wanted {
 		s, err := c.db.Prepare(q)
 		if err != nil {
@@ -65,6 +86,8 @@ func (c *stmtCache) prepareWanted() {
 }
 
 func (c *stmtCache) close() {
+	clear(c.bound)
+	c.boundTx = nil
 	for _, s := range c.stmts {
 		if s != nil {
 			s.Close()

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
@@ -18,6 +20,11 @@ type Tx struct {
 	// transaction. In a write transaction statements ignore cancellation:
 	// SQLite's interrupt could roll back the whole group.
 	stmts *stmtCache
+	// read are the phones as this write transaction read them, so that
+	// SavePhone writes only the columns that changed: most texts change
+	// two or three of the row's columns, and an UPDATE that names user_id
+	// rewrites its index entry even when the value is the same.
+	read []bot.Phone
 }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -40,7 +47,8 @@ type phoneColumn struct {
 	name  string
 	value func(*bot.Phone) any
 	dest  func(*bot.Phone) any
-	fixed bool // written by the insert only (the key and the creation time)
+	same  func(a, b *bot.Phone) bool // whether a and b store the same value
+	fixed bool                       // written by the insert only (the key and the creation time)
 }
 
 // phoneTable lists the phones row's columns once, in the order of every
@@ -49,7 +57,8 @@ var phoneTable = []phoneColumn{
 	textColumn("phone", func(p *bot.Phone) *string { return &p.Number }, true),
 	textColumn("state", func(p *bot.Phone) *string { return &p.State }, false),
 	timeColumn("expires_at", func(p *bot.Phone) *time.Time { return &p.ExpiresAt }, false),
-	{name: "user_id", value: func(p *bot.Phone) any { return nilIfEmpty(p.UserID) }, dest: func(p *bot.Phone) any { return nullText{&p.UserID} }},
+	{name: "user_id", value: func(p *bot.Phone) any { return nilIfEmpty(p.UserID) }, dest: func(p *bot.Phone) any { return nullText{&p.UserID} },
+		same: func(a, b *bot.Phone) bool { return a.UserID == b.UserID }},
 	textColumn("email", func(p *bot.Phone) *string { return &p.Email }, false),
 	timeColumn("bound_at", func(p *bot.Phone) *time.Time { return &p.BoundAt }, false),
 	blobColumn("link_hash", func(p *bot.Phone) *[]byte { return &p.LinkHash }),
@@ -66,7 +75,8 @@ var phoneTable = []phoneColumn{
 	timeColumn("verified_at", func(p *bot.Phone) *time.Time { return &p.VerifiedAt }, false),
 	timeColumn("suspended_at", func(p *bot.Phone) *time.Time { return &p.SuspendedAt }, false),
 	textColumn("suspend_reason", func(p *bot.Phone) *string { return (*string)(&p.SuspendReason) }, false),
-	{name: "channel", value: func(p *bot.Phone) any { return string(p.Channel.Or()) }, dest: func(p *bot.Phone) any { return (*string)(&p.Channel) }},
+	{name: "channel", value: func(p *bot.Phone) any { return string(p.Channel.Or()) }, dest: func(p *bot.Phone) any { return (*string)(&p.Channel) },
+		same: func(a, b *bot.Phone) bool { return a.Channel.Or() == b.Channel.Or() }},
 	timeColumn("whatsapp_seen", func(p *bot.Phone) *time.Time { return &p.WhatsAppSeen }, false),
 	textColumn("proven", func(p *bot.Phone) *string { return (*string)(&p.Proven) }, false),
 	textColumn("language", func(p *bot.Phone) *string { return &p.Language }, false),
@@ -74,21 +84,25 @@ var phoneTable = []phoneColumn{
 }
 
 func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) }, fixed: fixed}
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) },
+		same: func(a, b *bot.Phone) bool { return *f(a) == *f(b) }, fixed: fixed}
 }
 
 func intColumn(name string, f func(*bot.Phone) *int) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) }}
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) },
+		same: func(a, b *bot.Phone) bool { return *f(a) == *f(b) }}
 }
 
 // blobColumn stores an empty slice as NULL.
 func blobColumn(name string, f func(*bot.Phone) *[]byte) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return nilIfEmpty(*f(p)) }, dest: func(p *bot.Phone) any { return f(p) }}
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return nilIfEmpty(*f(p)) }, dest: func(p *bot.Phone) any { return f(p) },
+		same: func(a, b *bot.Phone) bool { return bytes.Equal(*f(a), *f(b)) }}
 }
 
 // timeColumn stores unix milliseconds, 0 for the zero time.
 func timeColumn(name string, f func(*bot.Phone) *time.Time, fixed bool) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return ms(*f(p)) }, dest: func(p *bot.Phone) any { return millis{f(p)} }, fixed: fixed}
+	return phoneColumn{name: name, value: func(p *bot.Phone) any { return ms(*f(p)) }, dest: func(p *bot.Phone) any { return millis{f(p)} },
+		same: func(a, b *bot.Phone) bool { return ms(*f(a)) == ms(*f(b)) }, fixed: fixed}
 }
 
 // millis scans unix milliseconds into a time.
@@ -172,30 +186,122 @@ func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
 
 // Phone loads a phone by number.
 func (t *Tx) Phone(ctx context.Context, number string) (*bot.Phone, error) {
-	return scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE phone = ?`, number))
+	return t.remember(scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE phone = ?`, number)))
 }
 
 // PhoneByUser loads the phone bound to a user.
 func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error) {
-	return scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE user_id = ?`, userID))
+	return t.remember(scanPhone(t.queryRow(ctx, `SELECT `+phoneColumns+` FROM phones WHERE user_id = ?`, userID)))
 }
 
-// SavePhone updates a phone, or inserts it the first time. Most saves are
-// of a phone that exists, so the UPDATE comes first: an upsert costs an
-// extra failed insert each time.
-func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
-	args := phoneArgs(p)
-	res, err := t.exec(ctx, updatePhone, args...)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			_, err = t.exec(ctx, insertPhone, args...)
+// remember keeps a copy of a phone a write transaction read.
+func (t *Tx) remember(p *bot.Phone, err error) (*bot.Phone, error) {
+	if err == nil && t.stmts != nil {
+		t.keep(p)
+	}
+	return p, err
+}
+
+// keep records p as the row now holds it; the copy owns its byte slices,
+// which the caller may change in place.
+func (t *Tx) keep(p *bot.Phone) {
+	c := *p
+	c.LinkHash, c.CodeMAC = bytes.Clone(p.LinkHash), bytes.Clone(p.CodeMAC)
+	for i := range t.read {
+		if t.read[i].Number == p.Number {
+			t.read[i] = c
+			return
 		}
 	}
+	t.read = append(t.read, c)
+}
+
+// SavePhone updates a phone, or inserts it the first time. A phone this
+// write transaction read gets an UPDATE of the columns that changed since
+// (none: no statement at all). Any other is updated whole, and inserted
+// when there is no row: most saves are of a phone that exists, and an
+// upsert costs an extra failed insert each time.
+func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
+	err := t.savePhone(ctx, p)
 	if isConstraint(err) {
 		return constraintError(p.Number, err)
 	}
+	if err == nil && t.stmts != nil {
+		t.keep(p)
+	}
 	return err
+}
+
+func (t *Tx) savePhone(ctx context.Context, p *bot.Phone) error {
+	if was := t.wasRead(p.Number); was != nil {
+		query, args := changedColumns(was, p)
+		if query == "" {
+			return nil
+		}
+		res, err := t.exec(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		// The row went away since it was read (a delete in this
+		// transaction): write it whole.
+	}
+	args := phoneArgs(p)
+	res, err := t.exec(ctx, updatePhone, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = t.exec(ctx, insertPhone, args...)
+	return err
+}
+
+// wasRead returns the phone as this transaction read or wrote it, or nil.
+func (t *Tx) wasRead(number string) *bot.Phone {
+	for i := range t.read {
+		if t.read[i].Number == number {
+			return &t.read[i]
+		}
+	}
+	return nil
+}
+
+// partialUpdates caches the UPDATE statement of each set of changed
+// columns (a bit per phoneTable row), so that the statement cache sees the
+// same text each time.
+var partialUpdates sync.Map // uint64 -> string
+
+// changedColumns returns the UPDATE of p's columns that differ from was,
+// and its arguments; "" when none does.
+func changedColumns(was, p *bot.Phone) (string, []any) {
+	var set uint64
+	args := make([]any, 0, 8)
+	for i, c := range phoneTable {
+		if !c.fixed && !c.same(was, p) {
+			set |= 1 << i
+			args = append(args, c.value(p))
+		}
+	}
+	if set == 0 {
+		return "", nil
+	}
+	args = append(args, p.Number)
+	if q, ok := partialUpdates.Load(set); ok {
+		return q.(string), args
+	}
+	var parts []string
+	for i, c := range phoneTable {
+		if set&(1<<i) != 0 {
+			parts = append(parts, c.name+" = ?")
+		}
+	}
+	q := `UPDATE phones SET ` + strings.Join(parts, ", ") + ` WHERE phone = ?`
+	partialUpdates.Store(set, q)
+	return q, args
 }
 
 // nilIfEmpty stores an empty value as NULL.

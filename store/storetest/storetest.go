@@ -65,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 		{"Tx_Phone_RoundTrip", testPhoneRoundTrip},
 		{"Tx_Phone_EveryField", testPhoneEveryField},
 		{"Tx_SavePhone_Constraints", testSavePhoneConstraints},
+		{"Tx_SavePhone_AfterRead", testSavePhoneAfterRead},
 		{"Tx_Suspension_RoundTrip", testSuspensionRoundTrip},
 		{"DB_Update_RollsBack", testUpdateRollsBack},
 		{"DB_Update_Serializes", testUpdateSerializes},
