@@ -174,23 +174,12 @@ func (db *DB) commitGroup(group []*request) {
 			r.err = err // its caller gave up before it ran: it never runs
 			continue
 		}
-		if _, err := db.stmts.exec(tx, `SAVEPOINT tx`); err != nil {
-			r.err = fmt.Errorf("savepoint: %w", err)
-			db.abandon(tx, ran, group[i+1:], err)
-			return
+		broken := db.runSavepoint(tx, r)
+		if broken == nil && errors.Is(r.err, errRunAgain) {
+			broken = db.runSavepoint(tx, r) // once: the second run looks
 		}
-		if err := runFn(r, tx); err != nil {
-			r.err = err
-			if _, rerr := db.stmts.exec(tx, `ROLLBACK TO tx`); rerr != nil {
-				db.abandon(tx, ran, group[i+1:], rerr)
-				return
-			}
-		}
-		if _, err := db.stmts.exec(tx, `RELEASE tx`); err != nil {
-			if r.err == nil {
-				r.err = fmt.Errorf("release savepoint: %w", err)
-			}
-			db.abandon(tx, ran, group[i+1:], err)
+		if broken != nil {
+			db.abandon(tx, ran, group[i+1:], broken)
 			return
 		}
 		if r.err == nil {
@@ -205,6 +194,32 @@ func (db *DB) commitGroup(group []*request) {
 			r.err = fmt.Errorf("commit: %w", err)
 		}
 	}
+}
+
+// errRunAgain asks the writer to roll back a request's run and run it
+// once more (DB.Update, when it took a stored MessageSid as new).
+var errRunAgain = errors.New("run again")
+
+// runSavepoint runs r in a savepoint of tx, rolled back when fn fails, and
+// sets r.err. It returns an error when the group's transaction broke.
+func (db *DB) runSavepoint(tx *sql.Tx, r *request) error {
+	if _, err := db.stmts.exec(tx, `SAVEPOINT tx`); err != nil {
+		r.err = fmt.Errorf("savepoint: %w", err)
+		return err
+	}
+	r.err = runFn(r, tx)
+	if r.err != nil {
+		if _, err := db.stmts.exec(tx, `ROLLBACK TO tx`); err != nil {
+			return err
+		}
+	}
+	if _, err := db.stmts.exec(tx, `RELEASE tx`); err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("release savepoint: %w", err)
+		}
+		return err
+	}
+	return nil
 }
 
 // abandon handles a group whose transaction broke (SQLite rolled it back

@@ -372,8 +372,29 @@ func (db *DB) Ping(ctx context.Context) error {
 // synchronous=FULL, once it is on disk). fn runs on the writer's
 // goroutine, so it must not call Update itself; its statements ignore the
 // cancellation of ctx, which is checked before fn starts.
+//
+// A MessageSid is taken as new on fn's first run, without a lookup; when
+// it was stored before, fn's writes are rolled back and it runs again with
+// Reply looking (see Tx.fresh): one statement less for every new text, one
+// run more for a repeated one.
 func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
-	return db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(&Tx{tx: tx, stmts: &db.stmts}) })
+	fresh := true
+	return db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		t := &Tx{tx: tx, stmts: &db.stmts, fresh: fresh}
+		err := fn(t)
+		if !fresh {
+			return err
+		}
+		again, lerr := t.seenBefore(ctx)
+		switch {
+		case lerr != nil:
+			return fmt.Errorf("look up message: %w", lerr)
+		case again:
+			fresh = false
+			return errRunAgain
+		}
+		return err
+	})
 }
 
 // View runs fn in a read transaction on a snapshot.

@@ -25,6 +25,16 @@ type Tx struct {
 	// two or three of the row's columns, and an UPDATE that names user_id
 	// rewrites its index entry even when the value is the same.
 	read []bot.Phone
+
+	// fresh makes Reply take a MessageSid as new without looking it up:
+	// nearly every text is new, and SaveReply's insert finds out anyway.
+	// assumed is that MessageSid, stored whether SaveReply inserted it, and
+	// seen whether the guess turned out wrong. Update checks the guess
+	// before the commit and runs fn again, looking, when it was wrong or
+	// not proven (see DB.Update).
+	fresh        bool
+	assumed      string
+	stored, seen bool
 }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -314,6 +324,10 @@ func nilIfEmpty[T string | []byte](v T) any {
 
 // Reply returns the sealed reply stored for a MessageSid.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
+	if t.fresh && (t.assumed == "" || t.assumed == sid) {
+		t.assumed = sid
+		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
+	}
 	var b []byte
 	err := t.queryRow(ctx, `SELECT reply FROM inbound WHERE message_sid = ?`, sid).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -324,9 +338,46 @@ func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 
 // SaveReply records a MessageSid and its sealed reply.
 func (t *Tx) SaveReply(ctx context.Context, sid, phone string, sealed []byte, at time.Time) error {
+	if t.fresh && sid == t.assumed {
+		res, err := t.exec(ctx, `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (message_sid) DO NOTHING`, sid, phone, sealed, ms(at))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			t.seen = true
+			return errSeenBefore
+		}
+		t.stored = true
+		return nil
+	}
 	_, err := t.exec(ctx, `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES (?, ?, ?, ?)`,
 		sid, phone, sealed, ms(at))
 	return err
+}
+
+// errSeenBefore ends a run of fn that took a stored MessageSid as new.
+var errSeenBefore = errors.New("message seen before")
+
+// seenBefore reports whether a run of fn that took a MessageSid as new
+// must run again, looking it up: when SaveReply found it stored, or when
+// fn did not insert it (it ended early, with an error or before replying)
+// and it is in fact stored.
+func (t *Tx) seenBefore(ctx context.Context) (bool, error) {
+	switch {
+	case t.assumed == "" || t.stored:
+		return false, nil
+	case t.seen:
+		return true, nil
+	}
+	var one int
+	err := t.queryRow(ctx, `SELECT 1 FROM inbound WHERE message_sid = ?`, t.assumed).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // AddLink stores a new link.
