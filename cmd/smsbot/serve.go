@@ -52,6 +52,7 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 // serve runs the server until ctx ends, then shuts down in order.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	gc := tuneGC()
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if a.dev != nil {
 		a.dev.banner(stdout, cfg)
 	}
-	log.Info("started", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "dev", cfg.Dev, "synchronous", cfg.Synchronous)
+	log.Info("started", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "dev", cfg.Dev, "synchronous", cfg.Synchronous, "gogc", gc)
 
 	select {
 	case err = <-serveErr:
