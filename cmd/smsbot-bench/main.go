@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Synchronous, "synchronous", c.Synchronous, "SMSBOT_SYNCHRONOUS of the server")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "save a CPU profile of smsbot during the steady run at the scale concurrency to this file (and of the PostgreSQL targets to FILE-postgresN.EXT)")
 	fs.StringVar(&c.Postgres, "postgres", c.Postgres, "PostgreSQL server of the PostgreSQL targets (a schema of their own, dropped at the end), or off (default SMSBOT_TEST_POSTGRES or the local test server)")
+	fs.StringVar(&c.ServerBin, "server", "", "the smsbot binary to measure (default: go build of this tree), to hold two builds against each other")
 	pgInst := fs.String("pg-instances", joinInts(c.PGInstances), "the PostgreSQL targets: smsbot instances on one database, each")
 	if err := fs.Parse(args); err != nil {
 		return err
