@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/template"
 )
 
@@ -24,6 +26,23 @@ type Overrides map[string]map[string]string
 // Replies renders the bot's texts in each of Languages.
 type Replies struct {
 	sets map[string]*template.Template // by Language.Code
+
+	// rendered keeps texts already rendered: most replies (help, the
+	// answer to an unknown command) are the same text each time, and a
+	// template costs a few microseconds to run. A text with a login link
+	// is never kept (the link is a secret, and new each time); at most
+	// maxRendered are.
+	rendered     sync.Map // renderKey -> string
+	renderedSize atomic.Int64
+}
+
+// maxRendered bounds Replies.rendered; the texts that vary (a masked
+// email, tries left) have few values each.
+const maxRendered = 4096
+
+type renderKey struct {
+	lang, name string
+	data       ReplyData
 }
 
 // NewLocalReplies parses the templates of every language (the built-in
@@ -125,14 +144,27 @@ func (r *Replies) RenderIn(l Language, name string, data ReplyData) (string, err
 		t = r.sets[English.Code]
 	}
 	if data.Choices == "" {
-		data.Choices = languageChoices()
+		data.Choices = choices()
+	}
+	key := renderKey{l.Code, name, data}
+	if data.URL == "" {
+		if text, ok := r.rendered.Load(key); ok {
+			return text.(string), nil
+		}
 	}
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("reply %s: %w", label(l, name), err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	text := strings.TrimSpace(b.String())
+	if data.URL == "" && r.renderedSize.Add(1) <= maxRendered {
+		r.rendered.Store(key, text)
+	}
+	return text, nil
 }
+
+// choices is languageChoices, joined once.
+var choices = sync.OnceValue(languageChoices)
 
 // languageChoices is what LANG takes: "EN, ES, PT, FR, DE".
 func languageChoices() string {
