@@ -99,6 +99,39 @@ func MatchLanguage(want ...language.Tag) (Language, bool) {
 // LanguageOf returns the language the bot speaks for a stored or wanted
 // language tag such as "es-MX" ("" or an unknown tag: English).
 func LanguageOf(tag string) Language {
+	if i, ok := knownTags[tag]; ok {
+		return Languages[i]
+	}
+	return matchTag(tag)
+}
+
+// knownTags are the tags nearly every phone has stored (a language's
+// code, a country's tag of countryLanguages, "" for none), each with the
+// index in Languages of the language matchTag finds for it: every text
+// asks for its phone's language, and parsing and matching its tag again
+// each time costs a microsecond.
+var knownTags = func() map[string]int {
+	m := map[string]int{}
+	add := func(tag string) {
+		l := matchTag(tag)
+		for i := range Languages {
+			if Languages[i].Code == l.Code {
+				m[tag] = i
+			}
+		}
+	}
+	add("")
+	for _, l := range Languages {
+		add(l.Code)
+	}
+	for _, tag := range countryLanguages {
+		add(tag)
+	}
+	return m
+}()
+
+// matchTag is LanguageOf without knownTags.
+func matchTag(tag string) Language {
 	t, err := language.Parse(tag)
 	if err != nil {
 		return English

@@ -7,9 +7,37 @@ import "strings"
 // (Twilio's "The 'To' number +1... is not a valid phone number", a failed
 // request's URL with To=%2B1...). Text without one is returned as is.
 func MaskPhones(s string) string {
-	if !strings.ContainsAny(s, "+%") {
+	if !mayHoldPhone(s) {
 		return s
 	}
+	return maskPhones(s)
+}
+
+// mayHoldPhone reports whether s has what every number MaskPhones masks
+// has: a plus sign ("+" or the "%" of "%2B") somewhere before a run of at
+// least 7 digits. It is one pass over s that allocates nothing, and it
+// is false for the text of almost every log attribute (a SID, a state, a
+// number already masked), which maskPhones would otherwise search for
+// plus signs and digits in turn.
+func mayHoldPhone(s string) bool {
+	plus, run := false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case isDigit(c):
+			if run++; run >= 7 && plus {
+				return true
+			}
+		case c == '+' || c == '%':
+			plus, run = true, 0
+		default:
+			run = 0
+		}
+	}
+	return false
+}
+
+// maskPhones is MaskPhones without the fast path.
+func maskPhones(s string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -48,5 +49,48 @@ func FuzzMaskPhones(f *testing.F) {
 		if MaskPhones(m) != m {
 			t.Fatalf("not idempotent: %q -> %q", m, MaskPhones(m))
 		}
+		if slow := maskPhones(s); m != slow {
+			t.Fatalf("fast path %q, slow path %q for %q", m, slow, s)
+		}
 	})
+}
+
+// TestMaskPhones_FastPath: MaskPhones, which skips text that cannot hold
+// a number (mayHoldPhone), masks exactly what the full search
+// (maskPhones) masks: over the cases above, the fuzz seed, and random
+// strings made mostly of the characters a number is made of.
+func TestMaskPhones_FastPath(t *testing.T) {
+	inputs := []string{
+		"+15555550123 %2B15555550123", // FuzzMaskPhones's seed
+		"twilio 21211: The 'To' number +15005550001 is not a valid phone number.",
+		"to=%2b447700900123&from=+447700900999", "already masked +1******4567",
+		"no number: 1+1=2, 50% off, %2F, +0123456789, +123456", "+12345678901234567890", "",
+		"SM0123456789abcdef0123456789abcdef", "1234567+", "+%2B1234567", "%2B%2B1234567",
+	}
+	rng := rand.New(rand.NewPCG(15, 2))
+	const alphabet = "+%2Bb0123456789 0123456789a*"
+	for range 100000 {
+		b := make([]byte, rng.IntN(24))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+	skipped, masked := 0, 0
+	for _, s := range inputs {
+		fast, slow := MaskPhones(s), maskPhones(s)
+		if fast != slow {
+			t.Fatalf("MaskPhones(%q) = %q, the full search gives %q", s, fast, slow)
+		}
+		if !mayHoldPhone(s) {
+			skipped++
+		}
+		if slow != s {
+			masked++
+		}
+	}
+	// Both paths must have been taken, or the comparison shows nothing.
+	if skipped == 0 || masked == 0 {
+		t.Fatalf("of %d strings %d skipped by the fast path, %d masked", len(inputs), skipped, masked)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
+	"hash"
 	"net/url"
 	"slices"
+	"sync"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -22,26 +24,62 @@ func Signature(authToken, url string, form url.Values) string {
 
 // signatureMAC is the HMAC behind Signature, written in one piece.
 func signatureMAC(authToken, url string, form url.Values) []byte {
-	keys := make([]string, 0, len(form))
+	s := signerFor(authToken)
+	defer signers.Put(s)
+	return append([]byte(nil), s.sign(url, form)...)
+}
+
+// signer is the state of an HMAC-SHA1 under one auth token, with the
+// buffers for what it signs, reused from request to request (signers)
+// instead of a new HMAC and its buffers for each.
+type signer struct {
+	key  string
+	mac  hash.Hash
+	msg  []byte
+	keys []string
+	sum  [sha1.Size]byte
+}
+
+var signers = sync.Pool{New: func() any { return new(signer) }}
+
+// signerFor takes a signer keyed with authToken from signers; the caller
+// puts it back.
+func signerFor(authToken string) *signer {
+	s := signers.Get().(*signer)
+	if s.mac == nil || s.key != authToken {
+		s.key, s.mac = authToken, hmac.New(sha1.New, []byte(authToken))
+	} else {
+		// Reset restores the keyed state: the key is not hashed again.
+		s.mac.Reset()
+	}
+	return s
+}
+
+// sign returns the HMAC behind Signature, in s's buffer: it is good
+// until s is put back.
+func (s *signer) sign(url string, form url.Values) []byte {
+	s.keys = s.keys[:0]
 	n := len(url)
 	for k, vs := range form {
-		keys = append(keys, k)
+		s.keys = append(s.keys, k)
 		for _, v := range vs {
 			n += len(k) + len(v)
 		}
 	}
-	slices.Sort(keys)
-	msg := make([]byte, 0, n)
-	msg = append(msg, url...)
-	for _, k := range keys {
+	slices.Sort(s.keys)
+	msg := append(slices.Grow(s.msg[:0], n), url...)
+	for _, k := range s.keys {
 		for _, v := range form[k] {
 			msg = append(msg, k...)
 			msg = append(msg, v...)
 		}
 	}
-	m := hmac.New(sha1.New, []byte(authToken))
-	m.Write(msg)
-	return m.Sum(make([]byte, 0, sha1.Size))
+	s.mac.Write(msg)
+	if cap(msg) <= 2*MaxBody { // keep a buffer the size of a webhook, not of anything signed
+		s.msg = msg
+	}
+	clear(s.keys) // let the form go
+	return s.mac.Sum(s.sum[:0])
 }
 
 // validSignature reports whether sig is a valid X-Twilio-Signature of a
@@ -61,7 +99,9 @@ func validSignature(authToken, url string, form url.Values, sig string) bool {
 		return false
 	}
 	var b64 [28]byte // base64 of a SHA-1 HMAC
-	base64.StdEncoding.Encode(b64[:], signatureMAC(authToken, url, form))
+	s := signerFor(authToken)
+	base64.StdEncoding.Encode(b64[:], s.sign(url, form))
+	signers.Put(s)
 	if subtle.ConstantTimeCompare(b64[:], []byte(sig)) == 1 {
 		return true
 	}

@@ -1,7 +1,15 @@
 package webhooks
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twilio/twilio-go/client"
@@ -62,6 +70,45 @@ func TestValidSignature_AsRequestValidator(t *testing.T) {
 	if accepted < 2*len(urls) || refused < 5*len(urls) {
 		t.Fatalf("%d accepted, %d refused: the cases test too little", accepted, refused)
 	}
+}
+
+// TestSignature_PooledSigners: the pooled HMAC states give the HMAC a
+// new one gives, whichever token and form the state signed before, from
+// goroutines running at once (go test -race).
+func TestSignature_PooledSigners(t *testing.T) {
+	tokens := []string{"12345678901234567890123456789012", "another token", ""}
+	fresh := func(token, u string, form url.Values) string {
+		keys := slices.Sorted(maps.Keys(form))
+		m := hmac.New(sha1.New, []byte(token))
+		m.Write([]byte(u))
+		for _, k := range keys {
+			m.Write([]byte(k + form[k][0]))
+		}
+		return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 300 {
+				token := tokens[(g+i)%len(tokens)]
+				form := url.Values{"MessageSid": {fmt.Sprintf("SM%032x", i)}, "Body": {strings.Repeat("x", i)}}
+				if i%3 == 0 {
+					form.Set("From", "+15555550100")
+				}
+				u := fmt.Sprintf("https://bot%d.example.com/webhooks/twilio/sms", i%5)
+				want := fresh(token, u, form)
+				if got := Signature(token, u, form); got != want {
+					t.Errorf("token %q, form %v: %s, want %s", token, form, got, want)
+					return
+				}
+				if !validSignature(token, u, form, want) || validSignature(token, u+"x", form, want) {
+					t.Errorf("token %q, form %v: the check disagrees with the signature", token, form)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func BenchmarkValidSignature(b *testing.B) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/internal/reqlog"
 )
 
 // Conversation answers inbound texts and hears of texts that could not be
@@ -123,6 +124,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) boo
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return false
 	}
+	if l := reqlog.FromContext(r.Context()); l != nil {
+		// The request's line names the message, whatever becomes of it.
+		if sid := r.PostForm.Get("MessageSid"); sid != "" && len(sid) <= 64 {
+			l.Add(slog.String("message_sid", sid))
+		}
+	}
 	sig := r.Header.Get("X-Twilio-Signature")
 	for _, v := range r.PostForm {
 		if len(v) != 1 {
@@ -194,14 +201,13 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Conversation.HandleSMS(r.Context(), in)
-	log := s.logger().With("message_sid", in.MessageSID, "phone", bot.MaskPhone(in.From), "channel", in.Channel)
 	if err != nil {
 		if bot.ErrorCode(err) == bot.EINVALID {
 			outcome = "invalid"
 			http.Error(w, bot.ErrorMessage(err), http.StatusBadRequest)
 			return
 		}
-		log.ErrorContext(r.Context(), "inbound sms failed", "err", err)
+		s.logText(r, in, slog.LevelError, "inbound sms failed", slog.Any("err", err))
 		outcome = failed(w, err)
 		return
 	}
@@ -209,8 +215,33 @@ func (s *Server) HandleSMS(w http.ResponseWriter, r *http.Request) {
 	if res.Duplicate {
 		outcome = "duplicate"
 	}
-	log.InfoContext(r.Context(), "inbound sms", "state", res.State, "replied", res.Reply != "", "duplicate", res.Duplicate, "muted", res.Muted)
+	s.logText(r, in, slog.LevelInfo, "inbound sms", slog.String("state", res.State), slog.Bool("replied", res.Reply != ""),
+		slog.Bool("duplicate", res.Duplicate), slog.Bool("muted", res.Muted))
 	writeTwiML(w, res.Reply)
+}
+
+// logText logs what became of the inbound text in: on the access log's
+// line for the request when there is one (reqlog), so that a text is one
+// line, else on a line of its own, msg.
+func (s *Server) logText(r *http.Request, in bot.Inbound, level slog.Level, msg string, attrs ...slog.Attr) {
+	var all [8]slog.Attr
+	all[0] = slog.String("message_sid", in.MessageSID)
+	all[1] = slog.String("phone", bot.MaskPhone(in.From))
+	all[2] = slog.String("channel", string(in.Channel))
+	n := 3 + copy(all[3:], attrs)
+	l := reqlog.FromContext(r.Context())
+	if l == nil {
+		s.logger().LogAttrs(r.Context(), level, msg, all[:n]...)
+		return
+	}
+	from := 0
+	if r.PostForm.Get("MessageSid") == in.MessageSID {
+		from = 1 // verify put it on the line
+	}
+	l.Add(all[from:n]...)
+	if level > slog.LevelInfo {
+		l.Raise(level)
+	}
 }
 
 // failed answers a webhook that could not be handled and returns the

@@ -1,8 +1,12 @@
 package webhooks_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +18,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/internal/reqlog"
 	"github.com/smsbot/smsbot/webhooks"
 )
 
@@ -257,5 +262,67 @@ func TestServer_HandleStatus(t *testing.T) {
 	s.HandleStatus(w, r)
 	if w.Code != 403 {
 		t.Fatalf("forged status callback: %d", w.Code)
+	}
+}
+
+// TestServer_HandleSMS_Log: a text is logged once. Served under an access
+// log (a reqlog.Line in the context), what became of it goes on that
+// line and the server logs nothing itself; served bare, it logs its own
+// "inbound sms" line. Either way the phone is masked, and a failure
+// raises the line to error level with the error.
+func TestServer_HandleSMS_Log(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		level slog.Level
+	}{
+		{"Answered", nil, slog.LevelInfo},
+		{"Failed", errors.New("disk on fire"), slog.LevelError},
+	} {
+		t.Run(tc.name+"/Annotated", func(t *testing.T) {
+			var logs bytes.Buffer
+			s := &webhooks.Server{Conversation: &fakeConversation{reply: "hi", err: tc.err}, PublicURL: public, AuthToken: token,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+			line := new(reqlog.Line)
+			r := signed(webhooks.PathSMS, inbound("H"))
+			s.HandleSMS(httptest.NewRecorder(), r.WithContext(reqlog.NewContext(r.Context(), line)))
+			if logs.Len() != 0 {
+				t.Errorf("the server logged a line of its own: %s", logs.String())
+			}
+			got := map[string]string{}
+			for _, a := range line.Attrs() {
+				if _, dup := got[a.Key]; dup {
+					t.Errorf("%s twice on the line", a.Key)
+				}
+				got[a.Key] = a.Value.String()
+			}
+			want := map[string]string{"message_sid": "SM0123456789abcdef0123456789abcdef", "phone": bot.MaskPhone("+15555550101"), "channel": "sms"}
+			if tc.err != nil {
+				want["err"] = tc.err.Error()
+			} else {
+				want["state"], want["replied"], want["duplicate"], want["muted"] = bot.StateIdle, "true", "false", "false"
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("line attrs %v, want %v", got, want)
+			}
+			level, raised := line.Level()
+			if raised != (tc.err != nil) || raised && level != tc.level {
+				t.Errorf("line level %v (raised %v), want %v", level, raised, tc.level)
+			}
+		})
+		t.Run(tc.name+"/Bare", func(t *testing.T) {
+			var logs bytes.Buffer
+			s := &webhooks.Server{Conversation: &fakeConversation{reply: "hi", err: tc.err}, PublicURL: public, AuthToken: token,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+			s.HandleSMS(httptest.NewRecorder(), signed(webhooks.PathSMS, inbound("H")))
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("%d lines, want 1: %s", len(lines), logs.String())
+			}
+			if !strings.Contains(lines[0], `"level":"`+tc.level.String()+`"`) || !strings.Contains(lines[0], `"message_sid":"SM0123456789abcdef0123456789abcdef"`) ||
+				!strings.Contains(lines[0], `"msg":"inbound sms`) || strings.Contains(lines[0], "5555550101") {
+				t.Errorf("line: %s", lines[0])
+			}
+		})
 	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -67,5 +70,78 @@ func TestE2E_FarEndErrorsLogNoPhone(t *testing.T) {
 	}
 	if !strings.Contains(lastErrors, "+1******0009") || strings.Contains(lastErrors, "5005550009") || strings.Contains(lastErrors, "5555550203") {
 		t.Errorf("the outbox keeps a full number: %s", lastErrors)
+	}
+}
+
+// TestPhoneMasker_FastPath: a record with nothing to mask is handled as
+// it is, without a new record (clean); the line written is the one
+// maskRecord's new record makes, over the bot.FuzzMaskPhones seed, lines
+// like a text's and random strings made mostly of the characters of a
+// number, as the message, a string, a group member, an error and an
+// attribute given to With.
+func TestPhoneMasker_FastPath(t *testing.T) {
+	inputs := []string{
+		"+15555550123 %2B15555550123", // bot.FuzzMaskPhones's seed
+		"http request", "SM0123456789abcdef0123456789abcdef", "+1******0177", "/webhooks/twilio/sms", "",
+	}
+	rng := rand.New(rand.NewPCG(15, 2))
+	const alphabet = "+%2Bb0123456789 0123456789a*"
+	for range 20000 {
+		b := make([]byte, rng.IntN(24))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	var fast, slow bytes.Buffer
+	fastH := maskPhones(slog.NewJSONHandler(&fast, nil))
+	slowH := slog.NewJSONHandler(&slow, nil)
+	cleanRecords, masked := 0, 0
+	for i, s := range inputs {
+		other := inputs[(i+1)%len(inputs)]
+		for _, attrs := range [][]slog.Attr{
+			{slog.String("s", s), slog.Int("n", i), slog.Bool("ok", true)},
+			{slog.String("route", "/webhooks/twilio/sms"), slog.Group("g", slog.String("s", s), slog.Duration("took", time.Second))},
+			{slog.Any("err", errors.New(s)), slog.String("s", other)},
+		} {
+			r := slog.NewRecord(at, slog.LevelInfo, other, 0)
+			r.AddAttrs(attrs...)
+			if clean(r) {
+				cleanRecords++
+			}
+			fast.Reset()
+			slow.Reset()
+			if err := fastH.Handle(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if err := slowH.Handle(context.Background(), maskRecord(r)); err != nil {
+				t.Fatal(err)
+			}
+			if fast.String() != slow.String() {
+				t.Fatalf("record %v:\nhandled %s\n masked %s", r, fast.String(), slow.String())
+			}
+			if strings.Contains(fast.String(), "*") && !strings.ContainsAny(s+other, "*") {
+				masked++
+			}
+		}
+		// With: the attributes given once, then a record.
+		fast.Reset()
+		slow.Reset()
+		with := []slog.Attr{slog.String("s", s), slog.Int("n", i)}
+		maskedWith := make([]slog.Attr, len(with))
+		for j, a := range with {
+			maskedWith[j] = maskAttr(a)
+		}
+		r := slog.NewRecord(at, slog.LevelInfo, "m", 0)
+		fastH.WithAttrs(with).Handle(context.Background(), r)
+		slowH.WithAttrs(maskedWith).Handle(context.Background(), r)
+		if fast.String() != slow.String() {
+			t.Fatalf("With(%v):\nhandled %s\n masked %s", with, fast.String(), slow.String())
+		}
+	}
+	// Both paths must have been taken, or the comparison shows nothing.
+	if cleanRecords == 0 || masked == 0 {
+		t.Fatalf("%d records handled as they were, %d with a number masked", cleanRecords, masked)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/smsbot/smsbot/internal/reqlog"
 )
 
 // instrument connects the parts' hooks to the metrics.
@@ -53,11 +55,12 @@ func quiet(path string) bool {
 		strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/dev/static/")
 }
 
-// accessLog logs each request once it is answered: the request id, the
-// route pattern (never the path: /l/{token} carries a secret), the status,
-// the time taken and, for Twilio's webhooks, the MessageSid. It must be
-// the last middleware before the routes, so that it sees the form the handler
-// parsed.
+// accessLog logs each request once it is answered, on one line: the
+// request id, the route pattern (never the path: /l/{token} carries a
+// secret), the status, the time taken and what the handler added to the
+// line (reqlog: a webhook's MessageSid, a text's masked phone and what
+// became of it), at the higher of the access log's level and the one the
+// handler raised it to.
 func (a *app) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -65,7 +68,8 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if id := middleware.GetReqID(r.Context()); id != "" {
 			ww.Header().Set("X-Request-Id", id)
 		}
-		next.ServeHTTP(ww, r)
+		line := new(reqlog.Line)
+		next.ServeHTTP(ww, r.WithContext(reqlog.NewContext(r.Context(), line)))
 		route := "unmatched"
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			route = rc.RoutePattern()
@@ -74,21 +78,19 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("took", time.Since(start)),
-		}
-		if strings.HasPrefix(r.URL.Path, "/webhooks/twilio/") {
-			if sid := r.PostForm.Get("MessageSid"); sid != "" && len(sid) <= 64 {
-				attrs = append(attrs, slog.String("message_sid", sid))
-			}
-		}
 		level := slog.LevelInfo
 		if quiet(r.URL.Path) {
 			level = slog.LevelDebug
 		}
+		if l, ok := line.Level(); ok {
+			level = max(level, l)
+		}
+		attrs := append(make([]slog.Attr, 0, 16),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("took", time.Since(start)))
+		attrs = append(attrs, line.Attrs()...)
 		a.log.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
 }

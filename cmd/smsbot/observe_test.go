@@ -2,17 +2,25 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/smsbot/smsbot/bot"
 	"github.com/smsbot/smsbot/magiclink"
 	"github.com/smsbot/smsbot/webhooks"
 )
@@ -117,8 +125,9 @@ func TestE2E_MetricsAndLogs(t *testing.T) {
 	})
 
 	// Logs: JSON in production, with the request id and the MessageSid,
-	// the route pattern and never the link's token.
-	var sawInbound, sawRequest, sawLink bool
+	// the route pattern and never the link's token. A text is one line:
+	// the access log's, with what became of the text on it.
+	var sawText, sawRequest, sawLink bool
 	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -128,10 +137,7 @@ func TestE2E_MetricsAndLogs(t *testing.T) {
 		}
 		switch rec["msg"] {
 		case "inbound sms":
-			sawInbound = true
-			if rec["request_id"] == nil || rec["message_sid"] == nil || rec["phone"] == nil || strings.Contains(fmt.Sprint(rec["phone"]), "5555550201") {
-				t.Errorf("inbound sms log: %s", sc.Text())
-			}
+			t.Errorf("a text logged on a line of its own besides the request's: %s", sc.Text())
 		case "http request":
 			sawRequest = true
 			if rec["request_id"] == nil || rec["route"] == nil || rec["status"] == nil {
@@ -139,6 +145,12 @@ func TestE2E_MetricsAndLogs(t *testing.T) {
 			}
 			if rec["route"] == webhooks.PathSMS && rec["message_sid"] == nil {
 				t.Errorf("webhook request log without MessageSid: %s", sc.Text())
+			}
+			if rec["route"] == webhooks.PathSMS && rec["status"] == float64(200) {
+				sawText = true
+				if rec["phone"] == nil || rec["state"] == nil || rec["replied"] == nil || strings.Contains(fmt.Sprint(rec["phone"]), "5555550201") {
+					t.Errorf("text log: %s", sc.Text())
+				}
 			}
 			if rec["route"] == magiclink.PathLink {
 				sawLink = true
@@ -148,8 +160,8 @@ func TestE2E_MetricsAndLogs(t *testing.T) {
 			t.Errorf("a log line carries a link: %s", sc.Text())
 		}
 	}
-	if !sawInbound || !sawRequest || !sawLink {
-		t.Errorf("logs lack inbound (%v), request (%v) or link (%v) lines", sawInbound, sawRequest, sawLink)
+	if !sawText || !sawRequest || !sawLink {
+		t.Errorf("logs lack text (%v), request (%v) or link (%v) lines", sawText, sawRequest, sawLink)
 	}
 }
 
@@ -220,7 +232,7 @@ func TestE2E_RequestIDOnEveryLine(t *testing.T) {
 			e.text(phone, "S")
 		} // the third is refused: "link limit"
 		e.text(phone, "U")
-		checkRequestIDs(t, e.logs.String(), parseJSONLine, []string{"phone bound", "link limit", "inbound sms", "webhook signature check failed", "login confirmed, code shown"})
+		checkRequestIDs(t, e.logs.String(), parseJSONLine, []string{"phone bound", "link limit", "webhook signature check failed", "login confirmed, code shown"})
 	})
 	t.Run("dev", func(t *testing.T) {
 		e := startDevE2E(t)
@@ -306,4 +318,99 @@ func parseTextLine(line string) (map[string]string, error) {
 		return nil, fmt.Errorf("no msg")
 	}
 	return out, nil
+}
+
+// textConversation answers every text with reply, or fails with err.
+type textConversation struct {
+	reply string
+	err   error
+}
+
+func (c textConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot.Result, error) {
+	return bot.Result{Reply: c.reply, State: bot.StateSubscribed}, c.err
+}
+
+func (c textConversation) NumberLost(ctx context.Context, phone, ref string, code int) error {
+	return nil
+}
+
+// TestAccessLog_OneLinePerText sends a text through the production
+// middleware and logger to the SMS webhook: it makes exactly one log
+// line, the access log's, carrying the request (route, status, time
+// taken, request id) and the text (MessageSid, masked phone, channel,
+// state, replied), the number masked everywhere in it; a text that fails
+// is one line too, at error level with the error.
+func TestAccessLog_OneLinePerText(t *testing.T) {
+	const (
+		token  = "testtoken0000000000000000000000000"
+		public = "https://bot.example.com"
+		phone  = "+15555550177"
+		sid    = "SM0123456789abcdef0123456789abcdef"
+	)
+	for _, tc := range []struct {
+		name   string
+		conv   textConversation
+		status int
+		level  string
+	}{
+		{"Answered", textConversation{reply: "hi"}, 200, "INFO"},
+		{"Failed", textConversation{err: errors.New("the writer lost the file for " + phone)}, 500, "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			a := &app{log: newLogger(&config{}, &logs)}
+			hooks := &webhooks.Server{Conversation: tc.conv, PublicURL: public, AuthToken: token,
+				Logger: a.log.With("component", "webhooks")}
+			r := chi.NewRouter()
+			r.Use(middleware.RequestID)
+			r.Use(a.accessLog)
+			r.Post(webhooks.PathSMS, hooks.HandleSMS)
+
+			form := url.Values{"MessageSid": {sid}, "From": {phone}, "To": {"+15005550006"}, "Body": {"H"}}
+			req := httptest.NewRequest(http.MethodPost, public+webhooks.PathSMS, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Twilio-Signature", webhooks.Signature(token, public+webhooks.PathSMS, form))
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+			}
+
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines, want 1:\n%s", len(lines), logs.String())
+			}
+			if strings.Contains(lines[0], "5555550177") {
+				t.Errorf("the line carries the phone number: %s", lines[0])
+			}
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]any{
+				"msg": "http request", "level": tc.level, "route": webhooks.PathSMS, "status": float64(tc.status),
+				"message_sid": sid, "phone": bot.MaskPhone(phone), "channel": "sms",
+			} {
+				if rec[k] != want {
+					t.Errorf("%s = %v, want %v: %s", k, rec[k], want, lines[0])
+				}
+			}
+			for _, k := range []string{"took", "request_id"} {
+				if rec[k] == nil {
+					t.Errorf("no %s: %s", k, lines[0])
+				}
+			}
+			if tc.conv.err != nil {
+				if err, _ := rec["err"].(string); !strings.Contains(err, "lost the file") {
+					t.Errorf("err = %v: %s", rec["err"], lines[0])
+				}
+				return
+			}
+			for k, want := range map[string]any{"state": bot.StateSubscribed, "replied": true, "duplicate": false, "muted": false} {
+				if rec[k] != want {
+					t.Errorf("%s = %v, want %v: %s", k, rec[k], want, lines[0])
+				}
+			}
+		})
+	}
 }
