@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,5 +185,81 @@ func TestTx_QueuedWriteKeepsItsBytes(t *testing.T) {
 	var got []byte
 	if err := db.View(ctx, func(tx bot.Tx) (err error) { got, err = tx.Reply(ctx, sid); return err }); err != nil || string(got) != "sealed" {
 		t.Fatalf("stored %q (%v), want %q", got, err, "sealed")
+	}
+}
+
+// TestTx_SavePhoneAfterRead: a phone read in the Update is saved with an
+// UPDATE of only the columns that changed, none when nothing did. Another
+// session writes the row between the read and the save, bypassing the
+// phone's lock as no instance does, to see which columns the save wrote:
+// a column the Update did not change keeps that session's value, and a
+// save of nothing leaves the row version (xmin) as it was. A row deleted
+// meanwhile fails the Update rather than losing the save.
+func TestTx_SavePhoneAfterRead(t *testing.T) {
+	t.Parallel()
+	u := postgrestest.SchemaURL(t)
+	db := open(t, u, postgres.Options{})
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	sql := func(query string) {
+		t.Helper()
+		if _, err := other.Exec(ctx, query, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xmin := func() string {
+		t.Helper()
+		var x string
+		if err := other.QueryRow(ctx, `SELECT xmin::text FROM phones WHERE phone = $1`, alice).Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	// readWriteSave reads the phone, lets the other session write, then
+	// changes the phone with change and saves it.
+	readWriteSave := func(write string, change func(*bot.Phone)) error {
+		return db.Update(ctx, func(tx bot.Tx) error {
+			p, err := tx.Phone(ctx, alice)
+			if err != nil {
+				return err
+			}
+			if write != "" {
+				sql(write)
+			}
+			change(p)
+			return tx.SavePhone(ctx, p)
+		})
+	}
+	if err := storetest.SavePhone(ctx, db, &bot.Phone{Number: alice, State: bot.StateIdle, Email: "a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+
+	err = readWriteSave(`UPDATE phones SET email = 'b@example.com' WHERE phone = $1`, func(p *bot.Phone) { p.ReplyCount = 4 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := storetest.LoadPhone(ctx, db, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ReplyCount != 4 || p.Email != "b@example.com" {
+		t.Errorf("reply count %d, email %q; want 4 (saved), b@example.com (not changed by the save)", p.ReplyCount, p.Email)
+	}
+
+	before := xmin()
+	if err := readWriteSave("", func(*bot.Phone) {}); err != nil {
+		t.Fatal(err)
+	}
+	if after := xmin(); after != before {
+		t.Errorf("a save of an unchanged phone wrote the row: xmin %s, was %s", after, before)
+	}
+
+	err = readWriteSave(`DELETE FROM phones WHERE phone = $1`, func(p *bot.Phone) { p.ReplyCount = 5 })
+	if err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("save of a phone deleted since its read: %v, want an error", err)
 	}
 }
