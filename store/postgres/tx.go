@@ -41,6 +41,17 @@ type Tx struct {
 	queued []step // writes not sent yet
 	err    error  // the failure that ended the transaction
 
+	// fresh makes Reply take a MessageSid as new without a statement, on
+	// an Update's first run: nearly every text is new, and SaveReply's
+	// insert finds out anyway. That saves the MessageSid's lock and
+	// lookup, and their round trip. assumed is that MessageSid, stored
+	// whether SaveReply queued its insert, and seen whether the insert
+	// found it stored. Update checks the guess and runs fn again, looking,
+	// when it was wrong or not proven (see seenBefore).
+	fresh        bool
+	assumed      string
+	stored, seen bool
+
 	// phones are the phones as this write transaction read (or saved)
 	// them, so that SavePhone writes only the columns that changed: a
 	// steady text changes two or three of the row's 25, and an UPDATE of
@@ -300,12 +311,18 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 	return err
 }
 
-// Reply returns the sealed reply stored for a MessageSid. In an Update it
-// first locks the MessageSid: the same text delivered to two instances at
-// once is handled by one, and the other, waiting here, finds its reply.
-// The lock and the lookup go out together but are two statements, so the
-// lookup sees what the lock's previous holder committed.
+// Reply returns the sealed reply stored for a MessageSid. On an Update's
+// first run it takes the first MessageSid asked as new without a statement
+// (see Tx.fresh). Otherwise, in an Update, it first locks the MessageSid:
+// the same text delivered to two instances at once is handled by one, and
+// the other, waiting here, finds its reply. The lock and the lookup go out
+// together but are two statements, so the lookup sees what the lock's
+// previous holder committed.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
+	if t.fresh && (t.assumed == "" || t.assumed == sid) {
+		t.assumed = sid
+		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
+	}
 	var b []byte
 	err := t.row(ctx, t.lock(lockMessage, sid), "message", func(row pgx.Row) error { return row.Scan(&b) },
 		`SELECT reply FROM inbound WHERE message_sid = $1`, sid)
@@ -315,10 +332,54 @@ func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 	return b, nil
 }
 
-// SaveReply records a MessageSid and its sealed reply. It is queued.
+// SaveReply records a MessageSid and its sealed reply. It is queued. The
+// insert of a MessageSid taken as new fails when the MessageSid is stored
+// (its primary key), which ends the transaction: Update runs fn again.
 func (t *Tx) SaveReply(ctx context.Context, sid, phone string, sealed []byte, at time.Time) error {
-	return t.later(ctx, exec(wrap("save reply"), `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES ($1, $2, $3, $4)`,
-		sid, phone, sealed, ms(at)))
+	s := exec(wrap("save reply"), `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES ($1, $2, $3, $4)`,
+		sid, phone, sealed, ms(at))
+	if t.fresh && sid == t.assumed {
+		t.stored = true
+		s.read = func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			var e *pgconn.PgError
+			if errors.As(err, &e) && e.Code == uniqueViolation {
+				t.seen = true
+				return errSeenBefore
+			}
+			if err != nil {
+				return fmt.Errorf("save reply: %w", err)
+			}
+			return nil
+		}
+	}
+	return t.later(ctx, s)
+}
+
+// errSeenBefore ends a run of fn that took a stored MessageSid as new.
+var errSeenBefore = errors.New("message seen before")
+
+// seenBefore reports whether a run of fn that took a MessageSid as new
+// must run again, looking it up: when SaveReply found it stored, or when
+// fn did not insert it (it ended early, with an error or before replying)
+// and it is in fact stored. That lookup holds the MessageSid's lock, and
+// fn held the phone's, which every text takes: a run of the same text
+// elsewhere has committed by now, or waits for this one. A transaction a
+// failed statement ended cannot look: its caller gets that error.
+func (t *Tx) seenBefore(ctx context.Context) (bool, error) {
+	switch {
+	case t.seen:
+		return true, nil
+	case t.assumed == "" || t.stored || t.err != nil:
+		return false, nil
+	}
+	var one int
+	err := t.row(ctx, t.lock(lockMessage, t.assumed), "message", func(row pgx.Row) error { return row.Scan(&one) },
+		`SELECT 1 FROM inbound WHERE message_sid = $1`, t.assumed)
+	if bot.ErrorCode(err) == bot.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // wrap returns an error wrapper that says what failed.

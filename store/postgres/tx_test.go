@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -262,4 +263,77 @@ func TestTx_SavePhoneAfterRead(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("save of a phone deleted since its read: %v, want an error", err)
 	}
+}
+
+// TestUpdate_SeenBefore: Update takes a MessageSid as new without looking
+// it up; when it was stored before, whatever fn did on that guess is rolled
+// back and fn runs again, this time seeing the stored reply. Each way a run
+// can end on the wrong guess is tried: saving the reply (the insert fails
+// at the commit), saving only the phone (a plugin command's first
+// transaction: a lookup before the commit), failing.
+func TestUpdate_SeenBefore(t *testing.T) {
+	t.Parallel()
+	db := openFresh(t)
+	ctx := context.Background()
+	const sid = "SM00000000000000000000000000000001"
+	at := storetest.T0
+	if err := db.Update(ctx, func(tx bot.Tx) error { return tx.SaveReply(ctx, sid, alice, []byte("first"), at) }); err != nil {
+		t.Fatal(err)
+	}
+	// fn as the engine runs it: look the MessageSid up, answer from the
+	// stored reply, or read and save the phone and then (unless end says
+	// otherwise) the reply.
+	run := func(t *testing.T, sid string, end func(tx bot.Tx) error) (runs int, got string) {
+		t.Helper()
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			runs++
+			b, err := tx.Reply(ctx, sid)
+			if err == nil {
+				got = string(b)
+				return nil
+			} else if bot.ErrorCode(err) != bot.ENOTFOUND {
+				return err
+			}
+			if _, err := tx.Phone(ctx, alice); bot.ErrorCode(err) != bot.ENOTFOUND {
+				return fmt.Errorf("phone: %v", err)
+			}
+			if err := tx.SavePhone(ctx, &bot.Phone{Number: alice, State: bot.StateIdle, CreatedAt: at, ReplyCount: runs}); err != nil {
+				return err
+			}
+			return end(tx)
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		return runs, got
+	}
+	for _, c := range []struct {
+		name string
+		end  func(tx bot.Tx) error
+	}{
+		{"saves the reply", func(tx bot.Tx) error { return tx.SaveReply(ctx, sid, alice, []byte("second"), at) }},
+		{"saves the phone only", func(bot.Tx) error { return nil }},
+		{"fails", func(bot.Tx) error { return errors.New("far end away") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs, got := run(t, sid, c.end)
+			if runs != 2 || got != "first" {
+				t.Errorf("a stored MessageSid: %d runs, reply %q; want 2 runs, the stored reply %q", runs, got, "first")
+			}
+			if _, err := storetest.LoadPhone(ctx, db, alice); bot.ErrorCode(err) != bot.ENOTFOUND {
+				t.Errorf("the first run's phone was kept: %v", err)
+			}
+		})
+	}
+	t.Run("new", func(t *testing.T) {
+		const sid2 = "SM00000000000000000000000000000002"
+		runs, _ := run(t, sid2, func(tx bot.Tx) error { return tx.SaveReply(ctx, sid2, alice, []byte("new"), at) })
+		if runs != 1 {
+			t.Errorf("a new MessageSid ran fn %d times, want once", runs)
+		}
+		var b []byte
+		if err := db.View(ctx, func(tx bot.Tx) (err error) { b, err = tx.Reply(ctx, sid2); return err }); err != nil || string(b) != "new" {
+			t.Errorf("stored reply %q, %v", b, err)
+		}
+	})
 }
