@@ -5,13 +5,17 @@
 //
 //   - Update runs at READ COMMITTED and takes transaction-scoped advisory
 //     locks before it reads: on the phone (Phone, SavePhone), on the
-//     MessageSid (Reply), on the account (PhoneByUser, the wrong codes) and
-//     on an outbox recipient (Enqueue). Each statement after a lock sees
-//     what the lock's previous holder committed, so one phone's texts, one
-//     MessageSid and one account's wrong codes are serialized across
-//     instances. A deadlock between two such transactions is retried.
-//     A transaction's statements go out in as few round trips as keep
-//     that true (see Tx): a steady text's Update is three.
+//     MessageSid (Reply, when it looks), on the account (PhoneByUser, the
+//     wrong codes) and on an outbox recipient (Enqueue). Each statement
+//     after a lock sees what the lock's previous holder committed, so one
+//     phone's texts, one MessageSid and one account's wrong codes are
+//     serialized across instances. A deadlock between two such
+//     transactions is retried. A transaction's statements go out in as
+//     few round trips as keep that true (see Tx): a steady text's Update
+//     is two.
+//   - An Update's first run takes the MessageSid as new without looking it
+//     up (Tx.fresh): the primary key of its insert finds a repeated one,
+//     which fails the transaction, and fn runs again, looking.
 //   - Claim takes a job with FOR UPDATE SKIP LOCKED and a lease.
 //
 // Times are unix milliseconds (BIGINT), as in the SQLite store, so the SQL
@@ -274,6 +278,9 @@ const (
 
 // Update runs fn as one write transaction at READ COMMITTED; the Tx's
 // advisory locks serialize what must be (see the package comment). A
+// MessageSid taken as new that was stored before rolls fn's run back and
+// runs it again, with Reply looking: one round trip less for every new
+// text, one run more for a repeated one. A
 // deadlock or serialization failure rolls back and runs fn again, up to
 // maxTries times in all, as bot.Store allows, all within Options.Timeout.
 // An fn error rolls back and is returned; a server that could not be
@@ -282,8 +289,13 @@ func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	var err error
+	fresh := true
 	for range maxTries {
-		err = db.run(ctx, beginUpdate, true, fn)
+		err = db.run(ctx, beginUpdate, true, fresh, fn)
+		if errors.Is(err, errSeenBefore) {
+			fresh = false
+			err = db.run(ctx, beginUpdate, true, fresh, fn)
+		}
 		if !retryable(err) {
 			return err
 		}
@@ -296,7 +308,7 @@ func (db *DB) Update(ctx context.Context, fn func(bot.Tx) error) error {
 func (db *DB) View(ctx context.Context, fn func(bot.Tx) error) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	return db.run(ctx, beginView, false, fn)
+	return db.run(ctx, beginView, false, false, fn)
 }
 
 // run runs fn in one transaction, begun by begin, on a connection of its
@@ -304,7 +316,7 @@ func (db *DB) View(ctx context.Context, fn func(bot.Tx) error) error {
 // ctx's end (the transaction's bound) cuts the connection itself, as pgx
 // does for a statement's own context: the statement under way fails at
 // once and the connection is closed, never handed to another transaction.
-func (db *DB) run(ctx context.Context, begin string, write bool, fn func(bot.Tx) error) error {
+func (db *DB) run(ctx context.Context, begin string, write, fresh bool, fn func(bot.Tx) error) error {
 	conn, err := db.acquire(ctx)
 	if err != nil {
 		return err
@@ -328,14 +340,27 @@ func (db *DB) run(ctx context.Context, begin string, write bool, fn func(bot.Tx)
 			c.Close(rctx)
 		}
 	}()
-	tx := &Tx{conn: c, begin: begin, write: write}
-	if err := fn(tx); err != nil {
+	tx := &Tx{conn: c, begin: begin, write: write, fresh: fresh}
+	err = fn(tx)
+	if fresh {
+		again, lerr := tx.seenBefore(ctx)
+		switch {
+		case again:
+			return errSeenBefore // the deferred rollback undoes this run
+		case lerr != nil && err == nil:
+			err = fmt.Errorf("look up message: %w", lerr)
+		}
+	}
+	if err != nil {
 		if bot.ErrorCode(err) == bot.EINTERNAL && (c.IsClosed() || unreachable(err)) {
 			return unavailable(err)
 		}
 		return err
 	}
 	if err := tx.commit(ctx); err != nil {
+		if tx.seen {
+			return errSeenBefore
+		}
 		if c.IsClosed() || unreachable(err) {
 			// The commit may or may not have reached the server: the
 			// caller acknowledges nothing, and a retry finds what it did.
@@ -350,6 +375,7 @@ func (db *DB) run(ctx context.Context, begin string, write bool, fn func(bot.Tx)
 const (
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
+	uniqueViolation      = "23505"
 	integrityClass       = "23" // integrity constraint violations
 )
 

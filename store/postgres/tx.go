@@ -40,6 +40,24 @@ type Tx struct {
 	locked map[lockID]bool
 	queued []step // writes not sent yet
 	err    error  // the failure that ended the transaction
+
+	// fresh makes Reply take a MessageSid as new without a statement, on
+	// an Update's first run: nearly every text is new, and SaveReply's
+	// insert finds out anyway. That saves the MessageSid's lock and
+	// lookup, and their round trip. assumed is that MessageSid, stored
+	// whether SaveReply queued its insert, and seen whether the insert
+	// found it stored. Update checks the guess and runs fn again, looking,
+	// when it was wrong or not proven (see seenBefore).
+	fresh        bool
+	assumed      string
+	stored, seen bool
+
+	// phones are the phones as this write transaction read (or saved)
+	// them, so that SavePhone writes only the columns that changed: a
+	// steady text changes two or three of the row's 25, and an UPDATE of
+	// those is a smaller message and less work for the server than the
+	// upsert of all of them.
+	phones []bot.Phone
 }
 
 // lockID is an advisory lock: its space and the hash of its name.
@@ -191,82 +209,38 @@ func (t *Tx) commit(ctx context.Context) error {
 	return err
 }
 
-// phoneColumns are the phones row's columns, in the order of phoneArgs and
-// scanPhone.
-const phoneColumns = `phone, state, expires_at, user_id, email, bound_at, link_hash, code_mac,
-	code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
-	created_at, updated_at, last_seen, verified_at, suspended_at, suspend_reason,
-	channel, whatsapp_seen, proven, language, language_source`
-
-// upsertPhone inserts a phone or updates every column but the key and the
-// creation time.
-const upsertPhone = `INSERT INTO phones (` + phoneColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25)
-	ON CONFLICT (phone) DO UPDATE SET (state, expires_at, user_id, email, bound_at, link_hash, code_mac,
-		code_user_id, code_email, code_login, code_attempts, reply_window, reply_count,
-		updated_at, last_seen, verified_at, suspended_at, suspend_reason,
-		channel, whatsapp_seen, proven, language, language_source) =
-	(excluded.state, excluded.expires_at, excluded.user_id, excluded.email, excluded.bound_at,
-		excluded.link_hash, excluded.code_mac, excluded.code_user_id, excluded.code_email,
-		excluded.code_login, excluded.code_attempts, excluded.reply_window, excluded.reply_count,
-		excluded.updated_at, excluded.last_seen, excluded.verified_at, excluded.suspended_at,
-		excluded.suspend_reason, excluded.channel, excluded.whatsapp_seen, excluded.proven,
-		excluded.language, excluded.language_source)`
-
-// phoneArgs are p's values in phoneColumns order; an empty user id or
-// hash is NULL, a zero time 0.
-func phoneArgs(p *bot.Phone) []any {
-	return []any{p.Number, p.State, ms(p.ExpiresAt), nilIfEmpty(p.UserID), p.Email, ms(p.BoundAt),
-		nilIfEmpty(p.LinkHash), nilIfEmpty(p.CodeMAC), p.CodeUserID, p.CodeEmail, p.CodeLogin,
-		p.CodeAttempts, ms(p.ReplyWindow), p.ReplyCount, ms(p.CreatedAt), ms(p.UpdatedAt),
-		ms(p.LastSeen), ms(p.VerifiedAt), ms(p.SuspendedAt), string(p.SuspendReason),
-		string(p.Channel.Or()), ms(p.WhatsAppSeen), string(p.Proven), p.Language, p.LanguageSource}
-}
-
-// nilIfEmpty stores an empty value as NULL.
-func nilIfEmpty[T string | []byte](v T) any {
-	if len(v) == 0 {
-		return nil
-	}
-	return v
-}
-
-// millis scans unix milliseconds into a time.
-type millis struct{ t *time.Time }
-
-func (m millis) Scan(v any) error {
-	n, ok := v.(int64)
-	if !ok {
-		return fmt.Errorf("want unix milliseconds, not %T", v)
-	}
-	*m.t = fromMS(n)
-	return nil
-}
-
-func scanPhone(row pgx.Row) (*bot.Phone, error) {
-	var p bot.Phone
-	var userID *string
-	err := row.Scan(&p.Number, &p.State, millis{&p.ExpiresAt}, &userID, &p.Email, millis{&p.BoundAt},
-		&p.LinkHash, &p.CodeMAC, &p.CodeUserID, &p.CodeEmail, &p.CodeLogin,
-		&p.CodeAttempts, millis{&p.ReplyWindow}, &p.ReplyCount, millis{&p.CreatedAt}, millis{&p.UpdatedAt},
-		millis{&p.LastSeen}, millis{&p.VerifiedAt}, millis{&p.SuspendedAt}, (*string)(&p.SuspendReason),
-		(*string)(&p.Channel), millis{&p.WhatsAppSeen}, (*string)(&p.Proven), &p.Language, &p.LanguageSource)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
-	} else if err != nil {
-		return nil, err
-	}
-	if userID != nil {
-		p.UserID = *userID
-	}
-	return &p, nil
-}
-
 // Phone loads a phone by number. In an Update it first locks the number,
-// so that one phone's transactions run one after the other.
+// so that one phone's transactions run one after the other, and keeps a
+// copy for SavePhone.
 func (t *Tx) Phone(ctx context.Context, number string) (*bot.Phone, error) {
-	return t.phone(ctx, t.lock(lockPhone, number), `SELECT `+phoneColumns+` FROM phones WHERE phone = $1`, number)
+	p, err := t.phone(ctx, t.lock(lockPhone, number), selectPhone, number)
+	if err == nil && t.write {
+		t.keep(p)
+	}
+	return p, err
+}
+
+// keep records p as the row holds it under the phone's lock (once the
+// queued writes are sent); the copy owns its byte slices, which the
+// caller may change in place.
+func (t *Tx) keep(p *bot.Phone) {
+	c := *p
+	c.LinkHash, c.CodeMAC = bytes.Clone(p.LinkHash), bytes.Clone(p.CodeMAC)
+	if was := t.wasRead(p.Number); was != nil {
+		*was = c
+		return
+	}
+	t.phones = append(t.phones, c)
+}
+
+// wasRead returns the phone as this transaction read or saved it, or nil.
+func (t *Tx) wasRead(number string) *bot.Phone {
+	for i := range t.phones {
+		if t.phones[i].Number == number {
+			return &t.phones[i]
+		}
+	}
+	return nil
 }
 
 // phone sends locks, then query of one phone, in one round trip.
@@ -283,12 +257,11 @@ func (t *Tx) phone(ctx context.Context, locks []step, query string, arg any) (*b
 // other) and then the phone it finds, reading it again under that lock:
 // a phone unbound meanwhile is looked up afresh.
 func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error) {
-	const query = `SELECT ` + phoneColumns + ` FROM phones WHERE user_id = $1`
 	if !t.write {
-		return t.phone(ctx, nil, query, userID)
+		return t.phone(ctx, nil, selectPhoneByUser, userID)
 	}
 	for range maxTries {
-		p, err := t.phone(ctx, t.lock(lockUser, userID), query, userID)
+		p, err := t.phone(ctx, t.lock(lockUser, userID), selectPhoneByUser, userID)
 		if err != nil {
 			return nil, err
 		}
@@ -299,25 +272,57 @@ func (t *Tx) PhoneByUser(ctx context.Context, userID string) (*bot.Phone, error)
 	return nil, fmt.Errorf("phone by user: the account's phone kept changing")
 }
 
-// SavePhone inserts or updates a phone, holding its lock. It is queued
-// (see Tx): a constraint it breaks fails the transaction's next round
-// trip, or its commit.
+// SavePhone inserts or updates a phone, holding its lock. A phone this
+// write transaction read (under that lock) gets an UPDATE of the columns
+// that changed since (none: no statement at all); any other the upsert of
+// every column. It is queued (see Tx): a constraint it breaks fails the
+// transaction's next round trip, or its commit.
 func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 	number := p.Number
-	return t.later(ctx, append(t.lock(lockPhone, number), exec(func(err error) error {
+	fail := func(err error) error {
 		if isConstraint(err) {
 			return constraintError(number, err)
 		}
 		return fmt.Errorf("save phone: %w", err)
-	}, upsertPhone, phoneArgs(p)...))...)
+	}
+	save := exec(fail, upsertPhone, phoneArgs(p)...)
+	if was := t.wasRead(number); was != nil {
+		query, args := changedColumns(was, p)
+		if query == "" {
+			return nil
+		}
+		save = step{sql: query, args: args, read: func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err != nil {
+				return fail(err)
+			}
+			if tag.RowsAffected() != 1 {
+				// Nothing deletes a phone, and the lock keeps every
+				// other writer of this one waiting.
+				return fmt.Errorf("save phone %s: its row is gone since it was read", bot.MaskPhone(number))
+			}
+			return nil
+		}}
+	}
+	err := t.later(ctx, append(t.lock(lockPhone, number), save)...)
+	if err == nil && t.write {
+		t.keep(p)
+	}
+	return err
 }
 
-// Reply returns the sealed reply stored for a MessageSid. In an Update it
-// first locks the MessageSid: the same text delivered to two instances at
-// once is handled by one, and the other, waiting here, finds its reply.
-// The lock and the lookup go out together but are two statements, so the
-// lookup sees what the lock's previous holder committed.
+// Reply returns the sealed reply stored for a MessageSid. On an Update's
+// first run it takes the first MessageSid asked as new without a statement
+// (see Tx.fresh). Otherwise, in an Update, it first locks the MessageSid:
+// the same text delivered to two instances at once is handled by one, and
+// the other, waiting here, finds its reply. The lock and the lookup go out
+// together but are two statements, so the lookup sees what the lock's
+// previous holder committed.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
+	if t.fresh && (t.assumed == "" || t.assumed == sid) {
+		t.assumed = sid
+		return nil, bot.Errorf(bot.ENOTFOUND, "message not found")
+	}
 	var b []byte
 	err := t.row(ctx, t.lock(lockMessage, sid), "message", func(row pgx.Row) error { return row.Scan(&b) },
 		`SELECT reply FROM inbound WHERE message_sid = $1`, sid)
@@ -327,10 +332,54 @@ func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {
 	return b, nil
 }
 
-// SaveReply records a MessageSid and its sealed reply. It is queued.
+// SaveReply records a MessageSid and its sealed reply. It is queued. The
+// insert of a MessageSid taken as new fails when the MessageSid is stored
+// (its primary key), which ends the transaction: Update runs fn again.
 func (t *Tx) SaveReply(ctx context.Context, sid, phone string, sealed []byte, at time.Time) error {
-	return t.later(ctx, exec(wrap("save reply"), `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES ($1, $2, $3, $4)`,
-		sid, phone, sealed, ms(at)))
+	s := exec(wrap("save reply"), `INSERT INTO inbound (message_sid, phone, reply, received_at) VALUES ($1, $2, $3, $4)`,
+		sid, phone, sealed, ms(at))
+	if t.fresh && sid == t.assumed {
+		t.stored = true
+		s.read = func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			var e *pgconn.PgError
+			if errors.As(err, &e) && e.Code == uniqueViolation {
+				t.seen = true
+				return errSeenBefore
+			}
+			if err != nil {
+				return fmt.Errorf("save reply: %w", err)
+			}
+			return nil
+		}
+	}
+	return t.later(ctx, s)
+}
+
+// errSeenBefore ends a run of fn that took a stored MessageSid as new.
+var errSeenBefore = errors.New("message seen before")
+
+// seenBefore reports whether a run of fn that took a MessageSid as new
+// must run again, looking it up: when SaveReply found it stored, or when
+// fn did not insert it (it ended early, with an error or before replying)
+// and it is in fact stored. That lookup holds the MessageSid's lock, and
+// fn held the phone's, which every text takes: a run of the same text
+// elsewhere has committed by now, or waits for this one. A transaction a
+// failed statement ended cannot look: its caller gets that error.
+func (t *Tx) seenBefore(ctx context.Context) (bool, error) {
+	switch {
+	case t.seen:
+		return true, nil
+	case t.assumed == "" || t.stored || t.err != nil:
+		return false, nil
+	}
+	var one int
+	err := t.row(ctx, t.lock(lockMessage, t.assumed), "message", func(row pgx.Row) error { return row.Scan(&one) },
+		`SELECT 1 FROM inbound WHERE message_sid = $1`, t.assumed)
+	if bot.ErrorCode(err) == bot.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // wrap returns an error wrapper that says what failed.

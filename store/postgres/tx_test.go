@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,4 +187,153 @@ func TestTx_QueuedWriteKeepsItsBytes(t *testing.T) {
 	if err := db.View(ctx, func(tx bot.Tx) (err error) { got, err = tx.Reply(ctx, sid); return err }); err != nil || string(got) != "sealed" {
 		t.Fatalf("stored %q (%v), want %q", got, err, "sealed")
 	}
+}
+
+// TestTx_SavePhoneAfterRead: a phone read in the Update is saved with an
+// UPDATE of only the columns that changed, none when nothing did. Another
+// session writes the row between the read and the save, bypassing the
+// phone's lock as no instance does, to see which columns the save wrote:
+// a column the Update did not change keeps that session's value, and a
+// save of nothing leaves the row version (xmin) as it was. A row deleted
+// meanwhile fails the Update rather than losing the save.
+func TestTx_SavePhoneAfterRead(t *testing.T) {
+	t.Parallel()
+	u := postgrestest.SchemaURL(t)
+	db := open(t, u, postgres.Options{})
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	sql := func(query string) {
+		t.Helper()
+		if _, err := other.Exec(ctx, query, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xmin := func() string {
+		t.Helper()
+		var x string
+		if err := other.QueryRow(ctx, `SELECT xmin::text FROM phones WHERE phone = $1`, alice).Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	// readWriteSave reads the phone, lets the other session write, then
+	// changes the phone with change and saves it.
+	readWriteSave := func(write string, change func(*bot.Phone)) error {
+		return db.Update(ctx, func(tx bot.Tx) error {
+			p, err := tx.Phone(ctx, alice)
+			if err != nil {
+				return err
+			}
+			if write != "" {
+				sql(write)
+			}
+			change(p)
+			return tx.SavePhone(ctx, p)
+		})
+	}
+	if err := storetest.SavePhone(ctx, db, &bot.Phone{Number: alice, State: bot.StateIdle, Email: "a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+
+	err = readWriteSave(`UPDATE phones SET email = 'b@example.com' WHERE phone = $1`, func(p *bot.Phone) { p.ReplyCount = 4 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := storetest.LoadPhone(ctx, db, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ReplyCount != 4 || p.Email != "b@example.com" {
+		t.Errorf("reply count %d, email %q; want 4 (saved), b@example.com (not changed by the save)", p.ReplyCount, p.Email)
+	}
+
+	before := xmin()
+	if err := readWriteSave("", func(*bot.Phone) {}); err != nil {
+		t.Fatal(err)
+	}
+	if after := xmin(); after != before {
+		t.Errorf("a save of an unchanged phone wrote the row: xmin %s, was %s", after, before)
+	}
+
+	err = readWriteSave(`DELETE FROM phones WHERE phone = $1`, func(p *bot.Phone) { p.ReplyCount = 5 })
+	if err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("save of a phone deleted since its read: %v, want an error", err)
+	}
+}
+
+// TestUpdate_SeenBefore: Update takes a MessageSid as new without looking
+// it up; when it was stored before, whatever fn did on that guess is rolled
+// back and fn runs again, this time seeing the stored reply. Each way a run
+// can end on the wrong guess is tried: saving the reply (the insert fails
+// at the commit), saving only the phone (a plugin command's first
+// transaction: a lookup before the commit), failing.
+func TestUpdate_SeenBefore(t *testing.T) {
+	t.Parallel()
+	db := openFresh(t)
+	ctx := context.Background()
+	const sid = "SM00000000000000000000000000000001"
+	at := storetest.T0
+	if err := db.Update(ctx, func(tx bot.Tx) error { return tx.SaveReply(ctx, sid, alice, []byte("first"), at) }); err != nil {
+		t.Fatal(err)
+	}
+	// fn as the engine runs it: look the MessageSid up, answer from the
+	// stored reply, or read and save the phone and then (unless end says
+	// otherwise) the reply.
+	run := func(t *testing.T, sid string, end func(tx bot.Tx) error) (runs int, got string) {
+		t.Helper()
+		err := db.Update(ctx, func(tx bot.Tx) error {
+			runs++
+			b, err := tx.Reply(ctx, sid)
+			if err == nil {
+				got = string(b)
+				return nil
+			} else if bot.ErrorCode(err) != bot.ENOTFOUND {
+				return err
+			}
+			if _, err := tx.Phone(ctx, alice); bot.ErrorCode(err) != bot.ENOTFOUND {
+				return fmt.Errorf("phone: %v", err)
+			}
+			if err := tx.SavePhone(ctx, &bot.Phone{Number: alice, State: bot.StateIdle, CreatedAt: at, ReplyCount: runs}); err != nil {
+				return err
+			}
+			return end(tx)
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		return runs, got
+	}
+	for _, c := range []struct {
+		name string
+		end  func(tx bot.Tx) error
+	}{
+		{"saves the reply", func(tx bot.Tx) error { return tx.SaveReply(ctx, sid, alice, []byte("second"), at) }},
+		{"saves the phone only", func(bot.Tx) error { return nil }},
+		{"fails", func(bot.Tx) error { return errors.New("far end away") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs, got := run(t, sid, c.end)
+			if runs != 2 || got != "first" {
+				t.Errorf("a stored MessageSid: %d runs, reply %q; want 2 runs, the stored reply %q", runs, got, "first")
+			}
+			if _, err := storetest.LoadPhone(ctx, db, alice); bot.ErrorCode(err) != bot.ENOTFOUND {
+				t.Errorf("the first run's phone was kept: %v", err)
+			}
+		})
+	}
+	t.Run("new", func(t *testing.T) {
+		const sid2 = "SM00000000000000000000000000000002"
+		runs, _ := run(t, sid2, func(tx bot.Tx) error { return tx.SaveReply(ctx, sid2, alice, []byte("new"), at) })
+		if runs != 1 {
+			t.Errorf("a new MessageSid ran fn %d times, want once", runs)
+		}
+		var b []byte
+		if err := db.View(ctx, func(tx bot.Tx) (err error) { b, err = tx.Reply(ctx, sid2); return err }); err != nil || string(b) != "new" {
+			t.Errorf("stored reply %q, %v", b, err)
+		}
+	})
 }
