@@ -71,6 +71,7 @@ type Result struct {
 	State     string // the phone's state afterwards
 	Duplicate bool   // the MessageSid was seen before; Reply is the first answer
 	Muted     bool   // a reply was due but the reply budget was spent
+	Kind      Kind   // what the text was read as (Parse), for the metrics
 }
 
 // Engine runs the conversation.
@@ -242,6 +243,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 		return Result{}, err
 	}
 	if plugin == nil {
+		res.Kind = cmd.Kind
 		return res, nil
 	}
 	gone := e.reassigned(ctx, *plugin, verified)
@@ -271,6 +273,7 @@ func (e *Engine) HandleSMS(ctx context.Context, in Inbound) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	res.Kind = cmd.Kind
 	return res, nil
 }
 

@@ -500,3 +500,14 @@ func TestEngine_HandleSMS_BadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine_HandleSMS_Kind: the result says what the text was read as,
+// the way Parse reads it, answered or not.
+func TestEngine_HandleSMS_Kind(t *testing.T) {
+	h := newHarness(t)
+	for _, body := range []string{"H", "S", "what is the temperature", "STOP", "START", "LANG ES", "123456"} {
+		if got, want := h.text("+15555550171", body).Kind, bot.Parse(body).Kind; got != want {
+			t.Errorf("%q: kind %v, want %v", body, got, want)
+		}
+	}
+}

@@ -70,6 +70,12 @@ func TestMaskPhone(t *testing.T) {
 	if got := bot.MaskPhone("+1234"); strings.Contains(got, "1234") {
 		t.Fatalf("short number not masked: %q", got)
 	}
+	for _, s := range []string{"+12345678", "+447700900123", "+123456789012345", "whatsapp:+15555554567"} {
+		want := s[:2] + strings.Repeat("*", len(s)-6) + s[len(s)-4:]
+		if got := bot.MaskPhone(s); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", s, got, want)
+		}
+	}
 }
 
 func TestMaskEmail(t *testing.T) {

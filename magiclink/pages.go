@@ -88,6 +88,24 @@ func Static() http.Handler {
 	return http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 }
 
+// securityHeaders are the headers Headers sets, their values made once:
+// Header.Set would make a new slice for each header of each request.
+// Every answer shares them, so they must never be written in place; Set
+// and Add do not (Set replaces a header's slice, and Add appends to it,
+// which copies a full slice of one).
+var securityHeaders = []struct {
+	name  string // canonical
+	value []string
+}{
+	{"Content-Security-Policy", []string{"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+}
+
+var hsts = []string{"max-age=63072000; includeSubDomains"}
+
 // Headers sets the security headers of every page: a strict CSP with no
 // inline script or style, no referrer (a link token must never leak), no
 // framing, no sniffing, and HSTS when the site is served over https.
@@ -95,13 +113,11 @@ func Headers(https bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			for _, sh := range securityHeaders {
+				h[sh.name] = sh.value
+			}
 			if https {
-				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)
 		})

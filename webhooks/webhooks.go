@@ -6,9 +6,11 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -109,13 +111,15 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) boo
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		http.Error(w, "unsupported content type: want application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
-		return false
+	if ct := r.Header.Get("Content-Type"); ct != formType { // Twilio's, as it is: no parameters to parse
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formType {
+			http.Error(w, "unsupported content type: want application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+			return false
+		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
@@ -147,6 +151,43 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, hook string) boo
 		return false
 	}
 	return true
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+// parseForm is r.ParseForm for a webhook. Twilio posts its webhooks
+// without a query string, and then the form in the body is all of
+// r.Form: r.Form is r.PostForm, the same map, rather than a copy of it
+// (r.ParseForm copies every value into a second map). With a query string
+// it is r.ParseForm.
+func parseForm(r *http.Request) error {
+	if r.URL.RawQuery != "" || r.PostForm != nil {
+		return r.ParseForm()
+	}
+	n := 512
+	if r.ContentLength > 0 && r.ContentLength < MaxBody {
+		n = int(r.ContentLength) + 1 // room to see the end without growing
+	}
+	b := make([]byte, 0, n)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		return err
+	}
+	r.PostForm, r.Form = form, form
+	return nil
 }
 
 // HandleSMS answers an inbound SMS, or WhatsApp message, with TwiML.
@@ -264,10 +305,20 @@ func failed(w http.ResponseWriter, err error) string {
 // nothing.
 func writeTwiML(w http.ResponseWriter, reply string) {
 	xml := appendTwiML(make([]byte, 0, 96+len(reply)+len(reply)/8), reply)
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = twimlType
+	h["Cache-Control"] = noStore
 	w.Write(xml)
 }
+
+// The values of writeTwiML's headers, made once: Header.Set makes a new
+// slice for each. Every answer shares them, so they must never be
+// written in place; Set and Add do not (Set replaces a header's slice,
+// and Add appends to it, which copies a full slice of one).
+var (
+	twimlType = []string{"text/xml; charset=utf-8"}
+	noStore   = []string{"no-store"}
+)
 
 // HandleStatus records a delivery status callback.
 func (s *Server) HandleStatus(w http.ResponseWriter, r *http.Request) {

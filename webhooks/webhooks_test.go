@@ -326,3 +326,40 @@ func TestServer_HandleSMS_Log(t *testing.T) {
 		})
 	}
 }
+
+// TestServer_HandleSMS_Form: the form is read from the body alone when
+// the URL has no query (Form and PostForm are the form), and with the
+// query too when it has one (signed over the URL with its query, as
+// Twilio signs it); an answer's headers are its own, whatever is set or
+// added to another's.
+func TestServer_HandleSMS_Form(t *testing.T) {
+	for _, path := range []string{webhooks.PathSMS, webhooks.PathSMS + "?route=a&x=%20"} {
+		t.Run(path, func(t *testing.T) {
+			conv := &fakeConversation{reply: "hi"}
+			s := &webhooks.Server{Conversation: conv, Statuses: &fakeStatuses{}, PublicURL: public, AuthToken: token}
+			r := signed(path, inbound("H"))
+			w := httptest.NewRecorder()
+			s.HandleSMS(w, r)
+			if w.Code != 200 || len(conv.calls) != 1 || conv.calls[0].Body != "H" || conv.calls[0].From != "+15555550101" {
+				t.Fatalf("status %d, calls %+v: %s", w.Code, conv.calls, w.Body)
+			}
+			if r.PostForm.Get("Body") != "H" || r.Form.Get("Body") != "H" || r.PostForm.Has("route") {
+				t.Errorf("PostForm %v, Form %v", r.PostForm, r.Form)
+			}
+			if q := r.URL.Query(); q.Get("route") != "" && r.Form.Get("route") != "a" {
+				t.Errorf("Form %v lacks the query", r.Form)
+			}
+			// Headers made once and shared between answers stay each answer's own.
+			w.Header().Add("Cache-Control", "private")
+			w.Header().Set("Content-Type", "changed")
+			w2 := httptest.NewRecorder()
+			s.HandleSMS(w2, signed(webhooks.PathSMS, inbound("H")))
+			if got := w2.Header().Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+				t.Errorf("Cache-Control %q", got)
+			}
+			if got := w2.Header().Get("Content-Type"); got != "text/xml; charset=utf-8" {
+				t.Errorf("Content-Type %q", got)
+			}
+		})
+	}
+}

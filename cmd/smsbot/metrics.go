@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,49 @@ type metrics struct {
 	webhook       *prometheus.HistogramVec
 	auth0         *prometheus.HistogramVec
 	auth0Errors   *prometheus.CounterVec
+
+	// The series every text moves, found once by their label values
+	// (lazy) instead of by GetMetricWithLabelValues each time.
+	inboundOf map[[2]string]func() prometheus.Counter  // command, state
+	replyOf   map[string]func() prometheus.Counter     // result
+	webhookOf map[[2]string]func() prometheus.Observer // hook, outcome
+}
+
+// lazy returns the series with labels of a vector (with is its
+// WithLabelValues), resolved when it is first asked for: a series shows
+// in /metrics once it is used, not before, as with WithLabelValues.
+func lazy[M any](with func(...string) M, labels ...string) func() M {
+	return sync.OnceValue(func() M { return with(labels...) })
+}
+
+// resolveTextSeries fills inboundOf, replyOf and webhookOf with the
+// series a text can move; others are looked up as they come.
+func (m *metrics) resolveTextSeries() {
+	m.inboundOf = map[[2]string]func() prometheus.Counter{}
+	for _, kind := range commandKinds {
+		for _, state := range bot.States {
+			m.inboundOf[[2]string{kind, state}] = lazy(m.inbound.WithLabelValues, kind, state)
+		}
+	}
+	m.replyOf = map[string]func() prometheus.Counter{}
+	for _, r := range []string{"duplicate", "muted", "replied", "silent"} {
+		m.replyOf[r] = lazy(m.replies.WithLabelValues, r)
+	}
+	m.webhookOf = map[[2]string]func() prometheus.Observer{}
+	for _, hook := range []string{webhooks.HookSMS, webhooks.HookStatus} {
+		for _, outcome := range []string{"ok", "duplicate", "rejected", "invalid", "unavailable", "error"} {
+			m.webhookOf[[2]string{hook, outcome}] = lazy(m.webhook.WithLabelValues, hook, outcome)
+		}
+	}
+}
+
+// reply counts an answer to a text in replies_total.
+func (m *metrics) reply(result string) {
+	if c, ok := m.replyOf[result]; ok {
+		c().Inc()
+		return
+	}
+	m.replies.WithLabelValues(result).Inc()
 }
 
 // outboxStatser is what the outbox gauges read at scrape time; *store.DB
@@ -73,6 +117,7 @@ func newMetrics(outbox outboxStatser, now func() time.Time) *metrics {
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"endpoint"})
 	m.auth0Errors = counter("auth0_errors_total", "Failed calls to Auth0, by endpoint and HTTP status (0: no answer).", "endpoint", "status")
+	m.resolveTextSeries()
 	m.reg.MustRegister(m.webhook, m.auth0,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -124,6 +169,10 @@ func (m *metrics) delivered(status string, code int) {
 
 // webhookObserve is webhooks.Server.Observe.
 func (m *metrics) webhookObserve(hook, outcome string, d time.Duration) {
+	if o, ok := m.webhookOf[[2]string{hook, outcome}]; ok {
+		o().Observe(d.Seconds())
+		return
+	}
 	m.webhook.WithLabelValues(hook, outcome).Observe(d.Seconds())
 }
 
@@ -169,21 +218,25 @@ func (c countedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot
 		return res, err
 	}
 	if res.Duplicate { // Twilio's retry of a text already counted
-		c.m.replies.WithLabelValues("duplicate").Inc()
+		c.m.reply("duplicate")
 		return res, nil
 	}
-	kind, ok := commandKinds[bot.Parse(in.Body).Kind]
+	kind, ok := commandKinds[res.Kind]
 	if !ok {
 		kind = "other"
 	}
-	c.m.inbound.WithLabelValues(kind, res.State).Inc()
+	if inc, ok := c.m.inboundOf[[2]string{kind, res.State}]; ok {
+		inc().Inc()
+	} else {
+		c.m.inbound.WithLabelValues(kind, res.State).Inc()
+	}
 	switch {
 	case res.Muted:
-		c.m.replies.WithLabelValues("muted").Inc()
+		c.m.reply("muted")
 	case res.Reply != "":
-		c.m.replies.WithLabelValues("replied").Inc()
+		c.m.reply("replied")
 	default:
-		c.m.replies.WithLabelValues("silent").Inc()
+		c.m.reply("silent")
 	}
 	return res, nil
 }

@@ -203,3 +203,60 @@ type emptyOutbox struct{}
 func (emptyOutbox) OutboxStats(context.Context) (store.OutboxStats, error) {
 	return store.OutboxStats{}, nil
 }
+
+// scriptedConversation answers texts with the results it is given, in turn.
+type scriptedConversation struct{ results []bot.Result }
+
+func (c *scriptedConversation) HandleSMS(ctx context.Context, in bot.Inbound) (bot.Result, error) {
+	r := c.results[0]
+	c.results = c.results[1:]
+	return r, nil
+}
+
+func (c *scriptedConversation) NumberLost(ctx context.Context, phone, ref string, code int) error {
+	return nil
+}
+
+// TestMetrics_TextSeries: the series a text moves, resolved once, count
+// what WithLabelValues would count, series unknown in advance (a state
+// or an outcome not listed) too, and a series shows only once it was
+// used.
+func TestMetrics_TextSeries(t *testing.T) {
+	m := newMetrics(emptyOutbox{}, time.Now)
+	results := []bot.Result{
+		{Kind: bot.KindHelp, State: bot.StateIdle, Reply: "help"},
+		{Kind: bot.KindHelp, State: bot.StateIdle, Reply: "help"},
+		{Kind: bot.KindOther, State: bot.StateSubscribed},
+		{Kind: bot.KindSubscribe, State: "a state added later", Reply: "link"},
+		{Kind: bot.KindHelp, Duplicate: true, Reply: "help"},
+	}
+	c := countedConversation{next: &scriptedConversation{results: results}, m: m}
+	for range results {
+		if _, err := c.HandleSMS(context.Background(), bot.Inbound{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.webhookObserve(webhooks.HookSMS, "ok", time.Millisecond)
+	m.webhookObserve(webhooks.HookSMS, "ok", time.Millisecond)
+	m.webhookObserve(webhooks.HookSMS, "an outcome added later", time.Millisecond)
+	w := httptest.NewRecorder()
+	m.handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := w.Body.String()
+	for series, want := range map[string]float64{
+		`smsbot_inbound_messages_total{command="help",state="idle"}`:                         2,
+		`smsbot_inbound_messages_total{command="other",state="subscribed"}`:                  1,
+		`smsbot_inbound_messages_total{command="subscribe",state="a state added later"}`:     1,
+		`smsbot_replies_total{result="replied"}`:                                             3,
+		`smsbot_replies_total{result="silent"}`:                                              1,
+		`smsbot_replies_total{result="duplicate"}`:                                           1,
+		`smsbot_webhook_duration_seconds_count{hook="sms",outcome="ok"}`:                     2,
+		`smsbot_webhook_duration_seconds_count{hook="sms",outcome="an outcome added later"}`: 1,
+		`smsbot_replies_total{result="muted"}`:                                               -1, // never used
+		`smsbot_inbound_messages_total{command="stop",state="opted_out"}`:                    -1,
+		`smsbot_webhook_duration_seconds_count{hook="status",outcome="ok"}`:                  -1,
+	} {
+		if got := metricValue(body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
