@@ -54,6 +54,7 @@ type DB struct {
 	read  *sql.DB
 	w     writer
 	stmts stmtCache // the writer's prepared statements
+	ckpt  *checkpointer
 	Now   func() time.Time
 
 	applied []string // the migrations Open applied
@@ -77,6 +78,10 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
+	// The checkpointer's connection: checkpoints run there, not in the
+	// writer's commits (checkpoint.go).
+	ckptDSN := "file:" + path + "?" + q.Encode()
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open db: %w", err)
 	}
@@ -108,9 +113,17 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	db.read = read
+	ckpt, err := sql.Open("sqlite", ckptDSN)
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("open db: %w", err)
+	}
+	ckpt.SetMaxOpenConns(1)
 	db.w.init(o.MaxGroup)
 	db.stmts.db = write
 	go db.runWriter()
+	db.startCheckpointer(ckpt)
 	return db, nil
 }
 
@@ -134,7 +147,7 @@ func createPrivate(path string) error {
 func (db *DB) Close() error {
 	db.w.close()
 	db.stmts.close()
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.ckpt.close(), db.read.Close(), db.write.Close())
 }
 
 func (db *DB) now() time.Time {
