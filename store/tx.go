@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smsbot/smsbot/bot"
+	"github.com/smsbot/smsbot/store/internal/phonerow"
 )
 
 // Tx is one transaction. It implements bot.Tx.
@@ -51,147 +51,34 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.stmts.queryRow(t.tx, query, args...)
 }
 
-// phoneColumn is one column of the phones row: its name, the value a
-// Phone writes to it and where a read puts it.
-type phoneColumn struct {
-	name  string
-	value func(*bot.Phone) any
-	dest  func(*bot.Phone) any
-	same  func(a, b *bot.Phone) bool // whether a and b store the same value
-	fixed bool                       // written by the insert only (the key and the creation time)
-}
-
-// phoneTable lists the phones row's columns once, in the order of every
-// SELECT, INSERT and UPDATE of a phone. A new column is a new row here.
-var phoneTable = []phoneColumn{
-	textColumn("phone", func(p *bot.Phone) *string { return &p.Number }, true),
-	textColumn("state", func(p *bot.Phone) *string { return &p.State }, false),
-	timeColumn("expires_at", func(p *bot.Phone) *time.Time { return &p.ExpiresAt }, false),
-	{name: "user_id", value: func(p *bot.Phone) any { return nilIfEmpty(p.UserID) }, dest: func(p *bot.Phone) any { return nullText{&p.UserID} },
-		same: func(a, b *bot.Phone) bool { return a.UserID == b.UserID }},
-	textColumn("email", func(p *bot.Phone) *string { return &p.Email }, false),
-	timeColumn("bound_at", func(p *bot.Phone) *time.Time { return &p.BoundAt }, false),
-	blobColumn("link_hash", func(p *bot.Phone) *[]byte { return &p.LinkHash }),
-	blobColumn("code_mac", func(p *bot.Phone) *[]byte { return &p.CodeMAC }),
-	textColumn("code_user_id", func(p *bot.Phone) *string { return &p.CodeUserID }, false),
-	textColumn("code_email", func(p *bot.Phone) *string { return &p.CodeEmail }, false),
-	textColumn("code_login", func(p *bot.Phone) *string { return &p.CodeLogin }, false),
-	intColumn("code_attempts", func(p *bot.Phone) *int { return &p.CodeAttempts }),
-	timeColumn("reply_window", func(p *bot.Phone) *time.Time { return &p.ReplyWindow }, false),
-	intColumn("reply_count", func(p *bot.Phone) *int { return &p.ReplyCount }),
-	timeColumn("created_at", func(p *bot.Phone) *time.Time { return &p.CreatedAt }, true),
-	timeColumn("updated_at", func(p *bot.Phone) *time.Time { return &p.UpdatedAt }, false),
-	timeColumn("last_seen", func(p *bot.Phone) *time.Time { return &p.LastSeen }, false),
-	timeColumn("verified_at", func(p *bot.Phone) *time.Time { return &p.VerifiedAt }, false),
-	timeColumn("suspended_at", func(p *bot.Phone) *time.Time { return &p.SuspendedAt }, false),
-	textColumn("suspend_reason", func(p *bot.Phone) *string { return (*string)(&p.SuspendReason) }, false),
-	{name: "channel", value: func(p *bot.Phone) any { return string(p.Channel.Or()) }, dest: func(p *bot.Phone) any { return (*string)(&p.Channel) },
-		same: func(a, b *bot.Phone) bool { return a.Channel.Or() == b.Channel.Or() }},
-	timeColumn("whatsapp_seen", func(p *bot.Phone) *time.Time { return &p.WhatsAppSeen }, false),
-	textColumn("proven", func(p *bot.Phone) *string { return (*string)(&p.Proven) }, false),
-	textColumn("language", func(p *bot.Phone) *string { return &p.Language }, false),
-	textColumn("language_source", func(p *bot.Phone) *string { return &p.LanguageSource }, false),
-}
-
-func textColumn(name string, f func(*bot.Phone) *string, fixed bool) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) },
-		same: func(a, b *bot.Phone) bool { return *f(a) == *f(b) }, fixed: fixed}
-}
-
-func intColumn(name string, f func(*bot.Phone) *int) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return *f(p) }, dest: func(p *bot.Phone) any { return f(p) },
-		same: func(a, b *bot.Phone) bool { return *f(a) == *f(b) }}
-}
-
-// blobColumn stores an empty slice as NULL.
-func blobColumn(name string, f func(*bot.Phone) *[]byte) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return nilIfEmpty(*f(p)) }, dest: func(p *bot.Phone) any { return f(p) },
-		same: func(a, b *bot.Phone) bool { return bytes.Equal(*f(a), *f(b)) }}
-}
-
-// timeColumn stores unix milliseconds, 0 for the zero time.
-func timeColumn(name string, f func(*bot.Phone) *time.Time, fixed bool) phoneColumn {
-	return phoneColumn{name: name, value: func(p *bot.Phone) any { return ms(*f(p)) }, dest: func(p *bot.Phone) any { return millis{f(p)} },
-		same: func(a, b *bot.Phone) bool { return ms(*f(a)) == ms(*f(b)) }, fixed: fixed}
-}
-
-// millis scans unix milliseconds into a time.
-type millis struct{ t *time.Time }
-
-func (m millis) Scan(v any) error {
-	n, ok := v.(int64)
-	if !ok {
-		return fmt.Errorf("want unix milliseconds, not %T", v)
-	}
-	*m.t = fromMS(n)
-	return nil
-}
-
-// nullText scans a nullable text column, NULL as "".
-type nullText struct{ s *string }
-
-func (n nullText) Scan(v any) error {
-	var ns sql.NullString
-	if err := ns.Scan(v); err != nil {
-		return err
-	}
-	*n.s = ns.String
-	return nil
-}
-
-// The phones statements, built from phoneTable.
+// The phones statements, built from phonerow.Columns.
 var (
-	phoneColumns = columnList(phoneTable)
-	insertPhone  = `INSERT INTO phones (` + phoneColumns + `) VALUES (` + placeholders(phoneTable, true) + `)`
-	updatePhone  = `UPDATE phones SET ` + placeholders(phoneTable, false) + ` WHERE phone = ?1`
+	phoneColumns = phonerow.Names
+	insertPhone  = `INSERT INTO phones (` + phoneColumns + `) VALUES (` + placeholders(true) + `)`
+	updatePhone  = `UPDATE phones SET ` + placeholders(false) + ` WHERE phone = ?1`
 )
-
-func columnList(cols []phoneColumn) string {
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.name
-	}
-	return strings.Join(names, ", ")
-}
 
 // placeholders numbers the columns' parameters in table order (phoneArgs
 // binds them): "?1, ?2, ..." for an insert, "state = ?2, ..." without the
 // fixed columns for an update.
-func placeholders(cols []phoneColumn, insert bool) string {
+func placeholders(insert bool) string {
 	var parts []string
-	for i, c := range cols {
+	for i, c := range phonerow.Columns {
 		switch {
 		case insert:
 			parts = append(parts, fmt.Sprintf("?%d", i+1))
-		case !c.fixed:
-			parts = append(parts, fmt.Sprintf("%s = ?%d", c.name, i+1))
+		case !c.Fixed:
+			parts = append(parts, fmt.Sprintf("%s = ?%d", c.Name, i+1))
 		}
 	}
 	return strings.Join(parts, ", ")
 }
 
-// phoneArgs are p's values in phoneTable order.
-func phoneArgs(p *bot.Phone) []any {
-	args := make([]any, len(phoneTable))
-	for i, c := range phoneTable {
-		args[i] = c.value(p)
-	}
-	return args
-}
+// phoneArgs are p's values in phonerow.Columns order.
+func phoneArgs(p *bot.Phone) []any { return phonerow.Args(p) }
 
 func scanPhone(row interface{ Scan(...any) error }) (*bot.Phone, error) {
-	var p bot.Phone
-	dests := make([]any, len(phoneTable))
-	for i, c := range phoneTable {
-		dests[i] = c.dest(&p)
-	}
-	err := row.Scan(dests...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, bot.Errorf(bot.ENOTFOUND, "phone not found")
-	} else if err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return phonerow.Scan(row.Scan, sql.ErrNoRows)
 }
 
 // Phone loads a phone by number.
@@ -244,7 +131,7 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 
 func (t *Tx) savePhone(ctx context.Context, p *bot.Phone) error {
 	if was := t.wasRead(p.Number); was != nil {
-		query, args := changedColumns(was, p)
+		query, args := partialUpdates.Changed(was, p)
 		if query == "" {
 			return nil
 		}
@@ -280,47 +167,10 @@ func (t *Tx) wasRead(number string) *bot.Phone {
 	return nil
 }
 
-// partialUpdates caches the UPDATE statement of each set of changed
-// columns (a bit per phoneTable row), so that the statement cache sees the
-// same text each time.
-var partialUpdates sync.Map // uint64 -> string
-
-// changedColumns returns the UPDATE of p's columns that differ from was,
-// and its arguments; "" when none does.
-func changedColumns(was, p *bot.Phone) (string, []any) {
-	var set uint64
-	args := make([]any, 0, 8)
-	for i, c := range phoneTable {
-		if !c.fixed && !c.same(was, p) {
-			set |= 1 << i
-			args = append(args, c.value(p))
-		}
-	}
-	if set == 0 {
-		return "", nil
-	}
-	args = append(args, p.Number)
-	if q, ok := partialUpdates.Load(set); ok {
-		return q.(string), args
-	}
-	var parts []string
-	for i, c := range phoneTable {
-		if set&(1<<i) != 0 {
-			parts = append(parts, c.name+" = ?")
-		}
-	}
-	q := `UPDATE phones SET ` + strings.Join(parts, ", ") + ` WHERE phone = ?`
-	partialUpdates.Store(set, q)
-	return q, args
-}
-
-// nilIfEmpty stores an empty value as NULL.
-func nilIfEmpty[T string | []byte](v T) any {
-	if len(v) == 0 {
-		return nil
-	}
-	return v
-}
+// partialUpdates builds and caches the UPDATE of each set of changed
+// columns ("state = ?, ... WHERE phone = ?"), so that the statement cache
+// sees the same text each time.
+var partialUpdates = phonerow.NewUpdates(func(int) string { return "?" })
 
 // Reply returns the sealed reply stored for a MessageSid.
 func (t *Tx) Reply(ctx context.Context, sid string) ([]byte, error) {

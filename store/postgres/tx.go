@@ -287,7 +287,7 @@ func (t *Tx) SavePhone(ctx context.Context, p *bot.Phone) error {
 	}
 	save := exec(fail, upsertPhone, phoneArgs(p)...)
 	if was := t.wasRead(number); was != nil {
-		query, args := changedColumns(was, p)
+		query, args := partialUpdates.Changed(was, p)
 		if query == "" {
 			return nil
 		}
