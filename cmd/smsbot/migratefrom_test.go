@@ -113,6 +113,10 @@ func TestMigrateFrom_SQLiteToPostgres(t *testing.T) {
 		"SMSBOT_OUTBOX_RETRY_BASE": "100ms",
 		"SMSBOT_OUTBOX_RETRY_MAX":  "300ms",
 		"SMSBOT_OUTBOX_ATTEMPTS":   "1000",
+		// The first failing prompt is tried every few hundred
+		// milliseconds; the texts-per-minute cap must not starve the
+		// second one of its first try.
+		"SMSBOT_TEXTS_PER_MINUTE": "6000",
 	})
 	delete(e.env, "SMSBOT_SECRET") // the key file beside the database, as by default
 	// The listening socket, held for serve on PostgreSQL after serve on
