@@ -7,12 +7,9 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -230,46 +227,9 @@ func BenchmarkSteadyText(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	keys, err := bot.NewKeyring([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	replies, _, err := bot.NewReplies(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now()
-	e := &bot.Engine{Store: db, Keys: keys, Replies: replies, Name: "smsbot", PublicURL: "https://bot.example.com",
-		Limits: bot.DefaultLimits(), Now: func() time.Time { return now }}
-	e.Limits.ReplyBudget = 1 << 30
-	const phones = 1000
-	number := func(i int64) string { return fmt.Sprintf("+1555561%04d", i%phones) }
-	for i := range int64(phones) {
-		if err := storetest.SavePhone(ctx, db, subscriber(number(i), now)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var sid atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	e, text := storetest.SteadyLoad(b, db)
 	server := backendCPU(b, app)
-	before := cpuTime()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			n := sid.Add(1)
-			body := "H"
-			if n%2 == 0 {
-				body = "what is the temperature"
-			}
-			in := bot.Inbound{MessageSID: fmt.Sprintf("SM%032d", n), From: number(n * 7919), Body: body}
-			if _, err := e.HandleSMS(ctx, in); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/op")
+	storetest.RunSteady(b, e, text)
 	if used, ok := server(); ok {
 		b.ReportMetric(float64(used.Microseconds())/float64(b.N), "server-cpu-µs/op")
 	}
@@ -348,12 +308,3 @@ func procCPU(pid int) (time.Duration, error) {
 // clockTicks is Linux's USER_HZ, the unit of /proc's times, 100 on every
 // architecture Go supports.
 const clockTicks = 100
-
-// cpuTime is the CPU time this process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
