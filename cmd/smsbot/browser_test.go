@@ -53,13 +53,7 @@ func startDevServer(t *testing.T) string {
 // at the Auth0 stand-in, text back the code the page shows, and see
 // "subscribed".
 func TestBrowser_DevPhoneSubscribe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a browser")
-	}
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
-	}
+	bin := browser(t)
 	base := startDevServer(t)
 	shots := shotsDir(t)
 
@@ -147,7 +141,7 @@ func TestBrowser_DevPhoneSubscribe(t *testing.T) {
 
 // headless starts a headless Chromium of its own for the test and returns
 // the context of its first tab, bounded to 60 s; both end with the test.
-func headless(t *testing.T, bin string) context.Context {
+func headless(t *testing.T, bin string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
@@ -161,6 +155,7 @@ func headless(t *testing.T, bin string) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
@@ -195,6 +190,20 @@ func send(text string) chromedp.Action {
 		chromedp.SetValue("#body", text, chromedp.ByID),
 		chromedp.Click("#send", chromedp.ByID),
 	}
+}
+
+// browser returns the Chromium binary, skipping the test in -short runs
+// and where there is none.
+func browser(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
+	}
+	return bin
 }
 
 // shotsDir is where a browser test writes its screenshots: -screenshots,
@@ -237,63 +246,13 @@ func profileDir(t *testing.T) string {
 // With -screenshots it refreshes docs/devphone-es.png and
 // docs/code-page-es.png.
 func TestBrowser_DevPhoneSpanish(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a browser")
-	}
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
-	}
+	bin := browser(t)
 	base := startDevServer(t)
-	shots := *screenshotDir
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(profileDir(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("lang", "en-US"), // the pages follow the phone, not the browser
-		chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	shots := shotsDir(t)
+	ctx := headless(t, bin, chromedp.Flag("lang", "en-US")) // the pages follow the phone, not the browser
 
 	const phone = "+5215512340142"
-	shot := func(name string, w, h int64) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var buf []byte
-			if err := chromedp.EmulateViewport(w, h).Do(ctx); err != nil {
-				return err
-			}
-			if err := chromedp.Sleep(150 * time.Millisecond).Do(ctx); err != nil {
-				return err
-			}
-			if err := chromedp.CaptureScreenshot(&buf).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
-		})
-	}
-	send := func(text string) chromedp.Action {
-		return chromedp.Tasks{
-			chromedp.WaitVisible("#body", chromedp.ByID),
-			chromedp.SetValue("#body", text, chromedp.ByID),
-			chromedp.Click("#send", chromedp.ByID),
-		}
-	}
+	shot := func(name string, w, h int64) chromedp.Action { return screenshot(shots, name, w, h) }
 	said := func(text string) chromedp.Action {
 		return chromedp.Poll(`[...document.querySelectorAll('.msg.out .bubble')].some(b => b.textContent.includes(`+strconvQuote(text)+`))`, nil,
 			chromedp.WithPollingTimeout(15*time.Second))

@@ -21,13 +21,7 @@ func colorScheme(scheme string) chromedp.Action {
 // from the Dev Phone in another tab, and see the page say "Linked" without
 // being reloaded.
 func TestBrowser_DevPhoneWebLink(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a browser")
-	}
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
-	}
+	bin := browser(t)
 	base := startDevServer(t)
 	shots := shotsDir(t)
 	page := headless(t, bin)

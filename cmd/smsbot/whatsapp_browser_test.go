@@ -18,47 +18,12 @@ import (
 // code, a thermostat command; every bubble a WhatsApp one. It writes
 // docs/devphone-whatsapp.png with -screenshots.
 func TestBrowser_DevPhoneWhatsApp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a browser")
-	}
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium binary found (apt-get install chromium, or set SMSBOT_CHROMIUM): the browser test cannot run")
-	}
+	bin := browser(t)
 	base := startDevServer(t)
-	shots := *screenshotDir
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(profileDir(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	shots := shotsDir(t)
+	ctx := headless(t, bin)
 
 	const phone = "+15555550177"
-	send := func(text string) chromedp.Action {
-		return chromedp.Tasks{
-			chromedp.WaitVisible("#body", chromedp.ByID),
-			chromedp.SetValue("#body", text, chromedp.ByID),
-			chromedp.Click("#send", chromedp.ByID),
-		}
-	}
 	bubble := func(text string) chromedp.Action {
 		return chromedp.Poll(`[...document.querySelectorAll('.msg.wa.out .bubble')].some(b => b.textContent.includes(`+"`"+text+"`"+`))`, nil,
 			chromedp.WithPollingTimeout(15*time.Second))
